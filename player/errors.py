@@ -1,0 +1,97 @@
+"""Turns a failed playback into a category and plain words a viewer can act on.
+
+libVLC's `EncounteredError` event carries no detail; `player.vlc_engine` attaches the warnings
+and errors libVLC logged since the media was opened, and this module reads them. The categories
+are the telemetry vocabulary's (`not_found`, `network`, `decode`, `unsupported`, `other`).
+Pure functions; any thread.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from player.sources import display_name, is_url, local_path
+
+
+class ErrorCategory(enum.StrEnum):
+    """Why playback failed, in the telemetry vocabulary."""
+
+    NOT_FOUND = "not_found"
+    NETWORK = "network"
+    DECODE = "decode"
+    UNSUPPORTED = "unsupported"
+    OTHER = "other"
+
+
+@dataclass(frozen=True, slots=True)
+class PlaybackProblem:
+    """A classified failure: its category, a sentence for the viewer, and libVLC's words."""
+
+    category: ErrorCategory
+    user_message: str
+    detail: str
+
+
+_NETWORK_HINTS = (
+    "connection refused",
+    "cannot connect",
+    "connection failed",
+    "network is unreachable",
+    "timed out",
+    "timeout",
+    "cannot resolve",
+    "name or service not known",
+    "host not found",
+)
+_NOT_FOUND_HINTS = ("404", "not found", "no such file", "cannot open file")
+_UNSUPPORTED_HINTS = (
+    "no suitable demux",
+    "unidentified",
+    "no suitable access",
+    "could not identify",
+    "cannot find any",
+    "not supported",
+    "unsupported",
+    "does not look like",
+    "garbage at input",
+    "no playable stream",
+)
+_DECODE_HINTS = ("codec", "decoder", "corrupt", "invalid data", "cannot read")
+
+
+def missing_local_file(source: str) -> PlaybackProblem | None:
+    """Our own check before libVLC is asked: a local path that is not a readable file."""
+    path = local_path(source)
+    if path is None or path.is_file():
+        return None
+    return PlaybackProblem(
+        ErrorCategory.NOT_FOUND,
+        f"Can't find “{display_name(source)}”. It may have been moved or deleted.",
+        f"{path}: no such file",
+    )
+
+
+def classify(source: str, engine_detail: str) -> PlaybackProblem:
+    """Classify an engine error for `source` from the engine's log lines."""
+    missing = missing_local_file(source)
+    if missing is not None:
+        return missing
+    name = display_name(source)
+    text = engine_detail.lower()
+    if is_url(source) and any(hint in text for hint in _NOT_FOUND_HINTS):
+        category = ErrorCategory.NOT_FOUND
+        message = f"“{name}” was not found on the server."
+    elif is_url(source) and (any(hint in text for hint in _NETWORK_HINTS) or not text):
+        category = ErrorCategory.NETWORK
+        message = f"Can't reach the server for “{name}”. Check the address and your connection."
+    elif any(hint in text for hint in _UNSUPPORTED_HINTS):
+        category = ErrorCategory.UNSUPPORTED
+        message = f"“{name}” is not a video Reelscope can play (unknown or damaged format)."
+    elif any(hint in text for hint in _DECODE_HINTS):
+        category = ErrorCategory.DECODE
+        message = f"“{name}” could not be decoded. The file may be damaged."
+    else:
+        category = ErrorCategory.OTHER
+        message = f"Reelscope could not play “{name}”."
+    return PlaybackProblem(category, message, engine_detail)

@@ -1,0 +1,416 @@
+"""The libVLC playback engine: the only module in Reelscope that imports `vlc`.
+
+Owns the libVLC instance, its media player, the event dispatcher and the log ring that
+error messages are read from, plus the start-up check that libVLC and its plugins load.
+
+Threads: construct and call `VlcEngine` from one owning thread. libVLC calls `_dispatch` and
+`_on_log` on its own threads, sometimes synchronously inside our own calls; both only copy
+plain values (into an `EngineEvent` handed to the sink, or into the log ring under a lock) and
+never call libVLC, which would deadlock. python-vlc keeps one callback per event type, so one
+dispatcher is attached for every type we use.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import logging
+import os
+import sys
+import threading
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any, Final
+
+import vlc
+
+from player.engine import (
+    EngineEvent,
+    EngineEventKind,
+    EventSink,
+    MediaStats,
+    PlaybackState,
+    VideoInfo,
+)
+from player.sources import is_url
+
+log = logging.getLogger("reelscope.player.vlc")
+
+DEBIAN_PACKAGES: Final = "libvlc5 vlc-plugin-base vlc-plugin-video-output"
+INSTALL_HINT: Final = (
+    "Reelscope plays video with libVLC 3, which is missing or incomplete on this system.\n"
+    f"On Debian or Ubuntu install it with:\n  sudo apt-get install {DEBIAN_PACKAGES}\n"
+    "On other systems install VLC media player 3 (it includes libVLC and its plugins)."
+)
+
+_BYTES_PER_US_TO_BPS: Final = 8e6  # libVLC reports bitrates in bytes per microsecond
+_LOG_ERROR: Final = 4
+_LOG_WARNING: Final = 3
+_LOG_RING_SIZE: Final = 64
+
+_STATE_MAP: Final = {
+    vlc.State.NothingSpecial: PlaybackState.IDLE,
+    vlc.State.Opening: PlaybackState.OPENING,
+    vlc.State.Buffering: PlaybackState.BUFFERING,
+    vlc.State.Playing: PlaybackState.PLAYING,
+    vlc.State.Paused: PlaybackState.PAUSED,
+    vlc.State.Stopped: PlaybackState.STOPPED,
+    vlc.State.Ended: PlaybackState.ENDED,
+    vlc.State.Error: PlaybackState.ERROR,
+}
+
+_TRACK_TYPES: Final = {0: "audio", 1: "video", 2: "text"}
+
+
+class LibVlcUnavailableError(RuntimeError):
+    """libVLC or its plugins cannot be loaded; the message says what to install."""
+
+
+def check_libvlc() -> str | None:
+    """Return None when libVLC and its plugins load, else a message naming what to install.
+
+    python-vlc imports without libVLC and fails only at the first call, and `vlc.Instance()`
+    returns None when the plugins are missing, so both are tried here, at start-up.
+    """
+    try:
+        instance = vlc.Instance(["--quiet", "--vout=dummy", "--aout=dummy"])
+    except (OSError, AttributeError, NotImplementedError, NameError) as exc:
+        log.debug("libVLC failed to load: %r", exc)
+        return INSTALL_HINT
+    if instance is None:
+        return INSTALL_HINT
+    instance.release()
+    plugins = _plugin_dir()
+    if (
+        sys.platform.startswith("linux")
+        and plugins is not None
+        and not any((plugins / "video_output").glob("libxcb_x11_plugin.*"))
+    ):
+        return (
+            "libVLC is installed but cannot draw into a window: its video output plugins "
+            "are missing.\nOn Debian or Ubuntu install them with:\n"
+            "  sudo apt-get install vlc-plugin-video-output"
+        )
+    return None
+
+
+def libvlc_version() -> str:
+    """libVLC's version string, e.g. "3.0.24 Vetinari"."""
+    return str(vlc.libvlc_get_version().decode(errors="replace"))
+
+
+def _plugin_dir() -> Path | None:
+    """Where the loaded libvlccore looks for plugins (Linux only; None when unknown)."""
+    override = os.environ.get("VLC_PLUGIN_PATH")
+    if override:
+        return Path(override)
+    try:
+        maps = Path("/proc/self/maps").read_text()
+    except OSError:
+        return None
+    for line in maps.splitlines():
+        if "libvlccore.so" in line:
+            return Path(line.split()[-1]).parent / "vlc" / "plugins"
+    return None
+
+
+class _LogRing:
+    """The last warnings and errors libVLC logged, for error messages. Any thread."""
+
+    def __init__(self) -> None:
+        self._lines: deque[tuple[float, int, str]] = deque(maxlen=_LOG_RING_SIZE)
+        self._lock = threading.Lock()
+
+    def append(self, level: int, text: str) -> None:
+        with self._lock:
+            self._lines.append((time.monotonic(), level, text))
+
+    def errors_since(self, since: float) -> list[str]:
+        with self._lock:
+            return [text for at, level, text in self._lines if at >= since and level >= 3]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._lines.clear()
+
+
+def _make_vsnprintf() -> Any:
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or None)
+    function = libc.vsnprintf
+    function.restype = ctypes.c_int
+    function.argtypes = (ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_void_p)
+    return function
+
+
+class VlcEngine:
+    """A `player.engine.PlaybackEngine` backed by one libVLC instance and media player."""
+
+    def __init__(
+        self,
+        sink: EventSink,
+        *,
+        video_output: str | None = None,
+        audio_output: str | None = None,
+        network_caching_ms: int | None = None,
+        hardware_decoding: bool = True,
+        extra_args: tuple[str, ...] = (),
+    ) -> None:
+        args = ["--no-video-title-show", "--no-snapshot-preview"]
+        if video_output:
+            args.append(f"--vout={video_output}")
+        if audio_output:
+            args.append(f"--aout={audio_output}")
+        if not hardware_decoding:
+            args.append("--avcodec-hw=none")
+        if video_output == "dummy":
+            # Without a window system there is nothing to keep awake, and asking D-Bus fails.
+            args.append("--no-disable-screensaver")
+        args.extend(extra_args)
+        instance = vlc.Instance(args)
+        if instance is None:
+            raise LibVlcUnavailableError(INSTALL_HINT)
+        self._instance: Any = instance
+        self._sink = sink
+        self._network_caching_ms = network_caching_ms
+        self._log_ring = _LogRing()
+        self._opened_at = time.monotonic()
+        self._saw_picture = False
+        self._saw_progress = False
+        self._vsnprintf = _make_vsnprintf()
+        self._log_callback = vlc.CallbackDecorators.LogCb(self._on_log)
+        self._instance.log_set(self._log_callback, None)
+        self._player: Any = self._instance.media_player_new()
+        # Keyboard and mouse go to the Qt widget, not to libVLC's own window handling.
+        self._player.video_set_mouse_input(False)
+        self._player.video_set_key_input(False)
+        self._media: Any = None
+        self._source: str | None = None
+        self._volume = 100
+        self._muted = False
+        self._rate = 1.0
+        self._event_callback = self._dispatch
+        manager = self._player.event_manager()
+        for event_type in _EVENT_KINDS:
+            manager.event_attach(event_type, self._event_callback)
+
+    # -- callbacks: libVLC threads; copy values, never call libVLC ---------------------------
+
+    def _on_log(self, _data: Any, level: int, _ctx: Any, fmt: bytes, args: Any) -> None:
+        if level < _LOG_WARNING:
+            return
+        buffer = ctypes.create_string_buffer(1024)
+        self._vsnprintf(buffer, len(buffer), fmt, args)
+        text = buffer.value.decode(errors="replace")
+        self._log_ring.append(level, text)
+        if level >= _LOG_ERROR:
+            log.debug("libVLC: %s", text)
+
+    def _dispatch(self, event: Any) -> None:
+        now = time.monotonic() * 1000.0
+        event_type = event.type
+        kind = _EVENT_KINDS[event_type]
+        value: float | int | str | None = None
+        if event_type == vlc.EventType.MediaPlayerBuffering:
+            value = float(event.u.new_cache)
+        elif event_type == vlc.EventType.MediaPlayerTimeChanged:
+            value = int(event.u.new_time)
+            self._saw_progress = self._saw_progress or value > 0
+        elif event_type == vlc.EventType.MediaPlayerLengthChanged:
+            value = int(event.u.new_length)
+        elif event_type == vlc.EventType.MediaPlayerVout:
+            value = _c_int(event.u.new_count)
+            self._saw_picture = self._saw_picture or value > 0
+        elif event_type == vlc.EventType.MediaPlayerESAdded:
+            # python-vlc's union lacks `es_changed`; its first member, `i_type`, sits at offset 0.
+            value = _TRACK_TYPES.get(int(event.u.meta_type), "other")
+        elif event_type == vlc.EventType.MediaPlayerSeekableChanged:
+            value = _c_int(event.u.new_seekable)
+        elif event_type == vlc.EventType.MediaPlayerEncounteredError:
+            value = self._error_detail()
+        elif event_type == vlc.EventType.MediaPlayerEndReached and not (
+            self._saw_picture or self._saw_progress
+        ):
+            # A file libVLC cannot demux "plays" and ends at once without an error event:
+            # an end with no picture and no progress is reported as the failure it is.
+            kind, value = EngineEventKind.ERROR, self._error_detail() or "no playable stream"
+        self._sink(EngineEvent(kind, now, value))
+
+    def _error_detail(self) -> str:
+        return "\n".join(self._log_ring.errors_since(self._opened_at))
+
+    # -- commands: owning thread -------------------------------------------------------------
+
+    def open(self, source: str, *, start_ms: int = 0) -> None:
+        self._source = source
+        self._log_ring.clear()
+        self._opened_at = time.monotonic()
+        self._saw_picture = False
+        self._saw_progress = False
+        if self._media is not None:
+            self._media.release()
+        if is_url(source):
+            media = self._instance.media_new(source)
+        else:
+            media = self._instance.media_new_path(str(Path(source).expanduser().resolve()))
+        if self._network_caching_ms is not None:
+            media.add_option(f":network-caching={self._network_caching_ms}")
+        if start_ms > 0:
+            media.add_option(f":start-time={start_ms / 1000.0:.3f}")
+        self._media = media
+        self._player.set_media(media)
+        self._player.play()
+        self._apply_audio()
+
+    def play(self) -> None:
+        self._player.play()
+
+    def pause(self) -> None:
+        if self._player.get_state() == vlc.State.Playing:
+            self._player.set_pause(1)
+
+    def toggle_pause(self) -> None:
+        state = self._player.get_state()
+        if state == vlc.State.Playing:
+            self._player.set_pause(1)
+        elif state == vlc.State.Paused:
+            self._player.set_pause(0)
+        else:
+            self._player.play()
+
+    def stop(self) -> None:
+        self._player.stop()
+
+    def seek(self, position_ms: int) -> None:
+        length = self.duration_ms
+        target = max(0, position_ms if length <= 0 else min(position_ms, length - 1))
+        self._player.set_time(int(target))
+
+    def set_rate(self, rate: float) -> None:
+        self._rate = rate
+        self._player.set_rate(rate)
+
+    def set_volume(self, volume: int) -> None:
+        self._volume = max(0, min(200, volume))
+        self._apply_audio()
+
+    def set_muted(self, muted: bool) -> None:
+        self._muted = muted
+        self._apply_audio()
+
+    def _apply_audio(self) -> None:
+        # libVLC forgets volume and mute while no audio output exists; re-applied after open.
+        self._player.audio_set_volume(self._volume)
+        self._player.audio_set_mute(self._muted)
+
+    def set_video_window(self, handle: int) -> None:
+        if sys.platform.startswith("linux"):
+            self._player.set_xwindow(handle)
+        elif sys.platform == "win32":
+            self._player.set_hwnd(handle)
+        elif sys.platform == "darwin":
+            self._player.set_nsobject(handle)
+
+    @property
+    def state(self) -> PlaybackState:
+        return _STATE_MAP.get(self._player.get_state(), PlaybackState.IDLE)
+
+    @property
+    def position_ms(self) -> int:
+        return max(0, int(self._player.get_time()))
+
+    @property
+    def duration_ms(self) -> int:
+        return max(0, int(self._player.get_length()))
+
+    @property
+    def rate(self) -> float:
+        return self._rate
+
+    @property
+    def volume(self) -> int:
+        return self._volume
+
+    @property
+    def muted(self) -> bool:
+        return self._muted
+
+    @property
+    def source(self) -> str | None:
+        return self._source
+
+    def media_stats(self) -> MediaStats:
+        if self._media is None:
+            return MediaStats()
+        stats = vlc.MediaStats()
+        if not self._media.get_stats(stats):
+            return MediaStats()
+        return MediaStats(
+            demux_bitrate_bps=float(stats.demux_bitrate) * _BYTES_PER_US_TO_BPS,
+            input_bitrate_bps=float(stats.input_bitrate) * _BYTES_PER_US_TO_BPS,
+            read_bytes=int(stats.read_bytes),
+            demux_read_bytes=int(stats.demux_read_bytes),
+            decoded_video=int(stats.decoded_video),
+            displayed_pictures=int(stats.displayed_pictures),
+            lost_pictures=int(stats.lost_pictures),
+            decoded_audio=int(stats.decoded_audio),
+            played_audio_buffers=int(stats.played_abuffers),
+            lost_audio_buffers=int(stats.lost_abuffers),
+        )
+
+    def video_info(self) -> VideoInfo:
+        if self._media is None:
+            return VideoInfo()
+        for track in self._media.tracks_get() or ():
+            if track.type == vlc.TrackType.video:
+                # libVLC's track struct holds one pointer in a union; python-vlc declares three
+                # fields, so the video pointer is the one it calls `audio`.
+                video = ctypes.cast(track.audio, ctypes.POINTER(vlc.VideoTrack)).contents
+                fps = video.frame_rate_num / video.frame_rate_den if video.frame_rate_den else 0.0
+                return VideoInfo(
+                    codec=_fourcc(int(track.codec)),
+                    width=int(video.width),
+                    height=int(video.height),
+                    fps=round(fps, 3),
+                )
+        return VideoInfo()
+
+    @property
+    def backend_version(self) -> str:
+        return f"libVLC {libvlc_version()}"
+
+    def release(self) -> None:
+        manager = self._player.event_manager()
+        for event_type in _EVENT_KINDS:
+            manager.event_detach(event_type)
+        self._player.stop()
+        self._player.release()
+        if self._media is not None:
+            self._media.release()
+        self._instance.log_unset()
+        self._instance.release()
+
+
+def _c_int(raw: int) -> int:
+    """python-vlc declares some C `int` union members as 64-bit: keep the low 32 bits."""
+    return ctypes.c_int32(raw & 0xFFFFFFFF).value
+
+
+def _fourcc(code: int) -> str:
+    return code.to_bytes(4, "little").decode("ascii", errors="replace").strip()
+
+
+_EVENT_KINDS: Final = {
+    vlc.EventType.MediaPlayerOpening: EngineEventKind.OPENING,
+    vlc.EventType.MediaPlayerBuffering: EngineEventKind.BUFFERING,
+    vlc.EventType.MediaPlayerPlaying: EngineEventKind.PLAYING,
+    vlc.EventType.MediaPlayerPaused: EngineEventKind.PAUSED,
+    vlc.EventType.MediaPlayerStopped: EngineEventKind.STOPPED,
+    vlc.EventType.MediaPlayerEndReached: EngineEventKind.ENDED,
+    vlc.EventType.MediaPlayerEncounteredError: EngineEventKind.ERROR,
+    vlc.EventType.MediaPlayerTimeChanged: EngineEventKind.TIME_CHANGED,
+    vlc.EventType.MediaPlayerLengthChanged: EngineEventKind.LENGTH_CHANGED,
+    vlc.EventType.MediaPlayerVout: EngineEventKind.VIDEO_OUTPUT,
+    vlc.EventType.MediaPlayerESAdded: EngineEventKind.TRACK_ADDED,
+    vlc.EventType.MediaPlayerSeekableChanged: EngineEventKind.SEEKABLE_CHANGED,
+}

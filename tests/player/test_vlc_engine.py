@@ -1,0 +1,137 @@
+"""The libVLC engine offscreen (`--vout=dummy --aout=dummy`): real libVLC, real media files."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from player.engine import EngineEventKind, PlaybackState
+from player.errors import ErrorCategory, classify
+from player.vlc_engine import VlcEngine, check_libvlc
+
+from .engine_probe import EngineProbe, wait_until
+
+SAMPLES = Path(__file__).resolve().parents[2] / "resources" / "samples"
+CLIP = SAMPLES / "colour-bars.mp4"  # 8 s
+
+
+@pytest.fixture
+def probe() -> EngineProbe:
+    return EngineProbe()
+
+
+@pytest.fixture
+def engine(probe: EngineProbe) -> Iterator[VlcEngine]:
+    engine = VlcEngine(probe, video_output="dummy", audio_output="dummy")
+    yield engine
+    engine.release()
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_libvlc_and_plugins_load() -> None:
+    assert check_libvlc() is None
+
+
+def test_plays_reports_length_and_advances(engine: VlcEngine, probe: EngineProbe) -> None:
+    engine.open(str(CLIP))
+    length = probe.wait_for(EngineEventKind.LENGTH_CHANGED, where=lambda e: bool(e.value))
+    assert length.value == 8000
+    probe.wait_for(EngineEventKind.PLAYING)
+    probe.wait_for(EngineEventKind.TIME_CHANGED, where=lambda e: int(e.value or 0) >= 500)
+    assert engine.state is PlaybackState.PLAYING
+    assert engine.duration_ms == 8000
+    info = engine.video_info()
+    assert (info.codec, info.width, info.height, info.fps) == ("h264", 480, 270, 24.0)
+    assert engine.backend_version.startswith("libVLC 3.")
+
+
+def test_pause_stops_the_playhead_and_resume_continues(
+    engine: VlcEngine, probe: EngineProbe
+) -> None:
+    engine.open(str(CLIP))
+    probe.wait_for(EngineEventKind.TIME_CHANGED, where=lambda e: int(e.value or 0) >= 300)
+    engine.pause()
+    probe.wait_for(EngineEventKind.PAUSED)
+    held = engine.position_ms
+    probe.clear()
+    # A paused playhead must not move while a playing one would pass 250 ms boundaries.
+    with pytest.raises(AssertionError):
+        probe.wait_for(EngineEventKind.TIME_CHANGED, timeout=0.8)
+    assert engine.position_ms == held
+    engine.toggle_pause()
+    probe.wait_for(EngineEventKind.TIME_CHANGED, where=lambda e: int(e.value or 0) > held)
+
+
+def test_seek_lands_within_half_a_second(engine: VlcEngine, probe: EngineProbe) -> None:
+    engine.open(str(CLIP))
+    probe.wait_for(EngineEventKind.TIME_CHANGED, where=lambda e: int(e.value or 0) > 0)
+    engine.seek(5000)
+    wait_until(lambda: engine.position_ms >= 5000, timeout=5)
+    assert abs(engine.position_ms - 5000) <= 500
+
+
+def test_end_of_media_is_reported(engine: VlcEngine, probe: EngineProbe) -> None:
+    engine.open(str(CLIP))
+    probe.wait_for(EngineEventKind.PLAYING)
+    engine.seek(7500)
+    probe.wait_for(EngineEventKind.ENDED, timeout=10)
+    assert engine.state is PlaybackState.ENDED
+    assert EngineEventKind.ERROR not in probe.kinds()
+
+
+def test_rate_volume_and_mute_are_applied(engine: VlcEngine, probe: EngineProbe) -> None:
+    engine.open(str(CLIP))
+    probe.wait_for(EngineEventKind.PLAYING)
+    engine.set_rate(2.0)
+    engine.set_volume(40)
+    engine.set_muted(True)
+    assert (engine.rate, engine.volume, engine.muted) == (2.0, 40, True)
+    start = engine.position_ms
+    probe.clear()
+    probe.wait_for(EngineEventKind.TIME_CHANGED, where=lambda e: int(e.value or 0) >= start + 1500)
+    # At 2x the playhead covers 1.5 s of media in well under 1.5 s of wall time.
+    events = probe.events
+    span_media = int(events[-1].value or 0) - start
+    span_wall = events[-1].mono_ms - events[0].mono_ms
+    assert span_media > span_wall * 1.4
+
+
+def _text_file(folder: Path) -> str:
+    path = folder / "notes.mp4"
+    path.write_text("These are my notes, not a video.\n" * 20)
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("make_source", "category"),
+    [
+        (lambda tmp: str(tmp / "missing.mp4"), ErrorCategory.NOT_FOUND),
+        (_text_file, ErrorCategory.UNSUPPORTED),
+        (lambda _tmp: f"http://127.0.0.1:{_closed_port()}/x.mp4", ErrorCategory.NETWORK),
+    ],
+    ids=["missing-file", "text-renamed-mp4", "closed-port"],
+)
+def test_bad_input_gives_a_classified_error_and_the_next_file_plays(
+    engine: VlcEngine,
+    probe: EngineProbe,
+    tmp_path: Path,
+    make_source,
+    category,  # type: ignore[no-untyped-def]
+) -> None:
+    source = make_source(tmp_path)
+    engine.open(source)
+    error = probe.wait_for(EngineEventKind.ERROR)
+    problem = classify(source, str(error.value or ""))
+    assert problem.category is category
+    assert problem.user_message
+    probe.clear()
+    engine.open(str(CLIP))
+    probe.wait_for(EngineEventKind.TIME_CHANGED, where=lambda e: int(e.value or 0) > 0)
