@@ -173,6 +173,7 @@ class VlcEngine:
         self._instance: Any = instance
         self._sink = sink
         self._network_caching_ms = network_caching_ms
+        self._headless = video_output == "dummy"
         self._log_ring = _LogRing()
         self._opened_at = time.monotonic()
         self._saw_picture = False
@@ -304,6 +305,10 @@ class VlcEngine:
         self._player.audio_set_mute(self._muted)
 
     def set_video_window(self, handle: int) -> None:
+        if self._headless:
+            # libVLC's set_xwindow resets the player's "vout" to automatic, which would undo
+            # --vout=dummy and pick an ASCII-art output that crashes without a terminal.
+            return
         if sys.platform.startswith("linux"):
             self._player.set_xwindow(handle)
         elif sys.platform == "win32":

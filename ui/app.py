@@ -1,0 +1,115 @@
+"""`reelscope [FILE_OR_URL]`: start-up checks, the QApplication, and the wiring of the parts.
+
+Owns process start-up and shutdown: logging (Qt's own messages routed into it), the libVLC
+check with a message that names what to install, the engine's options for this display, and
+the main window. GUI thread (the main thread) only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from collections.abc import Sequence
+
+from PySide6.QtCore import QMessageLogContext, QtMsgType, qInstallMessageHandler
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from player.engine import EngineEvent, EngineEventKind, EventSink, PlaybackEngine
+from player.paths import APP_ID
+from ui.main_window import MainWindow
+from ui.sample_list import SampleList
+from ui.theme import apply_theme
+
+log = logging.getLogger("reelscope.app")
+_QT_LEVELS = {
+    QtMsgType.QtDebugMsg: logging.DEBUG,
+    QtMsgType.QtInfoMsg: logging.INFO,
+    QtMsgType.QtWarningMsg: logging.WARNING,
+    QtMsgType.QtCriticalMsg: logging.ERROR,
+    QtMsgType.QtFatalMsg: logging.CRITICAL,
+}
+_HEADLESS_PLATFORMS = {"offscreen", "minimal", "vnc"}
+
+
+def _route_qt_messages(kind: QtMsgType, _context: QMessageLogContext, message: str) -> None:
+    logging.getLogger("reelscope.qt").log(_QT_LEVELS.get(kind, logging.WARNING), "%s", message)
+
+
+def _parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="reelscope", description="Reelscope video player")
+    parser.add_argument("source", nargs="?", help="a video file or URL to play at once")
+    parser.add_argument("--version", action="version", version="reelscope 0.1.0")
+    return parser.parse_args(list(argv))
+
+
+def make_engine_factory(platform: str) -> tuple[str | None, str | None]:
+    """The video and audio outputs for this Qt platform (environment overrides win).
+
+    Without a real window system libVLC must not look for one: it falls back to an ASCII-art
+    output and crashes, so headless platforms get the dummy video output.
+    """
+    video = os.environ.get("REELSCOPE_VOUT") or (
+        "dummy" if platform in _HEADLESS_PLATFORMS else None
+    )
+    audio = os.environ.get("REELSCOPE_AOUT") or None
+    return video, audio
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    started = time.monotonic()
+    logging.basicConfig(
+        level=os.environ.get("REELSCOPE_LOG", "WARNING").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    args = _parse_args(sys.argv[1:] if argv is None else argv)
+    qInstallMessageHandler(_route_qt_messages)
+    QGuiApplication.setDesktopFileName(APP_ID)
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    assert isinstance(app, QApplication)
+    app.setApplicationName("Reelscope")
+    app.setApplicationDisplayName("Reelscope")
+    app.setOrganizationName("Reelscope")
+
+    from player import vlc_engine
+
+    problem = vlc_engine.check_libvlc()
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        if QGuiApplication.platformName() not in _HEADLESS_PLATFORMS:
+            QMessageBox.critical(None, "Reelscope cannot play video", problem)
+        return 1
+
+    apply_theme(app)
+    video_output, audio_output = make_engine_factory(QGuiApplication.platformName())
+
+    def engine_factory(sink: EventSink) -> PlaybackEngine:
+        return vlc_engine.VlcEngine(sink, video_output=video_output, audio_output=audio_output)
+
+    home = SampleList()
+    window = MainWindow(engine_factory, home)
+    home.play_requested.connect(window.play)
+    _log_first_picture(window, started)
+    window.show()
+    log.info("window shown after %.0f ms", (time.monotonic() - started) * 1000)
+    if args.source:
+        window.play(args.source)
+    return app.exec()
+
+
+def _log_first_picture(window: MainWindow, started: float) -> None:
+    """Log when the first picture of the first source appears (start-up diagnostics)."""
+
+    def on_engine_event(event: EngineEvent) -> None:
+        if event.kind is EngineEventKind.VIDEO_OUTPUT and event.value:
+            log.info("first picture after %.0f ms", event.mono_ms - started * 1000)
+            window.player.engine_event.disconnect(on_engine_event)
+
+    window.player.engine_event.connect(on_engine_event)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

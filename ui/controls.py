@@ -1,0 +1,186 @@
+"""The player's control bar: play/pause, seek slider with times, volume, mute, speed, fullscreen.
+
+Owns only widgets: it knows nothing of the engine. It emits `*_requested` signals upward and is
+driven by `show_*` methods from `ui.player_view`. GUI thread only.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSignalBlocker, Qt, Signal
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QSlider,
+    QStyle,
+    QStyleOptionSlider,
+    QToolButton,
+    QWidget,
+)
+
+RATES = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0)
+
+
+def format_ms(ms: int) -> str:
+    """`m:ss`, or `h:mm:ss` from an hour on."""
+    seconds = max(0, ms) // 1000
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+
+
+class SeekSlider(QSlider):
+    """A horizontal slider in ms: press anywhere to grab the handle there, drag, release to seek.
+
+    While the button is down, `preview_changed` reports the position under the pointer so the
+    time label can follow; only the release asks for the seek, so a click or a drag is one seek.
+    """
+
+    seek_requested = Signal(int)
+    preview_changed = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(Qt.Orientation.Horizontal, parent)
+        self.setRange(0, 0)
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+
+    def _value_at(self, x: float) -> int:
+        option = QStyleOptionSlider()
+        self.initStyleOption(option)
+        groove = self.style().subControlRect(
+            QStyle.ComplexControl.CC_Slider, option, QStyle.SubControl.SC_SliderGroove, self
+        )
+        handle = self.style().subControlRect(
+            QStyle.ComplexControl.CC_Slider, option, QStyle.SubControl.SC_SliderHandle, self
+        )
+        span = max(1, groove.width() - handle.width())
+        offset = int(x) - groove.x() - handle.width() // 2
+        return QStyle.sliderValueFromPosition(self.minimum(), self.maximum(), offset, span)
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+        if event.button() == Qt.MouseButton.LeftButton and self.maximum() > 0:
+            self.setSliderDown(True)
+            value = self._value_at(event.position().x())
+            self.setSliderPosition(value)
+            self.preview_changed.emit(value)
+            event.accept()
+            return
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+        if self.isSliderDown():
+            value = self._value_at(event.position().x())
+            self.setSliderPosition(value)
+            self.preview_changed.emit(value)
+            event.accept()
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+        if self.isSliderDown() and event.button() == Qt.MouseButton.LeftButton:
+            self.setSliderDown(False)
+            value = self._value_at(event.position().x())
+            self.setValue(value)
+            self.seek_requested.emit(value)
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
+
+
+class ControlBar(QWidget):
+    """The row of playback controls under the video."""
+
+    play_pause_requested = Signal()
+    seek_requested = Signal(int)
+    volume_requested = Signal(int)
+    mute_requested = Signal(bool)
+    rate_requested = Signal(float)
+    fullscreen_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("ControlBar")
+        style = self.style()
+        self._play_icon = style.standardIcon(QStyle.StandardPixmap.SP_MediaPlay)
+        self._pause_icon = style.standardIcon(QStyle.StandardPixmap.SP_MediaPause)
+        self._volume_icon = style.standardIcon(QStyle.StandardPixmap.SP_MediaVolume)
+        self._muted_icon = style.standardIcon(QStyle.StandardPixmap.SP_MediaVolumeMuted)
+
+        self.play_button = self._tool_button(self._play_icon, "Play (Space)")
+        self.play_button.clicked.connect(self.play_pause_requested)
+        self.elapsed = QLabel(format_ms(0))
+        self.seek_slider = SeekSlider()
+        self.seek_slider.seek_requested.connect(self.seek_requested)
+        self.seek_slider.preview_changed.connect(self._on_seek_slider_preview_changed)
+        self.total = QLabel(format_ms(0))
+        self.mute_button = self._tool_button(self._volume_icon, "Mute (M)")
+        self.mute_button.setCheckable(True)
+        self.mute_button.toggled.connect(self.mute_requested)
+        self.volume_slider = QSlider(Qt.Orientation.Horizontal)
+        self.volume_slider.setRange(0, 200)
+        self.volume_slider.setValue(100)
+        self.volume_slider.setFixedWidth(100)
+        self.volume_slider.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.volume_slider.setToolTip("Volume (Up/Down)")
+        self.volume_slider.valueChanged.connect(self.volume_requested)
+        self.rate_box = QComboBox()
+        self.rate_box.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.rate_box.setToolTip("Playback speed")
+        for rate in RATES:
+            self.rate_box.addItem(f"{rate:g}×", rate)
+        self.rate_box.setCurrentIndex(RATES.index(1.0))
+        self.rate_box.activated.connect(self._on_rate_box_activated)
+        self.fullscreen_button = self._tool_button(
+            style.standardIcon(QStyle.StandardPixmap.SP_TitleBarMaxButton), "Fullscreen (F)"
+        )
+        self.fullscreen_button.clicked.connect(self.fullscreen_requested)
+
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(8, 4, 8, 6)
+        layout.addWidget(self.play_button)
+        layout.addWidget(self.elapsed)
+        layout.addWidget(self.seek_slider, 1)
+        layout.addWidget(self.total)
+        layout.addWidget(self.mute_button)
+        layout.addWidget(self.volume_slider)
+        layout.addWidget(self.rate_box)
+        layout.addWidget(self.fullscreen_button)
+
+    @staticmethod
+    def _tool_button(icon: object, tip: str) -> QToolButton:
+        button = QToolButton()
+        button.setIcon(icon)  # type: ignore[arg-type]
+        button.setToolTip(tip)
+        button.setAutoRaise(True)
+        button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        return button
+
+    def show_playing(self, playing: bool) -> None:
+        self.play_button.setIcon(self._pause_icon if playing else self._play_icon)
+        self.play_button.setToolTip("Pause (Space)" if playing else "Play (Space)")
+
+    def show_position(self, position_ms: int, duration_ms: int) -> None:
+        if duration_ms != self.seek_slider.maximum():
+            self.seek_slider.setMaximum(max(0, duration_ms))
+            self.total.setText(format_ms(duration_ms))
+        if not self.seek_slider.isSliderDown():
+            self.seek_slider.setValue(position_ms)
+            self.elapsed.setText(format_ms(position_ms))
+
+    def show_volume(self, volume: int, muted: bool) -> None:
+        with QSignalBlocker(self.volume_slider), QSignalBlocker(self.mute_button):
+            self.volume_slider.setValue(volume)
+            self.mute_button.setChecked(muted)
+        self.mute_button.setIcon(self._muted_icon if muted or volume == 0 else self._volume_icon)
+
+    def show_rate(self, rate: float) -> None:
+        index = self.rate_box.findData(rate)
+        if index >= 0:
+            self.rate_box.setCurrentIndex(index)
+
+    def _on_seek_slider_preview_changed(self, value: int) -> None:
+        self.elapsed.setText(format_ms(value))
+
+    def _on_rate_box_activated(self, index: int) -> None:
+        self.rate_requested.emit(float(self.rate_box.itemData(index)))
