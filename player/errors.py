@@ -13,6 +13,13 @@ from dataclasses import dataclass
 
 from player.sources import display_name, is_url, local_path
 
+LIBVLC_INSTALL_HINT = (
+    "Reelscope plays video with libVLC 3, which is missing or incomplete on this system.\n"
+    "On Debian or Ubuntu install it with:\n"
+    "  sudo apt-get install libvlc5 vlc-plugin-base vlc-plugin-video-output\n"
+    "On other systems install VLC media player 3 (it includes libVLC and its plugins)."
+)
+
 
 class ErrorCategory(enum.StrEnum):
     """Why playback failed, in the telemetry vocabulary."""

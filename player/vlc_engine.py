@@ -33,16 +33,11 @@ from player.engine import (
     PlaybackState,
     VideoInfo,
 )
+from player.errors import LIBVLC_INSTALL_HINT
 from player.sources import is_url
 
 log = logging.getLogger("reelscope.player.vlc")
 
-DEBIAN_PACKAGES: Final = "libvlc5 vlc-plugin-base vlc-plugin-video-output"
-INSTALL_HINT: Final = (
-    "Reelscope plays video with libVLC 3, which is missing or incomplete on this system.\n"
-    f"On Debian or Ubuntu install it with:\n  sudo apt-get install {DEBIAN_PACKAGES}\n"
-    "On other systems install VLC media player 3 (it includes libVLC and its plugins)."
-)
 
 _BYTES_PER_US_TO_BPS: Final = 8e6  # libVLC reports bitrates in bytes per microsecond
 _LOG_ERROR: Final = 4
@@ -77,9 +72,9 @@ def check_libvlc() -> str | None:
         instance = vlc.Instance(["--quiet", "--vout=dummy", "--aout=dummy"])
     except (OSError, AttributeError, NotImplementedError, NameError) as exc:
         log.debug("libVLC failed to load: %r", exc)
-        return INSTALL_HINT
+        return LIBVLC_INSTALL_HINT
     if instance is None:
-        return INSTALL_HINT
+        return LIBVLC_INSTALL_HINT
     instance.release()
     plugins = _plugin_dir()
     if (
@@ -169,7 +164,7 @@ class VlcEngine:
         args.extend(extra_args)
         instance = vlc.Instance(args)
         if instance is None:
-            raise LibVlcUnavailableError(INSTALL_HINT)
+            raise LibVlcUnavailableError(LIBVLC_INSTALL_HINT)
         self._instance: Any = instance
         self._sink = sink
         self._network_caching_ms = network_caching_ms

@@ -13,12 +13,14 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from types import ModuleType
 
 from PySide6.QtCore import QMessageLogContext, QtMsgType, qInstallMessageHandler
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from player.engine import EngineEvent, EngineEventKind, EventSink, PlaybackEngine
+from player.errors import LIBVLC_INSTALL_HINT
 from player.paths import APP_ID
 from ui.main_window import MainWindow
 from ui.sample_list import SampleList
@@ -59,6 +61,20 @@ def make_engine_factory(platform: str) -> tuple[str | None, str | None]:
     return video, audio
 
 
+def _load_libvlc() -> tuple[ModuleType | None, str | None]:
+    """Import the libVLC engine and check it works; on failure, what to tell the user.
+
+    python-vlc may raise OSError or NotImplementedError at import with a broken library, and
+    calls sys.exit() when PYTHON_VLC_LIB_PATH names a library it cannot load.
+    """
+    try:
+        from player import vlc_engine
+    except (ImportError, OSError, NotImplementedError, SystemExit) as exc:
+        log.debug("python-vlc failed to import: %r", exc)
+        return None, LIBVLC_INSTALL_HINT
+    return vlc_engine, vlc_engine.check_libvlc()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     started = time.monotonic()
     logging.basicConfig(
@@ -74,10 +90,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.setApplicationDisplayName("Reelscope")
     app.setOrganizationName("Reelscope")
 
-    from player import vlc_engine
-
-    problem = vlc_engine.check_libvlc()
-    if problem is not None:
+    vlc_engine, problem = _load_libvlc()
+    if vlc_engine is None or problem is not None:
+        problem = problem or LIBVLC_INSTALL_HINT
         print(problem, file=sys.stderr)
         if QGuiApplication.platformName() not in _HEADLESS_PLATFORMS:
             QMessageBox.critical(None, "Reelscope cannot play video", problem)
@@ -87,7 +102,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     video_output, audio_output = make_engine_factory(QGuiApplication.platformName())
 
     def engine_factory(sink: EventSink) -> PlaybackEngine:
-        return vlc_engine.VlcEngine(sink, video_output=video_output, audio_output=audio_output)
+        engine: PlaybackEngine = vlc_engine.VlcEngine(
+            sink, video_output=video_output, audio_output=audio_output
+        )
+        return engine
 
     home = SampleList()
     window = MainWindow(engine_factory, home)

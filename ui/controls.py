@@ -6,8 +6,8 @@ driven by `show_*` methods from `ui.player_view`. GUI thread only.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSignalBlocker, Qt, Signal
-from PySide6.QtGui import QMouseEvent
+from PySide6.QtCore import QSignalBlocker, QSize, Qt, Signal
+from PySide6.QtGui import QIcon, QMouseEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -18,6 +18,8 @@ from PySide6.QtWidgets import (
     QToolButton,
     QWidget,
 )
+
+from ui import icons
 
 RATES = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0)
 
@@ -101,11 +103,10 @@ class ControlBar(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("ControlBar")
-        style = self.style()
-        self._play_icon = style.standardIcon(QStyle.StandardPixmap.SP_MediaPlay)
-        self._pause_icon = style.standardIcon(QStyle.StandardPixmap.SP_MediaPause)
-        self._volume_icon = style.standardIcon(QStyle.StandardPixmap.SP_MediaVolume)
-        self._muted_icon = style.standardIcon(QStyle.StandardPixmap.SP_MediaVolumeMuted)
+        self._play_icon = icons.play()
+        self._pause_icon = icons.pause()
+        self._volume_icon = icons.volume()
+        self._muted_icon = icons.muted()
 
         self.play_button = self._tool_button(self._play_icon, "Play (Space)")
         self.play_button.clicked.connect(self.play_pause_requested)
@@ -131,9 +132,7 @@ class ControlBar(QWidget):
             self.rate_box.addItem(f"{rate:g}×", rate)
         self.rate_box.setCurrentIndex(RATES.index(1.0))
         self.rate_box.activated.connect(self._on_rate_box_activated)
-        self.fullscreen_button = self._tool_button(
-            style.standardIcon(QStyle.StandardPixmap.SP_TitleBarMaxButton), "Fullscreen (F)"
-        )
+        self.fullscreen_button = self._tool_button(icons.fullscreen(), "Fullscreen (F)")
         self.fullscreen_button.clicked.connect(self.fullscreen_requested)
 
         layout = QHBoxLayout(self)
@@ -148,9 +147,10 @@ class ControlBar(QWidget):
         layout.addWidget(self.fullscreen_button)
 
     @staticmethod
-    def _tool_button(icon: object, tip: str) -> QToolButton:
+    def _tool_button(icon: QIcon, tip: str) -> QToolButton:
         button = QToolButton()
-        button.setIcon(icon)  # type: ignore[arg-type]
+        button.setIcon(icon)
+        button.setIconSize(QSize(20, 20))
         button.setToolTip(tip)
         button.setAutoRaise(True)
         button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
