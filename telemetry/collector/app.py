@@ -1,0 +1,239 @@
+"""The collector's HTTP API as an ASGI app (Starlette): routes, the order of checks, answers.
+
+Everything here runs on the server's event loop; the only hand-off is the sink's writer thread,
+awaited through a future. `POST /v1/batch` checks, cheapest first and before touching the
+body where it can: auth (401/403), media type and encoding (415), the key's rate (429), the
+in-flight cap (503), Content-Length (413); then it reads the body with a cap and a deadline
+(413/408), inflates with a cap (413/400), parses (400), checks the envelope (400/413) and each
+event (rejected alone), and answers 200 only once the sink has committed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import orjson
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp
+
+from telemetry.collector.accesslog import AccessLog
+from telemetry.collector.auth import authenticate
+from telemetry.collector.body import ClientGoneError, gunzip, read_body, too_large
+from telemetry.collector.config import CollectorConfig
+from telemetry.collector.errors import ApiError, StorageUnavailableError
+from telemetry.collector.keys import KeyRecord, KeyRing
+from telemetry.collector.limits import RateLimiter
+from telemetry.collector.segment import parse_segment_batch
+from telemetry.collector.store import Sink
+from telemetry.collector.validate import (
+    batch_items,
+    is_segment_batch,
+    parse_json,
+    parse_reelscope_batch,
+)
+
+log = logging.getLogger("reelscope.collector.app")
+
+JSON = "application/json"
+ENCODINGS = frozenset({"gzip", "identity"})
+
+
+@dataclass
+class Collector:
+    """What the handlers share: settings, keys, rate buckets, the sink, the in-flight count."""
+
+    config: CollectorConfig
+    keys: KeyRing
+    limiter: RateLimiter
+    sink: Sink
+    in_flight: int = 0
+
+
+def json_response(status: int, body: Any, headers: Mapping[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(body), status, headers=headers, media_type=JSON)
+
+
+def _collector(request: Request) -> Collector:
+    collector: Collector = request.app.state.collector
+    return collector
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _authorize(request: Request, collector: Collector) -> KeyRecord:
+    """Auth, then the key's rate: both before any byte of the body is read."""
+    record = authenticate(request.headers.get("authorization"), collector.keys)
+    request.state.key_id = record.id
+    wait = collector.limiter.retry_after(record.id)
+    if wait is not None:
+        raise ApiError(
+            429,
+            "rate_limited",
+            f"too many requests for this key; retry in {wait} s",
+            {"Retry-After": str(wait)},
+        )
+    return record
+
+
+def _content_encoding(request: Request) -> str:
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type != JSON:
+        raise ApiError(415, "unsupported_media_type", "Content-Type must be application/json")
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding not in ENCODINGS:
+        raise ApiError(415, "unsupported_encoding", "Content-Encoding must be gzip or identity")
+    return encoding
+
+
+def _declared_length(request: Request, limit: int) -> None:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise too_large(limit)
+
+
+async def post_batch(request: Request) -> Response:
+    collector = _collector(request)
+    config = collector.config
+    received_at = _now_ms()
+    record = _authorize(request, collector)
+    encoding = _content_encoding(request)
+    if collector.in_flight >= config.max_in_flight:
+        raise ApiError(
+            503,
+            "overloaded",
+            "the collector is handling too many requests",
+            {"Retry-After": str(config.retry_after_s)},
+        )
+    collector.in_flight += 1
+    try:
+        _declared_length(request, config.max_body_bytes)
+        body = await read_body(request.receive, config.max_body_bytes, config.body_timeout_s)
+        if encoding == "gzip":
+            body = gunzip(body, config.max_decompressed_bytes)
+        document = parse_json(body)
+        del body
+        items = batch_items(document, config)
+        parse = parse_segment_batch if is_segment_batch(document, items) else parse_reelscope_batch
+        parsed = parse(document, items, record.id, received_at, config)
+        accepted = duplicates = 0
+        if not parsed.write.empty():
+            accepted, duplicates = await collector.sink.write(parsed.write)
+    finally:
+        collector.in_flight -= 1
+    request.state.events = (accepted, duplicates, len(parsed.rejected))
+    return json_response(
+        200, {"accepted": accepted, "duplicates": duplicates, "rejected": parsed.rejected}
+    )
+
+
+async def delete_device_events(request: Request) -> Response:
+    collector = _collector(request)
+    record = _authorize(request, collector)
+    device_id: str = request.path_params["device_id"]
+    if not 0 < len(device_id) <= collector.config.max_id_chars:
+        raise ApiError(
+            400,
+            "invalid_device_id",
+            f"device_id must be 1 to {collector.config.max_id_chars} characters",
+        )
+    deleted = await collector.sink.delete_device(record.id, device_id)
+    log.info("deleted %d events of one device", deleted, extra={"key_id": record.id})
+    return json_response(200, {"deleted": deleted})
+
+
+async def healthz(_: Request) -> Response:
+    return json_response(200, {"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    await _collector(request).sink.check_ready()
+    return json_response(200, {"status": "ready"})
+
+
+async def openapi(_: Request) -> Response:
+    document = resources.files(__package__).joinpath("openapi.json").read_bytes()
+    return Response(document, media_type=JSON)
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return json_response(exc.status, {"code": exc.code, "message": exc.message}, exc.headers)
+
+
+async def _storage_unavailable(request: Request, exc: Exception) -> Response:
+    retry = str(_collector(request).config.retry_after_s)
+    return json_response(
+        503,
+        {"code": "storage_unavailable", "message": f"{exc}; retry later"},
+        {"Retry-After": retry},
+    )
+
+
+async def _client_gone(request: Request, exc: Exception) -> Response:
+    # Nobody reads this answer; it exists so the access log shows what happened.
+    return json_response(400, {"code": "client_gone", "message": "the client disconnected"})
+
+
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    return json_response(exc.status_code, {"code": code, "message": exc.detail}, exc.headers)
+
+
+async def _internal_error(request: Request, exc: Exception) -> Response:
+    return json_response(500, {"code": "internal_error", "message": "unexpected server error"})
+
+
+def create_app(config: CollectorConfig, sink: Sink) -> ASGIApp:
+    """The collector as an ASGI app. The sink is started and closed by the app's lifespan."""
+    collector = Collector(
+        config=config,
+        keys=KeyRing(Path(config.keys)),
+        limiter=RateLimiter(config.rate_limit_per_s, config.rate_limit_burst),
+        sink=sink,
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        sink.start()
+        try:
+            yield
+        finally:
+            # The server has finished in-flight requests by now: this commits what they queued.
+            sink.close()
+
+    app = Starlette(
+        routes=[
+            Route("/v1/batch", post_batch, methods=["POST"]),
+            Route("/v1/devices/{device_id}/events", delete_device_events, methods=["DELETE"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+            Route("/openapi.json", openapi, methods=["GET"]),
+        ],
+        exception_handlers={
+            ApiError: _api_error,
+            StorageUnavailableError: _storage_unavailable,
+            ClientGoneError: _client_gone,
+            HTTPException: _http_error,
+            Exception: _internal_error,
+        },
+        lifespan=lifespan,
+    )
+    app.state.collector = collector
+    return AccessLog(app)
