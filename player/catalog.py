@@ -21,10 +21,10 @@ from urllib.parse import urljoin
 
 import requests
 
+from player.paths import resources_dir
 from player.sources import is_url
 
 SCHEMA = 1
-SAMPLE_CATALOG = Path(__file__).resolve().parent.parent / "resources" / "catalog.json"
 
 
 class CatalogError(Exception):
@@ -109,7 +109,7 @@ def load_catalog_file(path: Path) -> Catalog:
 
 def load_sample_catalog() -> Catalog:
     """The catalog bundled with Reelscope (`resources/catalog.json`)."""
-    return load_catalog_file(SAMPLE_CATALOG)
+    return load_catalog_file(resources_dir() / "catalog.json")
 
 
 def load_catalog_url(

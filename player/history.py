@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-import platformdirs
+from player.paths import state_dir
 
 _log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ COMPLETED_FRACTION = 0.95
 
 def default_history_path() -> Path:
     """`history.json` in Reelscope's user state dir (it cannot be recreated, so not the cache)."""
-    return Path(platformdirs.user_state_dir("reelscope")) / "history.json"
+    return state_dir() / "history.json"
 
 
 @dataclass(frozen=True, slots=True)

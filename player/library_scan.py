@@ -22,9 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import platformdirs
-
 from player.catalog import Catalog, CatalogItem, CatalogProblem
+from player.paths import cache_dir
 
 _log = logging.getLogger(__name__)
 
@@ -42,7 +41,7 @@ Probe = Callable[[Path, Path], tuple[int, Path | None]]
 
 
 def default_cache_dir() -> Path:
-    return Path(platformdirs.user_cache_dir("reelscope")) / "library"
+    return cache_dir() / "library"
 
 
 @dataclass(frozen=True, slots=True)
