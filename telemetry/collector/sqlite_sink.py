@@ -197,6 +197,11 @@ class SqliteSink:
         return connection
 
     def _run(self) -> None:
+        try:
+            # Create the store at start-up, so readers can open it before the first event.
+            self._connection = self._open()
+        except sqlite3.Error as exc:
+            log.warning("store not writable at start-up (%s); will retry on each write", exc)
         stopping = False
         while not stopping:
             first = self._queue.get()

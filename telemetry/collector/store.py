@@ -114,6 +114,6 @@ def open_store_readonly(url: str) -> sqlite3.Connection:
     writer do not block each other, and each read transaction sees a consistent snapshot.
     """
     path = sqlite_path(url).resolve()
-    connection = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, check_same_thread=False)
+    connection = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
     connection.execute("PRAGMA query_only = ON")
     return connection
