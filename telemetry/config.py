@@ -1,0 +1,85 @@
+"""Settings of the telemetry client: where it sends, where it keeps data, and its limits.
+
+`TelemetryConfig.default()` puts the outbox in the user *state* dir (it cannot be recreated)
+and the consent/device-id file in the user *config* dir, both from platformdirs. Strict
+validation (invalid events raise) is on when the environment variable `REELSCOPE_ENV` is
+`test` or `dev`; in production invalid events are counted, logged and never sent.
+
+Immutable value object; any thread.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from importlib import metadata
+from pathlib import Path
+
+import platformdirs
+
+APP_NAME = "reelscope"
+DEFAULT_ENDPOINT = "http://127.0.0.1:8765"
+
+
+def strict_from_env() -> bool:
+    return os.environ.get("REELSCOPE_ENV", "") in {"test", "dev"}
+
+
+def app_version() -> str:
+    try:
+        return metadata.version(APP_NAME)
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class TelemetryConfig:
+    """Everything the client needs. Durations are seconds, sizes bytes."""
+
+    endpoint: str
+    write_key: str
+    outbox_path: Path
+    settings_path: Path
+    strict: bool = field(default_factory=strict_from_env)
+    app_version: str = field(default_factory=app_version)
+    # Writer: a group is committed once it is this old or this large (the crash-loss bound).
+    commit_interval: float = 0.1
+    commit_max_events: int = 100
+    # Events waiting for the writer; beyond this `track()` drops (reason `queue_full`) rather
+    # than grow memory while the disk is stuck.
+    max_queue: int = 10_000
+    max_event_bytes: int = 32 * 1024
+    # Outbox bounds: rows, bytes of event bodies, age.
+    max_rows: int = 100_000
+    max_bytes: int = 64 * 1024 * 1024
+    max_age: float = 30 * 24 * 3600.0
+    # Sender
+    flush_interval: float = 5.0
+    batch_max_events: int = 500
+    batch_max_bytes: int = 512 * 1024
+    connect_timeout: float = 3.05
+    read_timeout: float = 10.0
+    backoff_base: float = 2.0
+    backoff_cap: float = 300.0
+    # A Retry-After beyond this is treated as a misconfigured server, not obeyed for days.
+    retry_after_max: float = 3600.0
+    exit_timeout: float = 2.0
+    # Source of uniform [0, 1) numbers for full jitter; tests inject a fixed one.
+    jitter: Callable[[], float] = field(default=random.random, repr=False, compare=False)
+
+    @classmethod
+    def default(cls, **overrides: object) -> TelemetryConfig:
+        """The production paths and endpoint (`REELSCOPE_TELEMETRY_ENDPOINT`,
+        `REELSCOPE_TELEMETRY_KEY` override the built-in ones)."""
+        config = cls(
+            endpoint=os.environ.get("REELSCOPE_TELEMETRY_ENDPOINT", DEFAULT_ENDPOINT),
+            write_key=os.environ.get("REELSCOPE_TELEMETRY_KEY", "reelscope-desktop"),
+            outbox_path=Path(platformdirs.user_state_dir(APP_NAME, appauthor=False))
+            / "telemetry"
+            / "outbox.sqlite3",
+            settings_path=Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
+            / "telemetry.json",
+        )
+        return replace(config, **overrides)  # type: ignore[arg-type]

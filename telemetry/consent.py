@@ -1,0 +1,73 @@
+"""The user's telemetry choice and the pseudonymous device id, kept in one small JSON file in
+the config dir (`TelemetryConfig.settings_path`).
+
+The device id is a random UUID made on first run: never a hardware id. The file is rewritten
+atomically (temp file + `os.replace`), so a crash leaves the old or the new choice. An
+unreadable file is treated as a first run (a new device id, telemetry on) and logged.
+
+Threads: any thread; a lock serialises writes within the process. Reads happen once, at
+construction (the client caches the choice so `track()` never touches the disk).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import uuid
+from pathlib import Path
+
+_log = logging.getLogger("reelscope.telemetry.consent")
+
+
+class ConsentStore:
+    """Loads the file on construction; `set_enabled` persists a new choice."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._lock = threading.Lock()
+        enabled, device_id = self._load()
+        self._enabled = enabled
+        self._device_id = device_id
+
+    @property
+    def enabled(self) -> bool:
+        return self._enabled
+
+    @property
+    def device_id(self) -> str:
+        return self._device_id
+
+    def set_enabled(self, enabled: bool) -> None:
+        with self._lock:
+            self._enabled = enabled
+            self._save()
+
+    def _load(self) -> tuple[bool, str]:
+        try:
+            data = json.loads(self._path.read_text(encoding="utf-8"))
+            enabled = data["enabled"]
+            device_id = data["device_id"]
+            if isinstance(enabled, bool) and isinstance(device_id, str) and device_id:
+                return enabled, device_id
+            _log.warning("telemetry settings %s have unexpected values; starting anew", self._path)
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            _log.warning("telemetry settings %s unreadable (%s); starting anew", self._path, exc)
+        self._enabled, self._device_id = True, str(uuid.uuid4())
+        with self._lock:
+            self._save()
+        return self._enabled, self._device_id
+
+    def _save(self) -> None:
+        data = {"enabled": self._enabled, "device_id": self._device_id}
+        try:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self._path.with_name(f"{self._path.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(data), encoding="utf-8")
+            os.replace(tmp, self._path)
+        except OSError as exc:
+            # The choice still applies for this run; only its persistence failed.
+            _log.error("could not save telemetry settings to %s: %s", self._path, exc)

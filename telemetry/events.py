@@ -1,0 +1,283 @@
+"""The event vocabulary: every event type Reelscope records, its properties, its eviction
+priority and whether it is critical (committed and flushed at once).
+
+This is the client's copy of the data contract in `events-and-metrics.md`. Validation is
+hand-written and cheap on purpose: it runs inside `TelemetryClient.track()` on the caller's
+thread (often the GUI thread), whose whole budget is ~10 µs. It checks presence, exact types
+(a bool is not an int) and enumerated values of the top-level properties, and refuses property
+names the spec does not know, so a typo fails in tests instead of becoming a silent column.
+Nested values (`feed_served.rows`, `play_request.source`) are checked for type only.
+
+Every playback event carries `play_session_id` so the report can join a session's events.
+`first_frame` reports the resolution as `width` and `height` in pixels.
+
+Pure data and functions; any thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Final
+
+SCHEMA: Final = 1
+
+
+class Priority(IntEnum):
+    """Eviction order when the outbox is full: the lowest value goes first, oldest first."""
+
+    HEARTBEAT = 0
+    VISIBILITY = 1
+    BROWSE = 2
+    SESSION = 3
+
+
+class InvalidEventError(ValueError):
+    """An event that breaks the vocabulary. Raised by `track()` only in strict mode."""
+
+    def __init__(self, event_type: str, reason: str, detail: str) -> None:
+        super().__init__(f"{event_type}: {detail}")
+        self.event_type = event_type
+        self.reason = reason
+
+
+# Allowed runtime types per property. Exact `type(value) in ...` checks keep bool out of int.
+_STR: Final[frozenset[type]] = frozenset({str})
+_INT: Final[frozenset[type]] = frozenset({int})
+_NUM: Final[frozenset[type]] = frozenset({int, float})
+_BOOL: Final[frozenset[type]] = frozenset({bool})
+_LIST: Final[frozenset[type]] = frozenset({list, tuple})
+_DICT: Final[frozenset[type]] = frozenset({dict})
+_OPT_STR: Final[frozenset[type]] = frozenset({str, type(None)})
+_OPT_INT: Final[frozenset[type]] = frozenset({int, type(None)})
+_OPT_NUM: Final[frozenset[type]] = frozenset({int, float, type(None)})
+_TRACK_ID: Final[frozenset[type]] = frozenset({int, str, type(None)})
+
+
+@dataclass(frozen=True, slots=True)
+class EventSpec:
+    """One event type: required and optional properties with their allowed types."""
+
+    name: str
+    priority: Priority
+    critical: bool
+    required: tuple[tuple[str, frozenset[type]], ...]
+    optional: tuple[tuple[str, frozenset[type]], ...] = ()
+    choices: tuple[tuple[str, frozenset[str]], ...] = ()
+
+    def problem(self, properties: Mapping[str, object]) -> str | None:
+        """Why `properties` does not fit this spec, or None when it does."""
+        for name, types in self.required:
+            value = properties.get(name, _MISSING)
+            if value is _MISSING:
+                return f"missing property {name!r}"
+            if type(value) not in types:
+                return f"property {name!r} has type {type(value).__name__}"
+        known = len(self.required)
+        for name, types in self.optional:
+            value = properties.get(name, _MISSING)
+            if value is not _MISSING:
+                if type(value) not in types:
+                    return f"property {name!r} has type {type(value).__name__}"
+                known += 1
+        for name, allowed in self.choices:
+            value = properties.get(name)
+            if value is not None and value not in allowed:
+                return f"property {name!r} is {value!r}, not one of {sorted(allowed)}"
+        if len(properties) != known:
+            names = {n for n, _ in self.required} | {n for n, _ in self.optional}
+            unknown = sorted(str(k) for k in properties if k not in names)
+            return f"unknown properties {unknown}"
+        return None
+
+
+_MISSING: Final = object()
+
+
+def _spec(
+    name: str,
+    priority: Priority,
+    required: Mapping[str, frozenset[type]],
+    optional: Mapping[str, frozenset[type]] | None = None,
+    choices: Mapping[str, frozenset[str]] | None = None,
+    *,
+    critical: bool = False,
+) -> EventSpec:
+    return EventSpec(
+        name=name,
+        priority=priority,
+        critical=critical,
+        required=tuple(required.items()),
+        optional=tuple((optional or {}).items()),
+        choices=tuple((choices or {}).items()),
+    )
+
+
+def _playback(
+    name: str,
+    required: Mapping[str, frozenset[type]],
+    optional: Mapping[str, frozenset[type]] | None = None,
+    choices: Mapping[str, frozenset[str]] | None = None,
+    *,
+    priority: Priority = Priority.SESSION,
+    critical: bool = False,
+) -> EventSpec:
+    return _spec(
+        name,
+        priority,
+        {"play_session_id": _STR, **required},
+        optional,
+        choices,
+        critical=critical,
+    )
+
+
+_POSITION: Final = {"position_ms": _INT}
+_SEEK: Final = {"from_ms": _INT, "to_ms": _INT, "method": _STR}
+_SEEK_METHODS: Final = {"method": frozenset({"mouse", "key", "chapter", "inferred"})}
+_REBUFFER_TRIGGERS: Final = {"trigger": frozenset({"buffering", "watchdog"})}
+SESSION_END_REASONS: Final = frozenset(
+    {"completed", "user_stop", "navigated", "app_exit", "error", "crash_recovered"}
+)
+
+SPECS: Final[Mapping[str, EventSpec]] = {
+    spec.name: spec
+    for spec in (
+        # Browse
+        _spec(
+            "feed_served",
+            Priority.BROWSE,
+            {"request_id": _STR, "location": _STR, "rows": _LIST},
+        ),
+        _spec(
+            "tile_visibility",
+            Priority.VISIBILITY,
+            {
+                "request_id": _STR,
+                "row_id": _STR,
+                "row_index": _INT,
+                "rank": _INT,
+                "video_id": _STR,
+                "start_mono": _INT,
+                "end_mono": _INT,
+                "max_visible_fraction": _NUM,
+                "ms_at_least_half_visible": _INT,
+                "end_reason": _STR,
+            },
+        ),
+        _spec(
+            "impression",
+            Priority.BROWSE,
+            {
+                "impression_id": _STR,
+                "request_id": _STR,
+                "row_id": _STR,
+                "row_index": _INT,
+                "rank": _INT,
+                "video_id": _STR,
+                "track_id": _STR,
+                "location": _STR,
+            },
+        ),
+        _spec(
+            "tile_action",
+            Priority.BROWSE,
+            {"impression_id": _STR, "action": _STR, "dwell_ms": _INT},
+            optional={"trigger": _STR},
+            choices={
+                "action": frozenset({"play", "details", "hover", "focus"}),
+                "trigger": frozenset({"click", "enter"}),
+            },
+        ),
+        # Playback
+        _playback(
+            "play_request",
+            {"video_id": _STR, "source": _DICT, "start_position_ms": _INT},
+        ),
+        _playback("player_ready", {"open_ms": _INT, "duration_ms": _OPT_INT}),
+        _playback(
+            "first_frame",
+            {
+                "startup_ms": _INT,
+                "codec": _OPT_STR,
+                "width": _OPT_INT,
+                "height": _OPT_INT,
+                "fps": _OPT_NUM,
+            },
+        ),
+        _playback("pause", _POSITION),
+        _playback("resume", _POSITION),
+        _playback("seek_start", _SEEK, choices=_SEEK_METHODS),
+        _playback("seek_end", {**_SEEK, "seek_latency_ms": _INT}, choices=_SEEK_METHODS),
+        _playback(
+            "rebuffer_start",
+            {"trigger": _STR, **_POSITION},
+            choices=_REBUFFER_TRIGGERS,
+        ),
+        _playback(
+            "rebuffer_end",
+            {"trigger": _STR, **_POSITION, "stall_ms": _INT},
+            choices=_REBUFFER_TRIGGERS,
+        ),
+        _playback(
+            "heartbeat",
+            {
+                **_POSITION,
+                "played_ms": _INT,
+                "stall_ms": _INT,
+                "displayed_pictures": _INT,
+                "lost_pictures": _INT,
+                "lost_audio_buffers": _INT,
+                "demux_bitrate": _NUM,
+            },
+            priority=Priority.HEARTBEAT,
+        ),
+        _playback("rate_change", {"from_rate": _NUM, "to_rate": _NUM}),
+        _playback(
+            "volume_change",
+            {"from_volume": _INT, "to_volume": _INT},
+            optional={"muted": _BOOL},
+        ),
+        _playback(
+            "track_change",
+            {"kind": _STR, "from_track": _TRACK_ID, "to_track": _TRACK_ID},
+            choices={"kind": frozenset({"audio", "video", "subtitle"})},
+        ),
+        _playback("window_change", {"fullscreen": _BOOL, "exposed": _BOOL, "active": _BOOL}),
+        _playback(
+            "error",
+            {"fatal": _BOOL, "phase": _STR, "category": _STR, "message": _STR},
+            optional={"position_ms": _OPT_INT},
+            choices={"phase": frozenset({"startup", "playback"})},
+            critical=True,
+        ),
+        _playback("ended", _POSITION),
+        _playback(
+            "session_end",
+            {"reason": _STR},
+            optional={
+                "startup_ms": _OPT_INT,
+                "playing_ms": _INT,
+                "rebuffer_ms": _INT,
+                "rebuffer_count": _INT,
+                "seek_ms": _INT,
+                "watch_ms": _INT,
+                "content_watched_ms": _INT,
+                "position_ms": _INT,
+                "duration_ms": _OPT_INT,
+            },
+            choices={"reason": SESSION_END_REASONS},
+            critical=True,
+        ),
+        # App lifecycle
+        _spec("app_start", Priority.SESSION, {}, optional={"startup_ms": _INT}),
+        _spec(
+            "app_exit",
+            Priority.SESSION,
+            {},
+            optional={"reason": _STR, "uptime_ms": _INT},
+            critical=True,
+        ),
+    )
+}

@@ -1,0 +1,480 @@
+"""The durable outbox: one SQLite file (WAL) holding every recorded event until the collector
+has acknowledged it, plus the dead-letter table, the drop counters and the batch contexts.
+
+Layout (schema version in `PRAGMA user_version`, upgraded by `_MIGRATIONS` in order):
+- `events`: `seq` (AUTOINCREMENT, so strictly increasing and never reused: FIFO order, and a
+  range of seqs read for a batch can only shrink), `event_id` UNIQUE, `type`, eviction
+  `priority`, `created_ms` (for the age bound), `size`, the batch context `ctx_id` and the
+  serialised event `body` exactly as it goes on the wire (serialised once, in `track()`).
+- `contexts`: batch contexts (app version, OS, libVLC, locale, screen) as serialised JSON, so
+  events left over from an older launch are sent with the context they were recorded under.
+- `dead_letter`: events the collector refused, with its status, code and message.
+- `drops`: events lost on purpose, counted by reason, until a batch carrying the counts is
+  acknowledged (then subtracted, so drops counted meanwhile survive).
+- `stats`: row and byte totals of `events`, kept by triggers so the bounds are checked without
+  scanning, and stay right when two app instances share the file.
+
+Corruption (`SQLITE_CORRUPT`, `SQLITE_NOTADB`) or a file from a newer schema is moved aside as
+`<name>.corrupt-<time>` (with its -wal and -shm) and a fresh outbox started, with a log line:
+never a crash loop. `OutboxFile` coordinates that between the threads holding connections.
+
+Threads: an `Outbox` (read-write connection) belongs to the one thread that opened it: the
+writer thread and the sender thread each hold their own. `OutboxFile` and `OutboxReader` may be
+used from any thread (the reader opens a short-lived read-only connection per call).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+import orjson
+
+from telemetry.events import Priority
+
+_log = logging.getLogger("reelscope.telemetry.outbox")
+
+# event_id, type, priority, created_ms (wall), body, context body, critical
+QueuedEvent = tuple[str, str, int, int, bytes, bytes, bool]
+
+_MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
+    (
+        "CREATE TABLE contexts (id INTEGER PRIMARY KEY, body BLOB NOT NULL UNIQUE)",
+        """CREATE TABLE events (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            event_id TEXT NOT NULL UNIQUE,
+            type TEXT NOT NULL,
+            priority INTEGER NOT NULL,
+            created_ms INTEGER NOT NULL,
+            size INTEGER NOT NULL,
+            ctx_id INTEGER NOT NULL,
+            body BLOB NOT NULL)""",
+        "CREATE INDEX events_by_priority ON events (priority, seq)",
+        """CREATE TABLE dead_letter (
+            seq INTEGER PRIMARY KEY,
+            event_id TEXT NOT NULL,
+            type TEXT NOT NULL,
+            created_ms INTEGER NOT NULL,
+            body BLOB NOT NULL,
+            status INTEGER NOT NULL,
+            code TEXT NOT NULL,
+            message TEXT NOT NULL,
+            failed_ms INTEGER NOT NULL)""",
+        "CREATE TABLE drops (reason TEXT PRIMARY KEY, count INTEGER NOT NULL) WITHOUT ROWID",
+        """CREATE TABLE stats (
+            id INTEGER PRIMARY KEY CHECK (id = 0),
+            rows INTEGER NOT NULL,
+            bytes INTEGER NOT NULL)""",
+        "INSERT INTO stats VALUES (0, 0, 0)",
+        """CREATE TRIGGER events_added AFTER INSERT ON events BEGIN
+            UPDATE stats SET rows = rows + 1, bytes = bytes + NEW.size WHERE id = 0; END""",
+        """CREATE TRIGGER events_removed AFTER DELETE ON events BEGIN
+            UPDATE stats SET rows = rows - 1, bytes = bytes - OLD.size WHERE id = 0; END""",
+    ),
+)
+SCHEMA_VERSION: Final = len(_MIGRATIONS)
+
+_INSERT: Final = (
+    "INSERT OR IGNORE INTO events (event_id, type, priority, created_ms, size, ctx_id, body)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+_TO_DEAD_LETTER: Final = (
+    "INSERT OR IGNORE INTO dead_letter"
+    " SELECT seq, event_id, type, created_ms, body, ?, ?, ?, ? FROM events"
+)
+
+
+class UnusableOutboxError(sqlite3.DatabaseError):
+    """The file fails its integrity check, or a newer Reelscope wrote a schema this one
+    cannot read."""
+
+
+def is_corruption(exc: BaseException) -> bool:
+    if isinstance(exc, UnusableOutboxError):
+        return True
+    name = getattr(exc, "sqlite_errorname", "")
+    return isinstance(exc, sqlite3.DatabaseError) and name in {"SQLITE_CORRUPT", "SQLITE_NOTADB"}
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Consecutive outbox rows sharing one context, ready to send."""
+
+    first_seq: int
+    last_seq: int
+    event_ids: tuple[str, ...]
+    bodies: tuple[bytes, ...]
+    context: bytes
+    drops: Mapping[str, int]
+
+    def __len__(self) -> int:
+        return len(self.bodies)
+
+
+class OutboxFile:
+    """The outbox's path and generation. Recovery from corruption bumps the generation; every
+    connection opened under an older one must reconnect (`fresh()`)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._generation = 0
+
+    def connect(self) -> Outbox:
+        with self._lock:
+            try:
+                return Outbox(self._open(), self, self._generation)
+            except sqlite3.DatabaseError as exc:
+                if not is_corruption(exc):
+                    raise
+                self._move_aside(exc)
+            return Outbox(self._open(), self, self._generation)
+
+    def fresh(self, outbox: Outbox) -> Outbox:
+        """`outbox` itself, or a new connection if the file was replaced since it was opened."""
+        if outbox.generation == self._generation:
+            return outbox
+        outbox.close()
+        return self.connect()
+
+    def recover(self, outbox: Outbox, exc: BaseException) -> Outbox:
+        """Move the corrupt file aside (once, whichever thread noticed first) and reconnect."""
+        outbox.close()
+        with self._lock:
+            if outbox.generation == self._generation:
+                self._move_aside(exc)
+        return self.connect()
+
+    def remove_moved_aside(self) -> None:
+        """Delete copies moved aside after corruption: they hold the user's data too."""
+        for path in self.path.parent.glob(f"{self.path.name}.corrupt-*"):
+            path.unlink(missing_ok=True)
+
+    def _open(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, timeout=5.0, isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            check = conn.execute("PRAGMA quick_check").fetchall()
+            if check != [("ok",)]:
+                raise UnusableOutboxError(f"integrity check failed: {check[:3]}")
+            _migrate(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _move_aside(self, exc: BaseException) -> None:
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        target = self.path.with_name(f"{self.path.name}.corrupt-{stamp}-{os.getpid()}")
+        for suffix in ("", "-wal", "-shm"):
+            source = Path(f"{self.path}{suffix}")
+            try:
+                source.replace(Path(f"{target}{suffix}"))
+            except FileNotFoundError:
+                continue
+        self._generation += 1
+        _log.warning(
+            "telemetry outbox %s unusable (%s); moved aside to %s and started a fresh one",
+            self.path,
+            exc,
+            target,
+        )
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    (version,) = conn.execute("PRAGMA user_version").fetchone()
+    if version == SCHEMA_VERSION:
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        # Another instance may have migrated while this one waited for the lock.
+        (version,) = conn.execute("PRAGMA user_version").fetchone()
+        if version > SCHEMA_VERSION:
+            raise UnusableOutboxError(f"schema version {version} > {SCHEMA_VERSION}")
+        for statements in _MIGRATIONS[version:]:
+            for statement in statements:
+                conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+class Outbox:
+    """A read-write connection to the outbox, for the one thread that opened it."""
+
+    def __init__(self, conn: sqlite3.Connection, file: OutboxFile, generation: int) -> None:
+        self._conn = conn
+        self.file = file
+        self.generation = generation
+        self._context_ids: dict[bytes, int] = {}
+
+    def close(self) -> None:
+        self._conn.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            # Context ids handed out inside the rolled-back transaction no longer exist.
+            self._context_ids.clear()
+            raise
+        conn.execute("COMMIT")
+
+    # Writer side
+
+    def append(
+        self,
+        events: Sequence[QueuedEvent],
+        drops: Mapping[str, int],
+        *,
+        max_rows: int,
+        max_bytes: int,
+    ) -> int:
+        """Store `events` and `drops` in one transaction, then evict down to the bounds.
+        Returns how many events the bounds evicted."""
+        with self._transaction() as conn:
+            rows = [
+                (event_id, type_, priority, created, len(body), self._context_id(ctx), body)
+                for event_id, type_, priority, created, body, ctx, _ in events
+            ]
+            conn.executemany(_INSERT, rows)
+            evicted = self._evict(max_rows, max_bytes)
+            self._add_drops({**drops, "outbox_full": drops.get("outbox_full", 0) + evicted})
+        return evicted
+
+    def expire(self, max_age: float) -> int:
+        """Drop events older than `max_age` seconds (reason `expired`)."""
+        with self._transaction() as conn:
+            cutoff = now_ms() - int(max_age * 1000)
+            expired = conn.execute("DELETE FROM events WHERE created_ms < ?", (cutoff,)).rowcount
+            self._add_drops({"expired": expired})
+        return expired
+
+    def purge(self) -> None:
+        """Delete every local event, dead letter and drop count, and shrink the files so the
+        deleted data does not linger in free pages or the WAL."""
+        with self._transaction() as conn:
+            for table in ("events", "dead_letter", "drops", "contexts"):
+                conn.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
+        self._context_ids.clear()
+        self._conn.execute("VACUUM")
+        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def _context_id(self, body: bytes) -> int:
+        found = self._context_ids.get(body)
+        if found is not None:
+            return found
+        self._conn.execute("INSERT OR IGNORE INTO contexts (body) VALUES (?)", (body,))
+        (found,) = self._conn.execute("SELECT id FROM contexts WHERE body = ?", (body,)).fetchone()
+        self._context_ids[body] = found
+        return int(found)
+
+    def _evict(self, max_rows: int, max_bytes: int) -> int:
+        rows, size = self.totals()
+        excess_rows, excess_bytes = rows - max_rows, size - max_bytes
+        if excess_rows <= 0 and excess_bytes <= 0:
+            return 0
+        victims: list[tuple[int]] = []
+        for priority in Priority:
+            cursor = self._conn.execute(
+                "SELECT seq, size FROM events WHERE priority = ? ORDER BY seq", (int(priority),)
+            )
+            for seq, event_size in cursor:
+                if excess_rows <= 0 and excess_bytes <= 0:
+                    break
+                victims.append((seq,))
+                excess_rows -= 1
+                excess_bytes -= event_size
+            cursor.close()
+            if excess_rows <= 0 and excess_bytes <= 0:
+                break
+        self._conn.executemany("DELETE FROM events WHERE seq = ?", victims)
+        return len(victims)
+
+    def _add_drops(self, drops: Mapping[str, int]) -> None:
+        self._conn.executemany(
+            "INSERT INTO drops (reason, count) VALUES (?, ?)"
+            " ON CONFLICT (reason) DO UPDATE SET count = count + excluded.count",
+            [(reason, count) for reason, count in drops.items() if count > 0],
+        )
+
+    # Sender side
+
+    def totals(self) -> tuple[int, int]:
+        """(rows, bytes) of events waiting to be sent."""
+        rows, size = self._conn.execute("SELECT rows, bytes FROM stats WHERE id = 0").fetchone()
+        return int(rows), int(size)
+
+    def last_seq(self) -> int:
+        """The highest seq ever given to an event (0 for a new outbox)."""
+        row = self._conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
+        return 0 if row is None else int(row[0])
+
+    def dead_letter_count(self) -> int:
+        return int(self._conn.execute("SELECT COUNT(*) FROM dead_letter").fetchone()[0])
+
+    def read_batch(self, max_events: int, max_bytes: int) -> tuple[Batch | None, int]:
+        """The oldest events, up to the limits (checked before adding each event), all with
+        the same context, and the highest seq committed; both from one snapshot. The batch
+        is None when the outbox is empty."""
+        conn = self._conn
+        conn.execute("BEGIN")
+        try:
+            rows = conn.execute(
+                "SELECT seq, ctx_id, size, event_id, body FROM events ORDER BY seq LIMIT ?",
+                (max_events,),
+            ).fetchall()
+            last_seq = self.last_seq()
+            if not rows:
+                return None, last_seq
+            ctx_id = rows[0][1]
+            (context,) = conn.execute(
+                "SELECT body FROM contexts WHERE id = ?", (ctx_id,)
+            ).fetchone()
+            drops = dict(conn.execute("SELECT reason, count FROM drops WHERE count > 0"))
+        finally:
+            conn.execute("COMMIT")
+        # The envelope around the events: sent_at, context, drops, punctuation.
+        budget = max_bytes - len(context) - len(orjson.dumps(drops)) - 64
+        taken = 0
+        total = 0
+        for _, row_ctx, size, _, _ in rows:
+            if row_ctx != ctx_id or (taken and total + size + 1 > budget):
+                break
+            total += size + 1
+            taken += 1
+        chosen = rows[:taken]
+        batch = Batch(
+            first_seq=chosen[0][0],
+            last_seq=chosen[-1][0],
+            event_ids=tuple(row[3] for row in chosen),
+            bodies=tuple(row[4] for row in chosen),
+            context=bytes(context),
+            drops=drops,
+        )
+        return batch, last_seq
+
+    def acknowledge(self, batch: Batch, rejected: Sequence[tuple[int, str, str]]) -> None:
+        """The collector stored `batch` except `rejected` (index, code, message), which go to
+        the dead-letter table. The drop counts the batch carried are now reported."""
+        with self._transaction() as conn:
+            failed = now_ms()
+            for index, code, message in rejected:
+                if 0 <= index < len(batch):
+                    conn.execute(
+                        _TO_DEAD_LETTER + " WHERE event_id = ?",
+                        (200, code, message, failed, batch.event_ids[index]),
+                    )
+            conn.execute(
+                "DELETE FROM events WHERE seq BETWEEN ? AND ?", (batch.first_seq, batch.last_seq)
+            )
+            conn.executemany(
+                "UPDATE drops SET count = count - ? WHERE reason = ?",
+                [(count, reason) for reason, count in batch.drops.items()],
+            )
+            conn.execute("DELETE FROM drops WHERE count <= 0")
+
+    def dead_letter(self, batch: Batch, status: int, code: str, message: str) -> None:
+        """The collector refused the whole `batch` for good: keep it aside with the reason."""
+        with self._transaction() as conn:
+            conn.execute(
+                _TO_DEAD_LETTER + " WHERE seq BETWEEN ? AND ?",
+                (status, code, message, now_ms(), batch.first_seq, batch.last_seq),
+            )
+            conn.execute(
+                "DELETE FROM events WHERE seq BETWEEN ? AND ?", (batch.first_seq, batch.last_seq)
+            )
+
+
+class OutboxReader:
+    """Read-only views for the settings/privacy window. Each call opens its own read-only
+    connection, so any thread may call; an absent outbox reads as empty."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection | None]:
+        if not self._path.exists():
+            yield None
+            return
+        uri = f"{self._path.resolve().as_uri()}?mode=ro"
+        with closing(sqlite3.connect(uri, uri=True, timeout=5.0)) as conn:
+            yield conn
+
+    def recent_events(self, limit: int = 100) -> list[dict[str, object]]:
+        """The newest pending events, newest first, as the JSON objects that will be sent."""
+        with self._connect() as conn:
+            if conn is None:
+                return []
+            rows = conn.execute("SELECT body FROM events ORDER BY seq DESC LIMIT ?", (limit,))
+            return [orjson.loads(body) for (body,) in rows]
+
+    def counts_by_type(self) -> dict[str, int]:
+        with self._connect() as conn:
+            if conn is None:
+                return {}
+            return dict(conn.execute("SELECT type, COUNT(*) FROM events GROUP BY type"))
+
+    def dead_letters(self, limit: int = 100) -> list[dict[str, object]]:
+        """The newest refused events with the collector's status, code and message."""
+        with self._connect() as conn:
+            return [] if conn is None else _dead_letters(conn, limit)
+
+    def drops(self) -> dict[str, int]:
+        """Dropped events not yet reported to the collector, by reason."""
+        with self._connect() as conn:
+            return {} if conn is None else dict(conn.execute("SELECT reason, count FROM drops"))
+
+    def export(self) -> dict[str, object]:
+        """All local telemetry data as one JSON-ready document (one consistent snapshot)."""
+        with self._connect() as conn:
+            if conn is None:
+                return {"events": [], "dead_letter": [], "drops": {}}
+            conn.execute("BEGIN")
+            events = [
+                orjson.loads(b) for (b,) in conn.execute("SELECT body FROM events ORDER BY seq")
+            ]
+            return {
+                "events": events,
+                "dead_letter": _dead_letters(conn, -1),
+                "drops": dict(conn.execute("SELECT reason, count FROM drops")),
+            }
+
+
+def _dead_letters(conn: sqlite3.Connection, limit: int) -> list[dict[str, object]]:
+    rows = conn.execute(
+        "SELECT body, status, code, message, failed_ms FROM dead_letter ORDER BY seq DESC LIMIT ?",
+        (limit,),
+    )
+    return [
+        {
+            "event": orjson.loads(body),
+            "status": status,
+            "code": code,
+            "message": message,
+            "failed_ms": failed,
+        }
+        for body, status, code, message, failed in rows
+    ]

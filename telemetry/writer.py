@@ -1,0 +1,267 @@
+"""The outbox writer: the one thread that turns recorded events into committed outbox rows.
+
+`track()` appends serialised events to an in-memory deque and, at most, sets an Event; this
+thread drains the deque in group commits. A group is committed once its first event is
+`commit_interval` old (100 ms) or it holds `commit_max_events` (100), and at once when a
+critical event, a flush barrier or shutdown arrives. Loss bound on a crash (the process
+killed; SQLite WAL with synchronous=NORMAL keeps every committed transaction through a
+process crash): only events not yet committed, i.e. those recorded in the last
+`commit_interval` plus the duration of the commit in progress (a few ms), and - while the
+writer keeps up - no more than two groups (one being committed, one filling).
+
+Queue items are either `QueuedEvent` tuples or `Barrier` objects; a barrier is released once
+everything queued before it is committed, which is how `flush()` and consent purges keep FIFO
+order with the events around them.
+
+Threads: `OutboxWriter` methods are called from the client (any thread); `_run` is the writer
+thread. `DropCounter` is shared by every recording thread and the writer.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Sequence
+
+from telemetry.config import TelemetryConfig
+from telemetry.outbox import Outbox, OutboxFile, QueuedEvent, is_corruption
+
+_log = logging.getLogger("reelscope.telemetry.writer")
+
+_EXPIRE_EVERY = 3600.0
+_RETRY_AFTER_DISK_ERROR = 1.0
+
+
+class Barrier:
+    """Released (`done` set) when every item queued before it has been handled. `seq` is
+    then the highest outbox seq committed so far, or None if the commit failed."""
+
+    __slots__ = ("done", "seq")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.seq: int | None = None
+
+
+class PurgeBarrier(Barrier):
+    """Deletes all local telemetry data once the items before it are handled."""
+
+    __slots__ = ()
+
+
+QueueItem = QueuedEvent | Barrier
+# any critical, rows and bytes now pending in the outbox, highest seq committed
+CommitListener = Callable[[bool, int, int, int], None]
+
+
+class DropCounter:
+    """Events dropped before reaching the outbox, by reason; the writer persists them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: Counter[str] = Counter()
+
+    def add(self, reason: str, count: int = 1) -> None:
+        with self._lock:
+            self._counts[reason] += count
+
+    def take(self) -> dict[str, int]:
+        with self._lock:
+            counts, self._counts = dict(self._counts), Counter()
+        return counts
+
+    def restore(self, counts: dict[str, int]) -> None:
+        with self._lock:
+            self._counts.update(counts)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._counts.clear()
+
+
+class OutboxWriter:
+    def __init__(
+        self,
+        file: OutboxFile,
+        *,
+        queue: deque[QueueItem],
+        wake: threading.Event,
+        drops: DropCounter,
+        config: TelemetryConfig,
+        on_committed: CommitListener,
+        on_purged: Callable[[], None],
+    ) -> None:
+        self._file = file
+        self._queue = queue
+        self._wake = wake
+        self._drops = drops
+        self._config = config
+        self._on_committed = on_committed
+        self._on_purged = on_purged
+        self._urgent = False
+        self._stopping = False
+        self._stopped = threading.Event()  # interrupts the pause after a disk error
+        self.ready = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, name="reelscope-telemetry-writer", daemon=True
+        )
+        self._outbox: Outbox | None = None
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def urgent(self) -> None:
+        """Commit what is queued now instead of waiting for the group to fill."""
+        self._urgent = True
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Commit everything queued, then end the thread."""
+        self._stopping = True
+        self._stopped.set()
+        self._wake.set()
+
+    def join(self, timeout: float) -> bool:
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def _run(self) -> None:
+        try:
+            self._outbox = self._file.connect()
+            self._outbox = self._expire(self._outbox)
+        except (sqlite3.Error, OSError):
+            _log.exception("cannot open the telemetry outbox %s", self._file.path)
+        self.ready.set()
+        last_expiry = time.monotonic()
+        queue, wake = self._queue, self._wake
+        while True:
+            wake.clear()
+            if not queue:
+                if self._stopping:
+                    break
+                wake.wait(_EXPIRE_EVERY)
+                if time.monotonic() - last_expiry >= _EXPIRE_EVERY and self._outbox is not None:
+                    self._outbox = self._expire(self._outbox)
+                    last_expiry = time.monotonic()
+                continue
+            deadline = time.monotonic() + self._config.commit_interval
+            while not (self._stopping or self._urgent) and len(queue) < (
+                self._config.commit_max_events
+            ):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                wake.wait(remaining)
+                wake.clear()
+            # Cleared before draining: an urgent item queued from here on is either drained
+            # now or sets the flag again for the next group.
+            self._urgent = False
+            items: list[QueueItem] = []
+            while queue:
+                items.append(queue.popleft())
+            self._handle(items)
+        self._commit([], [])  # drop counts recorded since the last group
+        if self._outbox is not None:
+            self._outbox.close()
+
+    def _handle(self, items: list[QueueItem]) -> None:
+        start = 0
+        for index, item in enumerate(items):
+            if isinstance(item, Barrier):
+                if not self._commit(items[start:index], items[index:]):
+                    return
+                if isinstance(item, PurgeBarrier):
+                    self._purge()
+                else:
+                    item.seq = self._last_seq()
+                item.done.set()
+                start = index + 1
+        self._commit(items[start:], [])
+
+    def _commit(self, events: Sequence[QueueItem], rest: Sequence[QueueItem]) -> bool:
+        """Commit `events`; on a disk error put them and `rest` back at the head of the queue
+        and pause. Returns False when the items were put back."""
+        drops = self._drops.take()
+        if not events and not drops:
+            return True
+        batch = [e for e in events if not isinstance(e, Barrier)]
+        for attempt in (1, 2):
+            try:
+                outbox = self._connected()
+                evicted = outbox.append(
+                    batch, drops, max_rows=self._config.max_rows, max_bytes=self._config.max_bytes
+                )
+                rows, size = outbox.totals()
+                last_seq = outbox.last_seq()
+                break
+            except sqlite3.Error as exc:
+                if attempt == 1 and is_corruption(exc) and self._outbox is not None:
+                    self._outbox = self._file.recover(self._outbox, exc)
+                    continue
+                return self._put_back(batch, rest, drops, exc)
+        if evicted:
+            _log.warning("telemetry outbox full: dropped %d oldest low-priority events", evicted)
+        self._on_committed(any(e[6] for e in batch), rows, size, last_seq)
+        return True
+
+    def _put_back(
+        self,
+        events: list[QueuedEvent],
+        rest: Sequence[QueueItem],
+        drops: dict[str, int],
+        exc: BaseException,
+    ) -> bool:
+        self._drops.restore(drops)
+        if self._stopping:
+            _log.error(
+                "telemetry outbox write failed at exit (%s): %d events lost", exc, len(events)
+            )
+            for item in rest:
+                if isinstance(item, Barrier):
+                    item.done.set()
+            return False
+        _log.error("telemetry outbox write failed (%s); retrying", exc)
+        self._queue.extendleft(reversed([*events, *rest]))
+        self._stopped.wait(_RETRY_AFTER_DISK_ERROR)
+        return False
+
+    def _last_seq(self) -> int | None:
+        try:
+            return self._connected().last_seq()
+        except sqlite3.Error as exc:
+            _log.error("could not read the telemetry outbox: %s", exc)
+            return None
+
+    def _connected(self) -> Outbox:
+        if self._outbox is None:
+            self._outbox = self._file.connect()
+        self._outbox = self._file.fresh(self._outbox)
+        return self._outbox
+
+    def _expire(self, outbox: Outbox) -> Outbox:
+        try:
+            expired = outbox.expire(self._config.max_age)
+        except sqlite3.Error as exc:
+            if not is_corruption(exc):
+                _log.error("could not expire old telemetry events: %s", exc)
+                return outbox
+            return self._file.recover(outbox, exc)
+        if expired:
+            _log.warning("telemetry outbox: dropped %d events older than the age bound", expired)
+        return outbox
+
+    def _purge(self) -> None:
+        try:
+            self._connected().purge()
+        except sqlite3.Error as exc:
+            if not is_corruption(exc) or self._outbox is None:
+                _log.error("could not purge the telemetry outbox: %s", exc)
+                return
+            # A corrupt file is moved aside and replaced by an empty one: purged as well.
+            self._outbox = self._file.recover(self._outbox, exc)
+        self._file.remove_moved_aside()
+        self._on_purged()
