@@ -1,0 +1,158 @@
+"""The browse-to-play loop: loads the catalog (off the GUI thread), lays out a fresh feed on the
+home page, and when a tile is activated sends `play_request` (with the tile's feed source and
+impression id), records the play in the watch history, and asks the window to play the title
+from its resume point. When the window comes back home it saves where playback stopped and
+lays out a new feed, so Continue Watching is current; the home page keeps its scroll positions.
+
+GUI thread only; catalog loaders run on a `QThreadPool` and hand their result back through a
+queued signal.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+from player.catalog import Catalog, CatalogError, CatalogItem, CatalogProblem, merge_catalogs
+from player.engine import EngineEvent, EngineEventKind
+from player.feed import build_feed
+from player.history import WatchHistory
+from telemetry.visibility import Track
+from ui.home.home_view import HomeView
+from ui.main_window import MainWindow
+
+log = logging.getLogger("reelscope.ui.browse")
+
+CatalogLoader = Callable[[], Catalog]
+# Progress is saved this often while playing, so a crash loses at most this much of it.
+SAVE_EVERY_MS = 10_000
+
+
+class _Relay(QObject):
+    loaded = Signal(object)  # Catalog
+
+
+class _LoadJob(QRunnable):
+    def __init__(self, loaders: Sequence[tuple[str, CatalogLoader]], relay: _Relay) -> None:
+        super().__init__()
+        self._loaders = list(loaders)
+        self._relay = relay
+
+    def run(self) -> None:
+        catalogs: list[Catalog] = []
+        for name, loader in self._loaders:
+            try:
+                catalogs.append(loader())
+            except CatalogError as exc:
+                catalogs.append(Catalog((), (CatalogProblem(name, -1, str(exc)),), name))
+        self._relay.loaded.emit(merge_catalogs(catalogs))
+
+
+class BrowseController(QObject):
+    """Connects a `HomeView` to a `MainWindow` through the catalog, feed and history."""
+
+    catalog_loaded = Signal(object)  # Catalog, once laid out
+
+    def __init__(
+        self,
+        home: HomeView,
+        window: MainWindow,
+        history: WatchHistory,
+        track: Track,
+        *,
+        seed: int | None = None,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._home = home
+        self._window = window
+        self._history = history
+        self._track = track
+        self._seed = seed
+        self._feeds = 0
+        self._catalog = Catalog(())
+        self._playing: CatalogItem | None = None
+        self._position_ms = 0
+        self._duration_ms = 0
+        self._saved_at_ms = 0
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(1)
+        self._relay = _Relay(self)
+        self._relay.loaded.connect(self.set_catalog)
+        home.play_requested.connect(self._on_home_play_requested)
+        window.home_shown.connect(self._on_window_home_shown)
+        window.player.engine_event.connect(self._on_player_engine_event)
+
+    @property
+    def catalog(self) -> Catalog:
+        return self._catalog
+
+    def load_in_background(self, loaders: Sequence[tuple[str, CatalogLoader]]) -> None:
+        """Runs each named loader off the GUI thread, merges, then lays out the result."""
+        self._pool.start(_LoadJob(loaders, self._relay))
+
+    def set_catalog(self, catalog: Catalog) -> None:
+        for problem in catalog.problems:
+            log.warning("catalog entry skipped: %s", problem)
+        self._catalog = catalog
+        self._home.show_problems(catalog.problems)
+        self.refresh()
+        self.catalog_loaded.emit(catalog)
+
+    def refresh(self) -> None:
+        """Lays out a new feed from the current catalog and history."""
+        entries = self._history.entries()
+        seed = None if self._seed is None else self._seed + self._feeds
+        self._feeds += 1
+        feed = build_feed(self._catalog, entries, seed=seed)
+        progress = {e.video_id: e.progress for e in entries if e.resumable}
+        self._home.show_feed(feed, self._catalog.by_id(), progress)
+
+    def shutdown(self, timeout_ms: int = 5000) -> None:
+        self._save_progress()
+        self._pool.clear()
+        self._pool.waitForDone(timeout_ms)
+        self._home.shutdown()
+
+    def _on_home_play_requested(self, item: CatalogItem, source: dict[str, object]) -> None:
+        self._save_progress()
+        start_ms = self._history.resume_position(item.id) or 0
+        self._track(
+            "play_request",
+            {
+                "play_session_id": str(uuid.uuid4()),
+                "video_id": item.id,
+                "source": source,
+                "start_position_ms": start_ms,
+            },
+        )
+        self._history.record_play(item.id)
+        self._playing = item
+        self._position_ms, self._duration_ms, self._saved_at_ms = start_ms, item.duration_ms, 0
+        self._window.play(item.media, start_ms=start_ms)
+
+    def _on_player_engine_event(self, event: EngineEvent) -> None:
+        if self._playing is None:
+            return
+        if event.kind is EngineEventKind.TIME_CHANGED and isinstance(event.value, int | float):
+            self._position_ms = int(event.value)
+            if abs(self._position_ms - self._saved_at_ms) >= SAVE_EVERY_MS:
+                self._save_progress()
+        elif event.kind is EngineEventKind.LENGTH_CHANGED and isinstance(event.value, int | float):
+            self._duration_ms = int(event.value) or self._duration_ms
+        elif event.kind is EngineEventKind.ENDED:
+            self._history.mark_completed(self._playing.id)
+            self._playing = None
+
+    def _on_window_home_shown(self) -> None:
+        self._save_progress()
+        self._playing = None
+        self.refresh()
+
+    def _save_progress(self) -> None:
+        if self._playing is not None and self._position_ms > 0:
+            self._history.record_progress(self._playing.id, self._position_ms, self._duration_ms)
+            self._saved_at_ms = self._position_ms
