@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QHideEvent, QShowEvent
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from player.catalog import CatalogItem, CatalogProblem
@@ -103,6 +104,9 @@ class HomeView(QWidget):
         self.rows: list[RowView] = []
         self._row_boxes: list[QWidget] = []
         self._pending_state: ScrollState | None = None
+        # Taken when the page is covered (by the player): coming back, focus lands on a row
+        # and may scroll the page before the new feed is laid out.
+        self._hidden_state: ScrollState | None = None
 
         self.notice = QLabel()
         self.notice.setObjectName("CatalogNotice")
@@ -138,7 +142,8 @@ class HomeView(QWidget):
     ) -> None:
         """Lays out `feed` (replacing the current one, keeping scroll positions) and records
         `feed_served`. Items missing from `items` are dropped from the layout."""
-        state = self.scroll_state() if self.feed is not None else None
+        state = self._hidden_state or (self.scroll_state() if self.feed is not None else None)
+        self._hidden_state = None
         self.monitor.stop()
         self.tracker.close()
         progress = progress or {}
@@ -235,8 +240,13 @@ class HomeView(QWidget):
         self._pending_state = state
         content = self.page.widget()
         layout = content.layout() if content is not None else None
-        if layout is not None:
-            # Geometry now, so the anchor row's position is known before the first paint.
+        if content is not None and layout is not None:
+            # Lay the rows out now, at the size the scroll area will give them, so the anchor
+            # row's position is right before the first paint.
+            content.resize(
+                self.page.viewport().width(),
+                max(self.page.viewport().height(), content.sizeHint().height()),
+            )
             layout.activate()
         self._apply_page_state()
 
@@ -245,6 +255,16 @@ class HomeView(QWidget):
         self.monitor.stop()
         self.tracker.close()
         self.posters.shutdown()
+
+    def hideEvent(self, event: QHideEvent) -> None:  # noqa: N802 - Qt override
+        if self.feed is not None and not self.window().isMinimized():
+            self._hidden_state = self.scroll_state()
+        super().hideEvent(event)
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        if self._hidden_state is not None:
+            self.restore_scroll_state(self._hidden_state)
 
     # -- internals ---------------------------------------------------------------------------
 
