@@ -49,7 +49,7 @@ class TelemetryConfig:
     commit_max_events: int = 100
     # Events waiting for the writer; beyond this `track()` drops (reason `queue_full`) rather
     # than grow memory while the disk is stuck.
-    max_queue: int = 10_000
+    max_queue: int = 50_000
     max_event_bytes: int = 32 * 1024
     # Outbox bounds: rows, bytes of event bodies, age.
     max_rows: int = 100_000

@@ -138,7 +138,7 @@ _SEEK: Final = {"from_ms": _INT, "to_ms": _INT, "method": _STR}
 _SEEK_METHODS: Final = {"method": frozenset({"mouse", "key", "chapter", "inferred"})}
 _REBUFFER_TRIGGERS: Final = {"trigger": frozenset({"buffering", "watchdog"})}
 SESSION_END_REASONS: Final = frozenset(
-    {"completed", "user_stop", "navigated", "app_exit", "error", "crash_recovered"}
+    {"completed", "user_stop", "navigated", "next_item", "app_exit", "error", "crash_recovered"}
 )
 
 SPECS: Final[Mapping[str, EventSpec]] = {
@@ -199,7 +199,8 @@ SPECS: Final[Mapping[str, EventSpec]] = {
         _playback(
             "first_frame",
             {
-                "startup_ms": _INT,
+                # None when a pause or seek came first: that wait is not startup time.
+                "startup_ms": _OPT_INT,
                 "codec": _OPT_STR,
                 "width": _OPT_INT,
                 "height": _OPT_INT,

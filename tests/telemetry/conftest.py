@@ -25,7 +25,7 @@ def collector() -> Iterator[ScriptedCollector]:
     server.stop()
 
 
-def test_config(tmp_path: Path, endpoint: str, **overrides: object) -> TelemetryConfig:
+def client_config(tmp_path: Path, endpoint: str, **overrides: object) -> TelemetryConfig:
     config = TelemetryConfig(
         endpoint=endpoint,
         write_key="test-key",
@@ -45,7 +45,7 @@ def make_client(tmp_path: Path, collector: ScriptedCollector) -> Iterator[MakeCl
     clients: list[TelemetryClient] = []
 
     def make(start: bool = True, **overrides: object) -> TelemetryClient:
-        client = TelemetryClient(test_config(tmp_path, collector.url, **overrides))
+        client = TelemetryClient(client_config(tmp_path, collector.url, **overrides))
         clients.append(client)
         if start:
             client.start()

@@ -82,7 +82,7 @@ class ScriptedCollector:
         server.daemon_threads = True
         self.port = server.server_address[1]
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
         self._thread.start()
         return self
 
@@ -110,8 +110,9 @@ class ScriptedCollector:
             if reply.status == 200 and body is None:
                 body = self._store(received, reply)
             self.requests.append(
-                Received(received.at, received.path, received.headers, received.document,
-                         reply.status)
+                Received(
+                    received.at, received.path, received.headers, received.document, reply.status
+                )
             )
         if body is None:
             body = {"code": f"status_{reply.status}", "message": f"scripted {reply.status}"}
@@ -123,8 +124,14 @@ class ScriptedCollector:
         for index, event in enumerate(received.events):
             message = reply.reject(event) if reply.reject else None
             if message is not None:
-                rejected.append({"index": index, "event_id": event["event_id"],
-                                 "code": "invalid_event", "message": message})
+                rejected.append(
+                    {
+                        "index": index,
+                        "event_id": event["event_id"],
+                        "code": "invalid_event",
+                        "message": message,
+                    }
+                )
                 continue
             self.copies[event["event_id"]] += 1
             if event["event_id"] in self.stored:

@@ -1,0 +1,240 @@
+"""The SQLite outbox on real files: schema and migrations, FIFO batches within limits,
+eviction order and drop counts, acknowledgement, dead letters, corruption, read helpers."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+
+from telemetry.events import Priority
+from telemetry.outbox import SCHEMA_VERSION, OutboxFile, OutboxReader, QueuedEvent
+
+CTX = orjson.dumps({"app": {"name": "reelscope", "version": "1"}})
+
+
+def queued(
+    n: int,
+    *,
+    type_: str = "pause",
+    priority: int = Priority.SESSION,
+    size: int = 0,
+    ctx: bytes = CTX,
+    created_ms: int | None = None,
+) -> QueuedEvent:
+    body = orjson.dumps({"event_id": f"e{n}", "type": type_, "seq": n, "pad": "x" * size})
+    created = time.time_ns() // 1_000_000 if created_ms is None else created_ms
+    return (f"e{n}", type_, priority, created, body, ctx, False)
+
+
+def ids(path: Path) -> list[str]:
+    with sqlite3.connect(path) as conn:
+        return [row[0] for row in conn.execute("SELECT event_id FROM events ORDER BY seq")]
+
+
+def test_new_outbox_has_schema_version_and_wal(tmp_path: Path) -> None:
+    path = tmp_path / "o.sqlite3"
+    OutboxFile(path).connect().close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 1
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    # Reopening an up-to-date file migrates nothing and keeps the data.
+    outbox = OutboxFile(path).connect()
+    outbox.append([queued(1)], {}, max_rows=10, max_bytes=10**6)
+    outbox.close()
+    OutboxFile(path).connect().close()
+    assert ids(path) == ["e1"]
+
+
+def test_empty_legacy_file_is_migrated(tmp_path: Path) -> None:
+    path = tmp_path / "o.sqlite3"
+    sqlite3.connect(path).close()  # a valid database at user_version 0
+    OutboxFile(path).connect().close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_batches_are_fifo_and_within_limits(tmp_path: Path) -> None:
+    outbox = OutboxFile(tmp_path / "o.sqlite3").connect()
+    outbox.append([queued(n) for n in range(1, 1201)], {}, max_rows=10**6, max_bytes=10**9)
+    batch, last_seq = outbox.read_batch(500, 512 * 1024)
+    assert batch is not None
+    assert len(batch) == 500
+    assert batch.event_ids[:2] == ("e1", "e2")
+    assert (batch.first_seq, batch.last_seq, last_seq) == (1, 500, 1200)
+    outbox.acknowledge(batch, [])
+    batch, _ = outbox.read_batch(500, 512 * 1024)
+    assert batch is not None
+    assert batch.event_ids[0] == "e501"
+    assert outbox.totals()[0] == 700
+
+
+def test_byte_limit_is_checked_before_adding(tmp_path: Path) -> None:
+    outbox = OutboxFile(tmp_path / "o.sqlite3").connect()
+    outbox.append(
+        [queued(n, size=30_000) for n in range(1, 41)], {}, max_rows=10**6, max_bytes=10**9
+    )
+    batch, _ = outbox.read_batch(500, 512 * 1024)
+    assert batch is not None
+    body = sum(len(b) + 1 for b in batch.bodies) + len(batch.context) + 64
+    assert body <= 512 * 1024
+    assert len(batch) == 17  # 17 x ~30 KB fits in 512 KiB, 18 would not
+
+
+def test_a_batch_never_mixes_contexts(tmp_path: Path) -> None:
+    outbox = OutboxFile(tmp_path / "o.sqlite3").connect()
+    other = orjson.dumps({"app": {"name": "reelscope", "version": "2"}})
+    outbox.append(
+        [queued(1), queued(2), queued(3, ctx=other), queued(4)], {}, max_rows=100, max_bytes=10**6
+    )
+    batches = []
+    while (batch := outbox.read_batch(500, 512 * 1024)[0]) is not None:
+        batches.append((batch.event_ids, orjson.loads(batch.context)["app"]["version"]))
+        outbox.acknowledge(batch, [])
+    assert batches == [(("e1", "e2"), "1"), (("e3",), "2"), (("e4",), "1")]
+
+
+def test_eviction_drops_oldest_lowest_priority_first_and_counts(tmp_path: Path) -> None:
+    outbox = OutboxFile(tmp_path / "o.sqlite3").connect()
+    events = [
+        queued(1, type_="session_end", priority=Priority.SESSION),
+        queued(2, type_="impression", priority=Priority.BROWSE),
+        queued(3, type_="heartbeat", priority=Priority.HEARTBEAT),
+        queued(4, type_="tile_visibility", priority=Priority.VISIBILITY),
+        queued(5, type_="heartbeat", priority=Priority.HEARTBEAT),
+        queued(6, type_="impression", priority=Priority.BROWSE),
+    ]
+    evicted = outbox.append(events, {}, max_rows=3, max_bytes=10**6)
+    assert evicted == 3
+    assert ids(tmp_path / "o.sqlite3") == ["e1", "e2", "e6"]  # heartbeats, then visibility
+    outbox.append([queued(7, type_="pause")], {"invalid": 2}, max_rows=3, max_bytes=10**6)
+    assert ids(tmp_path / "o.sqlite3") == ["e1", "e6", "e7"]  # then the oldest impression
+    assert OutboxReader(tmp_path / "o.sqlite3").drops() == {"outbox_full": 4, "invalid": 2}
+    assert outbox.totals()[0] == 3
+
+
+def test_byte_bound_evicts_too(tmp_path: Path) -> None:
+    outbox = OutboxFile(tmp_path / "o.sqlite3").connect()
+    outbox.append([queued(n, size=1000) for n in range(1, 11)], {}, max_rows=100, max_bytes=5000)
+    rows, size = outbox.totals()
+    assert size <= 5000
+    assert rows == 4
+    assert ids(tmp_path / "o.sqlite3") == ["e7", "e8", "e9", "e10"]
+
+
+def test_age_bound_expires_and_counts(tmp_path: Path) -> None:
+    outbox = OutboxFile(tmp_path / "o.sqlite3").connect()
+    old = time.time_ns() // 1_000_000 - 40 * 86_400_000
+    outbox.append([queued(1, created_ms=old), queued(2)], {}, max_rows=100, max_bytes=10**6)
+    assert outbox.expire(30 * 86_400.0) == 1
+    assert ids(tmp_path / "o.sqlite3") == ["e2"]
+    assert OutboxReader(tmp_path / "o.sqlite3").drops() == {"expired": 1}
+
+
+def test_acknowledged_drops_are_subtracted_not_zeroed(tmp_path: Path) -> None:
+    outbox = OutboxFile(tmp_path / "o.sqlite3").connect()
+    outbox.append([queued(1)], {"invalid": 3}, max_rows=100, max_bytes=10**6)
+    batch, _ = outbox.read_batch(500, 512 * 1024)
+    assert batch is not None
+    assert batch.drops == {"invalid": 3}
+    # Two more drops are counted while the batch is in flight.
+    outbox.append([queued(2)], {"invalid": 2}, max_rows=100, max_bytes=10**6)
+    outbox.acknowledge(batch, [])
+    assert OutboxReader(tmp_path / "o.sqlite3").drops() == {"invalid": 2}
+
+
+def test_rejected_events_and_refused_batches_go_to_dead_letter(tmp_path: Path) -> None:
+    path = tmp_path / "o.sqlite3"
+    outbox = OutboxFile(path).connect()
+    outbox.append([queued(n) for n in range(1, 5)], {}, max_rows=100, max_bytes=10**6)
+    batch, _ = outbox.read_batch(2, 512 * 1024)
+    assert batch is not None
+    outbox.acknowledge(batch, [(1, "invalid_event", "rank must be >= 0")])
+    batch, _ = outbox.read_batch(500, 512 * 1024)
+    assert batch is not None
+    outbox.dead_letter(batch, 422, "bad_batch", "nope")
+    assert outbox.totals() == (0, 0)
+    letters = OutboxReader(path).dead_letters()
+    assert [(d["event"]["event_id"], d["status"], d["message"]) for d in letters] == [  # type: ignore[index]
+        ("e4", 422, "nope"),
+        ("e3", 422, "nope"),
+        ("e2", 200, "rank must be >= 0"),
+    ]
+    assert outbox.dead_letter_count() == 3
+
+
+def test_corrupt_file_is_moved_aside_with_a_log_line(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "o.sqlite3"
+    path.write_bytes(b"this is not a database, it is a shopping list\n" * 100)
+    with caplog.at_level(logging.WARNING, logger="reelscope.telemetry.outbox"):
+        outbox = OutboxFile(path).connect()
+    outbox.append([queued(1)], {}, max_rows=10, max_bytes=10**6)
+    assert ids(path) == ["e1"]
+    aside = list(tmp_path.glob("o.sqlite3.corrupt-*"))
+    assert len(aside) == 1
+    assert aside[0].read_bytes().startswith(b"this is not a database")
+    assert "moved aside" in caplog.text
+
+
+def test_damaged_pages_are_detected_at_open(tmp_path: Path) -> None:
+    path = tmp_path / "o.sqlite3"
+    outbox = OutboxFile(path).connect()
+    outbox.append([queued(n, size=500) for n in range(1, 200)], {}, max_rows=10**4, max_bytes=10**9)
+    outbox.close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    data = bytearray(path.read_bytes())
+    data[4096 * 3 : 4096 * 3 + 200] = b"\xff" * 200  # scribble over a b-tree page
+    path.write_bytes(bytes(data))
+    fresh = OutboxFile(path).connect()
+    assert fresh.totals() == (0, 0)
+    assert list(tmp_path.glob("o.sqlite3.corrupt-*"))
+
+
+def test_newer_schema_is_set_aside_not_misread(tmp_path: Path) -> None:
+    path = tmp_path / "o.sqlite3"
+    with sqlite3.connect(path) as conn:
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    OutboxFile(path).connect().close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert list(tmp_path.glob("o.sqlite3.corrupt-*"))
+
+
+def test_reader_lists_counts_and_exports(tmp_path: Path) -> None:
+    path = tmp_path / "o.sqlite3"
+    reader = OutboxReader(path)
+    assert reader.recent_events() == []
+    assert reader.export() == {"events": [], "dead_letter": [], "drops": {}}
+    outbox = OutboxFile(path).connect()
+    outbox.append(
+        [queued(1, type_="pause"), queued(2, type_="pause"), queued(3, type_="ended")],
+        {"invalid": 1},
+        max_rows=10,
+        max_bytes=10**6,
+    )
+    assert [e["event_id"] for e in reader.recent_events(2)] == ["e3", "e2"]
+    assert reader.counts_by_type() == {"pause": 2, "ended": 1}
+    exported = reader.export()
+    assert [e["event_id"] for e in exported["events"]] == ["e1", "e2", "e3"]  # type: ignore[union-attr]
+    assert exported["drops"] == {"invalid": 1}
+    orjson.dumps(exported)  # JSON-ready
+
+
+def test_purge_deletes_everything_and_moved_aside_copies(tmp_path: Path) -> None:
+    path = tmp_path / "o.sqlite3"
+    (tmp_path / "o.sqlite3.corrupt-20260101T000000-1").write_bytes(b"old")
+    file = OutboxFile(path)
+    outbox = file.connect()
+    outbox.append([queued(1)], {"invalid": 1}, max_rows=10, max_bytes=10**6)
+    outbox.purge()
+    file.remove_moved_aside()
+    assert OutboxReader(path).export() == {"events": [], "dead_letter": [], "drops": {}}
+    assert outbox.totals() == (0, 0)
+    assert not list(tmp_path.glob("o.sqlite3.corrupt-*"))
