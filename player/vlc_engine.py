@@ -414,3 +414,52 @@ _EVENT_KINDS: Final = {
     vlc.EventType.MediaPlayerESAdded: EngineEventKind.TRACK_ADDED,
     vlc.EventType.MediaPlayerSeekableChanged: EngineEventKind.SEEKABLE_CHANGED,
 }
+
+
+def probe_media(
+    path: Path, poster: Path, *, timeout_s: float = 10.0, at_fraction: float = 0.1
+) -> tuple[int, Path | None]:
+    """Duration (ms) and a poster frame (PNG at `poster`, or None if no frame was taken) of a
+    local video, for `player.library_scan`. Raises `ProbeError` when it is not a video.
+
+    Uses its own short-lived libVLC instance with dummy outputs, so it never touches the
+    playing engine; blocks up to about twice `timeout_s`: call it off the GUI thread.
+    """
+    from player.library_scan import ProbeError
+
+    instance = vlc.Instance(
+        ["--quiet", "--vout=dummy", "--aout=dummy", "--no-audio", "--no-disable-screensaver"]
+    )
+    if instance is None:
+        raise LibVlcUnavailableError(LIBVLC_INSTALL_HINT)
+    player: Any = None
+    try:
+        media = instance.media_new_path(str(path))
+        media.parse_with_options(vlc.MediaParseFlag.local, round(timeout_s * 1000))
+        deadline = time.monotonic() + timeout_s
+        while media.get_parsed_status() == 0 and time.monotonic() < deadline:
+            time.sleep(0.02)  # libVLC's parser runs on its own thread; there is no wait call
+        if media.get_parsed_status() != vlc.MediaParsedStatus.done:
+            raise ProbeError("libVLC could not parse it")
+        if not any(track.type == vlc.TrackType.video for track in media.tracks_get() or ()):
+            raise ProbeError("no video track")
+        duration_ms = max(0, int(media.get_duration()))
+        player = instance.media_player_new()
+        player.set_media(media)
+        player.play()
+        deadline = time.monotonic() + timeout_s
+        while not player.has_vout() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        if duration_ms > 0:
+            player.set_time(round(duration_ms * at_fraction))
+        poster.unlink(missing_ok=True)
+        while time.monotonic() < deadline:
+            if player.video_take_snapshot(0, str(poster), 0, 0) == 0 and poster.exists():
+                return duration_ms, poster
+            time.sleep(0.05)
+        return duration_ms, None
+    finally:
+        if player is not None:
+            player.stop()
+            player.release()
+        instance.release()

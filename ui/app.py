@@ -13,17 +13,25 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from types import ModuleType
 
 from PySide6.QtCore import QMessageLogContext, QtMsgType, qInstallMessageHandler
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QMessageBox
 
+from player.catalog import Catalog, load_catalog_file, load_catalog_url, load_sample_catalog
 from player.engine import EngineEvent, EngineEventKind, EventSink, PlaybackEngine
 from player.errors import LIBVLC_INSTALL_HINT
+from player.history import WatchHistory, default_history_path
+from player.library_scan import FolderScanner
 from player.paths import APP_ID
+from player.sources import is_url
+from telemetry.client import TelemetryClient
+from telemetry.config import TelemetryConfig
+from ui.home.browse import BrowseController, CatalogLoader
+from ui.home.home_view import HomeView
 from ui.main_window import MainWindow
-from ui.sample_list import SampleList
 from ui.theme import apply_theme
 
 log = logging.getLogger("reelscope.app")
@@ -44,6 +52,20 @@ def _route_qt_messages(kind: QtMsgType, _context: QMessageLogContext, message: s
 def _parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="reelscope", description="Reelscope video player")
     parser.add_argument("source", nargs="?", help="a video file or URL to play at once")
+    parser.add_argument(
+        "--catalog",
+        action="append",
+        default=[],
+        metavar="FILE_OR_URL",
+        help="a catalog JSON file or URL to browse (see docs/catalog.md); repeatable",
+    )
+    parser.add_argument(
+        "--library",
+        action="append",
+        default=[],
+        metavar="FOLDER",
+        help="a folder of videos to browse (scanned in the background); repeatable",
+    )
     parser.add_argument("--version", action="version", version="reelscope 0.1.0")
     return parser.parse_args(list(argv))
 
@@ -107,9 +129,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return engine
 
-    home = SampleList()
+    telemetry = TelemetryClient(TelemetryConfig.default())
+    telemetry.start()
+    home = HomeView(telemetry.track)
     window = MainWindow(engine_factory, home)
-    home.play_requested.connect(window.play)
+    browse = BrowseController(
+        home, window, WatchHistory(default_history_path()), telemetry.track, parent=window
+    )
+    browse.load_in_background(_catalog_loaders(args, vlc_engine))
+    app.aboutToQuit.connect(browse.shutdown)
     _log_first_picture(window, started)
     window.show()
     log.info("window shown after %.0f ms", (time.monotonic() - started) * 1000)
@@ -127,6 +155,23 @@ def _log_first_picture(window: MainWindow, started: float) -> None:
             window.player.engine_event.disconnect(on_engine_event)
 
     window.player.engine_event.connect(on_engine_event)
+
+
+def _catalog_loaders(
+    args: argparse.Namespace, vlc_engine: ModuleType
+) -> list[tuple[str, CatalogLoader]]:
+    """The bundled samples, then each `--catalog` and `--library`, in that order."""
+    loaders: list[tuple[str, CatalogLoader]] = [("samples", load_sample_catalog)]
+    for source in args.catalog:
+
+        def load(source: str = source) -> Catalog:
+            return load_catalog_url(source) if is_url(source) else load_catalog_file(Path(source))
+
+        loaders.append((source, load))
+    for folder in args.library:
+        scanner = FolderScanner(Path(folder), probe=vlc_engine.probe_media)
+        loaders.append((folder, scanner.scan))
+    return loaders
 
 
 if __name__ == "__main__":

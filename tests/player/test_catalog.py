@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,8 @@ from player.catalog import (
     parse_catalog,
 )
 from player.library_scan import FolderScanner, ProbeError
+
+SAMPLES = Path(__file__).resolve().parents[2] / "resources" / "samples"
 
 
 def test_sample_catalog_is_valid_and_points_at_real_files() -> None:
@@ -164,3 +167,19 @@ def test_folder_scan_probes_only_new_and_changed_files(tmp_path: Path) -> None:
     assert old_poster is not None
     assert not Path(old_poster).exists()
     assert len(rescanned.problems) == 1
+
+
+def test_libvlc_probe_reads_duration_and_takes_a_poster(tmp_path: Path) -> None:
+    from player.vlc_engine import probe_media
+
+    library = tmp_path / "videos"
+    library.mkdir()
+    shutil.copy(SAMPLES / "colour-bars.mp4", library / "colour-bars.mp4")
+    (library / "not-a-video.mp4").write_bytes(b"garbage" * 200)
+    catalog = FolderScanner(library, probe=probe_media, cache_dir=tmp_path / "cache").scan()
+    [item] = catalog.items
+    assert 7_500 <= item.duration_ms <= 8_500
+    assert item.poster is not None
+    assert Path(item.poster).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    [problem] = catalog.problems
+    assert "not-a-video.mp4" in problem.message
