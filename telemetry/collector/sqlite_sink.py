@@ -98,17 +98,18 @@ class _DeleteDeviceOp(_Op[int]):
 
 
 class _ReadyOp(_Op[None]):
-    """Proves the write lock can be taken (the group's BEGIN IMMEDIATE) and space remains."""
+    """A write that is rolled back: locked, read-only or full storage makes it fail."""
 
     def __init__(self) -> None:
         super().__init__(0)
 
     def apply(self, connection: sqlite3.Connection) -> None:
-        (limit,) = connection.execute("PRAGMA max_page_count").fetchone()
-        (pages,) = connection.execute("PRAGMA page_count").fetchone()
-        (free,) = connection.execute("PRAGMA freelist_count").fetchone()
-        if pages >= limit and free == 0:
-            raise StorageUnavailableError("the database has reached its size limit")
+        connection.execute("SAVEPOINT ready")
+        try:
+            connection.execute(ADD_COUNTER, ("", "ready_check", 1))
+        finally:
+            connection.execute("ROLLBACK TO ready")
+            connection.execute("RELEASE ready")
 
 
 def _describe(error: sqlite3.Error) -> str:
@@ -133,11 +134,14 @@ class SqliteSink:
         self._pending_lock = threading.Lock()
         self._connection: sqlite3.Connection | None = None
         self._thread = threading.Thread(target=self._run, name="collector-writer", daemon=True)
+        self._opened = threading.Event()
 
     # Event-loop side.
 
     def start(self) -> None:
+        """Start the writer and wait for its first attempt to open (and create) the store."""
         self._thread.start()
+        self._opened.wait()
 
     async def _submit(self, op: _Op[T]) -> T:
         with self._pending_lock:
@@ -202,6 +206,8 @@ class SqliteSink:
             self._connection = self._open()
         except sqlite3.Error as exc:
             log.warning("store not writable at start-up (%s); will retry on each write", exc)
+        finally:
+            self._opened.set()
         stopping = False
         while not stopping:
             first = self._queue.get()
@@ -236,8 +242,8 @@ class SqliteSink:
             connection.execute("BEGIN IMMEDIATE")
             results = [op.apply(connection) for op in group]
             connection.execute("COMMIT")
-        except (sqlite3.Error, StorageUnavailableError) as exc:
-            reason = _describe(exc) if isinstance(exc, sqlite3.Error) else str(exc)
+        except sqlite3.Error as exc:
+            reason = _describe(exc)
             log.warning("group of %d operations not committed: %s (%s)", len(group), reason, exc)
             self._reset()
             for op in group:

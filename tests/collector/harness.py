@@ -1,4 +1,6 @@
-"""Real collectors on 127.0.0.1 for the collector tests, and helpers to talk to them: in a thread, or in a child process.
+"""Real collectors on 127.0.0.1 for the collector tests (in a thread or a child process).
+
+Also the helpers to build events and batches, post them, and read what was stored.
 
 Thread collectors start in milliseconds and suit most checks; a child process is used where the
 test needs signals (SIGKILL, SIGTERM), another user, or the server's own memory figures.
@@ -8,8 +10,8 @@ Nothing sleeps to synchronise: `wait_for` polls a condition until a deadline.
 from __future__ import annotations
 
 import base64
-import json
 import gzip as gzip_module
+import json
 import os
 import signal
 import socket
@@ -25,7 +27,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 import requests
 
@@ -96,6 +97,8 @@ def batch(events: list[Any], **overrides: Any) -> dict[str, Any]:
 
 def make_keys(directory: Path) -> Path:
     path = directory / "keys.json"
+    if path.exists():
+        return path
     keys = KeyFile(path)
     keys.add("test", KEY)
     keys.add("other", OTHER_KEY)
@@ -178,7 +181,9 @@ class Child:
 
 
 @contextmanager
-def child_collector(directory: Path, user: int | None = None, **settings: Any) -> Iterator[Child]:
+def child_collector(
+    directory: Path, prefix: list[str] | None = None, **settings: Any
+) -> Iterator[Child]:
     """A collector in its own process, started with the real CLI and configured by environment."""
     directory.mkdir(parents=True, exist_ok=True)
     keys = make_keys(directory) if "keys" not in settings else Path(settings.pop("keys"))
@@ -189,12 +194,12 @@ def child_collector(directory: Path, user: int | None = None, **settings: Any) -
     env["PYTHONPATH"] = str(REPO)
     log = directory / "collector.log"
     command = [
-        sys.executable, "-m", "telemetry.collector.cli", "serve",
+        *(prefix or []), sys.executable, "-m", "telemetry.collector.cli", "serve",
         "--port", str(port), "--db", f"sqlite:///{db}", "--keys", str(keys),
     ]  # fmt: skip
     with log.open("wb") as sink:
         process = subprocess.Popen(
-            command, cwd=REPO, env=env, stdout=sink, stderr=subprocess.STDOUT, user=user
+            command, cwd=REPO, env=env, stdout=sink, stderr=subprocess.STDOUT
         )
     running = Running(f"http://127.0.0.1:{port}", db, keys)
 

@@ -1,0 +1,168 @@
+"""What ends up in SQLite: each event once, corrected times, contexts, drops, deletion, and a
+read-only view the report can open while the collector writes."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import uuid
+from contextlib import closing
+
+import orjson
+import pytest
+
+from telemetry.collector.store import open_store_readonly
+
+from .harness import KEY, OTHER_KEY, Running, auth, batch, event, now_ms
+
+
+def test_the_same_batch_twice_is_stored_once(collector: Running) -> None:
+    body = orjson.dumps(batch([event() for _ in range(20)]))
+    (before,) = collector.query(
+        "SELECT coalesce(sum(value), 0) FROM counters WHERE name = 'duplicates'"
+    )[0]
+    first = collector.post(body).json()
+    second = collector.post(body, gzip=True).json()
+    assert first == {"accepted": 20, "duplicates": 0, "rejected": []}
+    assert second == {"accepted": 0, "duplicates": 20, "rejected": []}
+    ids = [e["event_id"] for e in orjson.loads(body)["batch"]]
+    assert collector.count(f"event_id IN ({','.join('?' * 20)})", *ids) == 20
+    (after,) = collector.query("SELECT sum(value) FROM counters WHERE name = 'duplicates'")[0]
+    assert after - before == 20
+
+
+def test_a_duplicate_inside_one_batch_is_counted_as_such(collector: Running) -> None:
+    item = event()
+    assert collector.post(batch([item, item])).json() == {
+        "accepted": 1,
+        "duplicates": 1,
+        "rejected": [],
+    }
+
+
+def test_concurrent_identical_batches_are_stored_once(collector: Running) -> None:
+    body = orjson.dumps(batch([event() for _ in range(50)]))
+    start = threading.Barrier(8)
+    answers: list[dict[str, int]] = []
+
+    def send() -> None:
+        start.wait()
+        answers.append(collector.post(body).json())
+
+    threads = [threading.Thread(target=send) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(answers) == 8
+    assert sum(a["accepted"] for a in answers) == 50
+    assert all(a["accepted"] + a["duplicates"] == 50 for a in answers)
+    ids = [e["event_id"] for e in orjson.loads(body)["batch"]]
+    assert collector.count(f"event_id IN ({','.join('?' * 50)})", *ids) == 50
+
+
+def test_the_same_event_id_under_another_key_is_another_event(collector: Running) -> None:
+    item = event()
+    assert collector.post(batch([item])).json()["accepted"] == 1
+    assert collector.post(batch([item]), key=OTHER_KEY).json()["accepted"] == 1
+    assert collector.count("event_id = ?", item["event_id"]) == 2
+
+
+def test_clock_skew_is_corrected_with_sent_at(collector: Running) -> None:
+    device_clock = now_ms() - 3_600_000  # the device runs an hour late
+    item = event(time=device_clock - 5000, properties={"play_session_id": "ps-1"})
+    before = now_ms()
+    assert collector.post(batch([item], sent_at=device_clock)).json()["accepted"] == 1
+    after = now_ms()
+    ((time, sent_at, received_at, corrected, play_session),) = collector.query(
+        "SELECT time, sent_at, received_at, corrected_time, play_session_id FROM events"
+        " WHERE event_id = ?",
+        item["event_id"],
+    )
+    assert (time, sent_at) == (device_clock - 5000, device_clock)
+    assert before <= received_at <= after
+    assert corrected == received_at - 5000
+    assert play_session == "ps-1"
+    (corrections,) = collector.query("SELECT sum(events) FROM clock_skew_corrections")[0]
+    assert corrections >= 1
+
+
+def test_columns_and_raw_event_are_kept(collector: Running) -> None:
+    item = event(
+        type="play_request",
+        seq=7,
+        mono_ms=123,
+        properties={"request_id": "req-1", "play_session_id": "ps-2", "rank": 3},
+    )
+    collector.post(batch([item]))
+    ((row),) = collector.query(
+        "SELECT type, source, schema, device_id, app_session_id, seq, mono_ms, request_id,"
+        " play_session_id, raw, key_id FROM events WHERE event_id = ?",
+        item["event_id"],
+    )
+    assert row[:9] == (
+        "play_request", "reelscope", 1, "device-1", "app-session-1", 7, 123, "req-1", "ps-2",
+    )  # fmt: skip
+    assert orjson.loads(row[9]) == item
+    assert row[10].startswith("k_")
+
+
+def test_equal_contexts_are_stored_once_and_ips_cut_to_a_network(collector: Running) -> None:
+    context = {"app": {"name": "reelscope", "version": str(uuid.uuid4())}, "ip": "203.0.113.77"}
+    for _ in range(3):
+        collector.post(batch([event()], context=context))
+    rows = collector.query(
+        "SELECT json FROM contexts WHERE json LIKE ?", f"%{context['app']['version']}%"
+    )
+    assert len(rows) == 1
+    assert orjson.loads(rows[0][0])["ip"] == "203.0.113.0"
+
+
+def test_client_drops_are_stored_once_per_batch(collector: Running) -> None:
+    device = str(uuid.uuid4())
+    body = orjson.dumps(
+        batch([event(device_id=device)], drops={"outbox_full": 12, "too_old": 3, "none": 0})
+    )
+    collector.post(body)
+    collector.post(body)
+    only_drops = batch([], drops={"outbox_full": 1})
+    assert collector.post(only_drops).json() == {"accepted": 0, "duplicates": 0, "rejected": []}
+    rows = collector.query(
+        "SELECT reason, dropped, received_at > 0 FROM client_drops WHERE device_id = ?"
+        " ORDER BY reason",
+        device,
+    )
+    assert rows == [("outbox_full", 12, 1), ("too_old", 3, 1)]
+
+
+def test_deleting_a_device_removes_its_events_and_only_them(collector: Running) -> None:
+    gone, kept = str(uuid.uuid4()), str(uuid.uuid4())
+    collector.post(batch([event(device_id=gone) for _ in range(5)], drops={"full": 1}))
+    collector.post(batch([event(device_id=kept) for _ in range(3)]))
+    collector.post(batch([event(device_id=gone)]), key=OTHER_KEY)
+    answer = collector.session.delete(
+        f"{collector.url}/v1/devices/{gone}/events",
+        headers={"Authorization": auth(KEY)},
+        timeout=10,
+    )
+    assert answer.json() == {"deleted": 5}
+    assert collector.count("device_id = ?", gone) == 1  # the other key's event stays
+    assert collector.count("device_id = ?", kept) == 3
+    assert collector.query("SELECT count(*) FROM client_drops WHERE device_id = ?", gone) == [(0,)]
+    unauthenticated = collector.session.delete(
+        f"{collector.url}/v1/devices/{kept}/events", timeout=10
+    )
+    assert unauthenticated.status_code == 401
+    assert collector.count("device_id = ?", kept) == 3
+
+
+def test_the_report_reads_while_the_collector_writes(collector: Running) -> None:
+    with closing(open_store_readonly(f"sqlite:///{collector.db}")) as reader:
+        reader.execute("BEGIN")
+        snapshot = reader.execute("SELECT count(*) FROM events").fetchone()[0]
+        assert collector.post(batch([event() for _ in range(10)])).status_code == 200
+        assert reader.execute("SELECT count(*) FROM events").fetchone()[0] == snapshot
+        reader.execute("COMMIT")
+        assert reader.execute("SELECT count(*) FROM events").fetchone()[0] == snapshot + 10
+        with pytest.raises(sqlite3.OperationalError):
+            reader.execute("DELETE FROM events")
