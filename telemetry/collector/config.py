@@ -25,7 +25,7 @@ class CollectorConfig:
     """Everything `reelscope-collector serve` can be told; defaults follow the design."""
 
     host: str = "127.0.0.1"
-    port: int = 8088
+    port: int = 8765
     db: str = "sqlite:///reelscope-events.db"
     keys: str = "reelscope-keys.json"
     # Request limits (design: collector.md, "Limits, all configurable").
