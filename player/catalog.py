@@ -54,7 +54,10 @@ class CatalogProblem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.source} entry {self.index}: {self.message}"
+        # Index -1: the whole document could not be read (the message names it already).
+        return (
+            self.message if self.index < 0 else f"{self.source} entry {self.index}: {self.message}"
+        )
 
 
 @dataclass(frozen=True, slots=True)
