@@ -369,7 +369,7 @@ class PlaySession:
             # Scrubbing: one seek from the first press to where the playhead finally lands.
             self._seek.to_ms, self._seek.method = target, method
             return
-        from_ms = self._position_estimate(now)
+        from_ms = self._credit_watched(now)
         self._seek = _Seek(now, from_ms, target, method)
         self._emit("seek_start", from_ms=from_ms, to_ms=target, method=method)
         self._save_journal(now)
@@ -428,6 +428,7 @@ class PlaySession:
         if self._stall is not None:
             # The viewer left a frozen picture: the stall lasted until they did.
             self._end_stall(now, self._last_position())
+        self._credit_watched(now)
         totals = self.totals()
         self._closed = True
         self._end_reason = reason
@@ -471,8 +472,9 @@ class PlaySession:
             self._end_stall(at, self._last_position())
         if self._first_frame_at is None:
             self._startup_spoiled = True
+        position = self._credit_watched(at)
         self._paused = True
-        self._emit("pause", position_ms=self._position_estimate(at))
+        self._emit("pause", position_ms=position)
         self._save_journal(at)
 
     def _on_buffering(self, at: float, percent: float) -> None:
@@ -716,6 +718,14 @@ class PlaySession:
 
     def _last_position(self) -> int:
         return self._last.position if self._last is not None else self._start_position
+
+    def _credit_watched(self, now: float) -> int:
+        """Counts as watched what played since the last report (reports lag 250-500 ms);
+        returns the playhead's estimated position."""
+        position = self._position_estimate(now)
+        if self.activity is Activity.PLAYING and self._motion is not None:
+            self._watched.add(self._motion.position, position)
+        return position
 
     def _position_estimate(self, now: float) -> int:
         """The playhead now: the last report, moved on at the rate while playing."""

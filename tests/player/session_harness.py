@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from player.engine import EngineEvent, EngineEventKind, MediaStats, PlaybackState, VideoInfo
-from player.play_session import PlaySession, SourceContext
+from player.play_session import PlaySession, SourceContext, monotonic_ms
 from telemetry.events import SPECS
 
 
@@ -16,6 +16,7 @@ class Recorder:
 
     def __init__(self) -> None:
         self.events: list[tuple[str, dict[str, object], bool]] = []
+        self.monos: list[float] = []  # when each event was emitted (the session clock)
 
     def __call__(
         self, event_type: str, properties: Mapping[str, object], *, critical: bool = False
@@ -23,12 +24,20 @@ class Recorder:
         problem = SPECS[event_type].problem(properties)
         assert problem is None, f"{event_type}: {problem} in {dict(properties)}"
         self.events.append((event_type, dict(properties), critical))
+        self.monos.append(monotonic_ms())
 
     def types(self) -> list[str]:
         return [event_type for event_type, _, _ in self.events]
 
     def of(self, event_type: str) -> list[dict[str, object]]:
         return [props for kind, props, _ in self.events if kind == event_type]
+
+    def mono_of(self, event_type: str) -> list[float]:
+        return [
+            mono
+            for (kind, _, _), mono in zip(self.events, self.monos, strict=True)
+            if kind == event_type
+        ]
 
     def one(self, event_type: str) -> dict[str, object]:
         found = self.of(event_type)

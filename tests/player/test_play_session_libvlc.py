@@ -1,0 +1,434 @@
+"""The play session over real libVLC (offscreen, dummy outputs), real clips, and HTTP servers on
+127.0.0.1 that throttle, fall silent or answer 404.
+
+Independent observations the session's numbers are checked against:
+- first frame: libVLC's `Vout` event (the video output starting for the first decoded picture),
+  timestamped on libVLC's thread. It is not what the session uses (the session extrapolates the
+  playhead back) and it is not delayed by the 250-500 ms time reports. A 10 ms poll of
+  `displayed_pictures` was tried and rejected: libVLC refreshes that counter together with its
+  time reports, so it first reads > 0 some 400 ms after the picture appeared.
+- frozen time: libVLC's raw `TimeChanged` reports, each stamped where libVLC sent it, over the
+  whole session: wall time minus media time played. That sums every freeze, whatever its
+  length or cause, so a stall the state machine missed or invented shows up as a difference.
+- a hard stall: the server's own log of when it fell silent and spoke again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import struct
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from player.engine import EngineEventKind
+from player.play_session import Activity, EndReason, PlaySession, SourceContext
+from player.session_journal import recover_crashed_sessions
+from player.session_loop import EventQueue, SessionLoop
+from player.vlc_engine import VlcEngine
+from telemetry.client import TelemetryClient
+from telemetry.config import TelemetryConfig
+from telemetry.outbox import OutboxReader
+
+from .engine_probe import EngineProbe, wait_until
+from .media_server import MediaServer, Pacing
+from .session_harness import Recorder
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLES = REPO / "resources" / "samples"
+TEST_CARD = SAMPLES / "test-card.mp4"  # 24 s, a steady ~33 KB/s
+MANDELBROT = SAMPLES / "mandelbrot-voyage.mp4"  # 15 s, 38-72 KB/s: starves at 30 KB/s
+
+
+class Rig:
+    """One engine, its event queue and a play session driven from the test's thread."""
+
+    def __init__(self, *, network_caching_ms: int | None = None) -> None:
+        self.probe = EngineProbe()
+        self.events = EventQueue(also=self.probe)
+        self.engine = VlcEngine(
+            self.events,
+            video_output="dummy",
+            audio_output="dummy",
+            network_caching_ms=network_caching_ms,
+        )
+        self.loop = SessionLoop(self.events, poll_interval_s=0.1)
+        self.out = Recorder()
+        self._session: PlaySession | None = None
+
+    @property
+    def session(self) -> PlaySession:
+        assert self._session is not None
+        return self._session
+
+    def play(self, source: str, *, start_ms: int = 0) -> None:
+        self._session = PlaySession(
+            video_id="clip",
+            source=source,
+            context=SourceContext("test"),
+            readout=self.engine,
+            emit=self.out,
+            start_position_ms=start_ms,
+        )
+        self.loop.session = self._session
+        self._session.start()
+        self.engine.open(source, start_ms=start_ms)
+
+    def run_until(self, done: Callable[[], bool], timeout_s: float) -> None:
+        assert self.loop.run_until(done, timeout_s), f"timed out; emitted {self.out.types()}"
+
+    def run_for(self, seconds: float) -> None:
+        """Plays on for a while (the point is the media playing, not synchronisation)."""
+        self.loop.run_until(lambda: False, seconds)
+
+    def has(self, event_type: str, count: int = 1) -> Callable[[], bool]:
+        return lambda: len(self.out.of(event_type)) >= count
+
+    def end(self, reason: EndReason = EndReason.USER_STOP) -> dict[str, object]:
+        self.session.end(reason)
+        self.engine.stop()
+        assert self.out.types()[-1] == "session_end"
+        return self.out.one("session_end")
+
+    def request_mono(self) -> float:
+        return self.out.mono_of("play_request")[0]
+
+    def frozen_ms(self) -> float:
+        """Wall minus media time between libVLC's first and last moving time reports."""
+        reports = [
+            (event.mono_ms, int(event.value or 0))
+            for event in self.probe.events
+            if event.kind is EngineEventKind.TIME_CHANGED and int(event.value or 0) > 0
+        ]
+        (first_at, first_pos), (last_at, last_pos) = reports[0], reports[-1]
+        return (last_at - first_at) - (last_pos - first_pos) / self.engine.rate
+
+
+@pytest.fixture
+def make_rig() -> Iterator[Callable[..., Rig]]:
+    rigs: list[Rig] = []
+
+    def make(**options: int) -> Rig:
+        rig = Rig(**options)
+        rigs.append(rig)
+        return rig
+
+    yield make
+    for rig in rigs:
+        rig.engine.release()
+
+
+@pytest.fixture
+def server() -> Iterator[MediaServer]:
+    with MediaServer() as media_server:
+        yield media_server
+
+
+def _mdat_offset(path: Path) -> int:
+    """Where the media data starts (after `moov`, the clips are +faststart)."""
+    data, offset = path.read_bytes(), 0
+    while offset < len(data):
+        size, kind = struct.unpack(">I4s", data[offset : offset + 8])
+        if kind == b"mdat":
+            return offset
+        offset += size
+    raise AssertionError(f"no mdat in {path}")
+
+
+def test_local_file_startup_matches_the_first_picture_and_heartbeats_every_10_s(
+    make_rig: Callable[..., Rig],
+) -> None:
+    rig = make_rig()
+    rig.play(str(TEST_CARD))
+    rig.run_until(rig.has("heartbeat", 2), 30)
+    end = rig.end()
+
+    frame = rig.out.one("first_frame")
+    startup = frame["startup_ms"]
+    assert isinstance(startup, int)
+    vout = rig.probe.wait_for(EngineEventKind.VIDEO_OUTPUT, 0, lambda e: int(e.value or 0) > 0)
+    picture_after = vout.mono_ms - rig.request_mono()
+    print(f"startup_ms={startup} first Vout after {picture_after:.0f} ms")
+    assert abs(startup - picture_after) <= 150
+    assert (frame["width"], frame["height"], frame["codec"]) == (480, 270, "h264")
+
+    first_frame_at = rig.request_mono() + startup
+    beats = rig.out.mono_of("heartbeat")
+    print(f"heartbeats at +{beats[0] - first_frame_at:.0f} and +{beats[1] - beats[0]:.0f} ms")
+    assert abs(beats[0] - first_frame_at - 10_000) <= 1000
+    assert abs(beats[1] - beats[0] - 10_000) <= 1000
+    second = rig.out.of("heartbeat")[1]
+    assert isinstance(second["played_ms"], int)
+    assert 9000 <= second["played_ms"] <= 11_000
+    assert isinstance(second["displayed_pictures"], int)
+    assert 200 <= second["displayed_pictures"] <= 260  # 24 fps for 10 s, approximately
+    assert isinstance(second["position_ms"], int)
+    assert 19_000 <= second["position_ms"] <= 21_500
+    assert isinstance(end["rebuffer_ms"], int)
+    assert end["rebuffer_ms"] < 250
+
+
+def test_throttled_http_stalls_add_up_to_the_frozen_playhead(
+    make_rig: Callable[..., Rig], server: MediaServer
+) -> None:
+    url = server.add("slow.mp4", MANDELBROT, Pacing(rate=30_000))
+    rig = make_rig(network_caching_ms=300)
+    rig.play(url)
+    rig.run_until(
+        lambda: len(rig.out.of("rebuffer_end")) >= 2 and rig.session.activity is Activity.PLAYING,
+        30,
+    )
+    end = rig.end()
+
+    stalls = [int(str(e["stall_ms"])) for e in rig.out.of("rebuffer_end")]
+    frozen = rig.frozen_ms()
+    print(f"stalls {stalls} = {sum(stalls)} ms; playhead frozen {frozen:.0f} ms")
+    assert rig.out.types().count("rebuffer_start") == len(stalls)
+    assert sum(stalls) >= 1000
+    assert abs(sum(stalls) - frozen) <= 0.2 * frozen
+    assert end["rebuffer_ms"] == pytest.approx(sum(stalls), abs=len(stalls))
+    assert end["rebuffer_count"] == len(stalls)
+
+
+def test_a_silent_server_is_caught_by_the_watchdog(
+    make_rig: Callable[..., Rig], server: MediaServer
+) -> None:
+    # Paced just above the clip's bitrate, so libVLC has little buffered when the server stops.
+    silence_at = _mdat_offset(TEST_CARD) + 130_000
+    url = server.add(
+        "stall.mp4", TEST_CARD, Pacing(rate=36_000, silence_at=silence_at, silence_s=3.0)
+    )
+    rig = make_rig(network_caching_ms=300)
+    rig.play(url)
+    rig.run_until(
+        lambda: (
+            len(server.silences("stall.mp4")) == 1
+            and len(rig.out.of("rebuffer_end")) >= 1
+            and rig.session.activity is Activity.PLAYING
+        ),
+        30,
+    )
+    rig.end()
+
+    (silence,) = server.silences("stall.mp4")
+    starts = rig.out.mono_of("rebuffer_start")
+    stalls = rig.out.of("rebuffer_end")
+    frozen = rig.frozen_ms()
+    print(f"stalls {stalls}; frozen {frozen:.0f} ms; server silent {silence}")
+    # The one stall began while the server was silent, found by the watchdog: libVLC said
+    # nothing (its input thread was blocked in a read).
+    assert len(stalls) == 1
+    assert stalls[0]["trigger"] == "watchdog"
+    assert silence.began * 1000 <= starts[0] <= silence.ended * 1000
+    stall_ms = int(str(stalls[0]["stall_ms"]))
+    # About the server's 3 s, less what libVLC had buffered ahead, plus its refill.
+    assert 2000 <= stall_ms <= 3500
+    assert abs(stall_ms - frozen) <= 0.2 * frozen
+
+
+def test_seeks_record_latency_and_their_buffering_is_not_a_rebuffer(
+    make_rig: Callable[..., Rig],
+) -> None:
+    rig = make_rig()
+    rig.play(str(TEST_CARD))
+    rig.run_until(rig.has("first_frame"), 10)
+    rig.run_for(1.0)
+    rig.session.seek(12_000, "mouse")
+    rig.engine.seek(12_000)
+    rig.run_until(rig.has("seek_end"), 10)
+    rig.run_for(1.5)
+    rig.session.seek(3000, "key")
+    rig.engine.seek(3000)
+    rig.run_until(rig.has("seek_end", 2), 10)
+    rig.run_for(1.5)
+    end = rig.end()
+
+    starts, ends = rig.out.of("seek_start"), rig.out.of("seek_end")
+    assert [(s["to_ms"], s["method"]) for s in starts] == [(12_000, "mouse"), (3000, "key")]
+    latencies = [int(str(e["seek_latency_ms"])) for e in ends]
+    print(f"seek latencies {latencies} ms")
+    assert all(0 <= latency < 1000 for latency in latencies)
+    assert end["seek_ms"] == pytest.approx(sum(latencies), abs=2)
+    # libVLC did buffer for the seeks, and none of it counts as rebuffering.
+    seek_calls = rig.out.mono_of("seek_start")
+    assert any(
+        event.kind is EngineEventKind.BUFFERING
+        and float(event.value or 0) < 100
+        and event.mono_ms >= seek_calls[0]
+        for event in rig.probe.events
+    )
+    assert "rebuffer_start" not in rig.out.types()
+    assert isinstance(end["content_watched_ms"], int)
+    # ~1.5 s before the first seek, ~1.85 s after each: what played, not where it went.
+    assert 4800 <= end["content_watched_ms"] <= 6500
+
+
+def test_pause_before_the_first_frame_records_no_startup_time(
+    make_rig: Callable[..., Rig], server: MediaServer
+) -> None:
+    silence_at = _mdat_offset(TEST_CARD) + 2000
+    url = server.add("late.mp4", TEST_CARD, Pacing(silence_at=silence_at, silence_s=2.0))
+    rig = make_rig(network_caching_ms=300)
+    rig.play(url)
+    rig.run_until(lambda: EngineEventKind.PLAYING in rig.probe.kinds(), 10)
+    rig.engine.pause()
+    rig.run_until(rig.has("pause"), 5)
+    rig.run_until(lambda: len(server.silences("late.mp4")) == 1, 10)
+    rig.run_for(0.5)
+    rig.engine.play()
+    rig.run_until(rig.has("first_frame"), 10)
+    end = rig.end()
+
+    assert "first_frame" not in rig.out.types()[: rig.out.types().index("resume")]
+    assert rig.out.one("first_frame")["startup_ms"] is None
+    assert end["startup_ms"] is None
+
+
+def test_stop_before_the_first_frame_is_an_exit_before_video_start(
+    make_rig: Callable[..., Rig], server: MediaServer
+) -> None:
+    silence_at = _mdat_offset(TEST_CARD) + 2000
+    url = server.add("stuck.mp4", TEST_CARD, Pacing(silence_at=silence_at, silence_s=4.0))
+    rig = make_rig(network_caching_ms=300)
+    rig.play(url)
+    rig.run_until(lambda: EngineEventKind.PLAYING in rig.probe.kinds(), 10)
+    rig.run_for(0.5)
+    end = rig.end()
+
+    types = rig.out.types()
+    assert "first_frame" not in types
+    assert "error" not in types
+    assert (end["reason"], end["startup_ms"], end["playing_ms"]) == ("user_stop", None, 0)
+    assert isinstance(end["watch_ms"], int)
+    assert end["watch_ms"] >= 500
+
+
+def test_a_404_is_a_fatal_startup_error_then_session_end(
+    make_rig: Callable[..., Rig], server: MediaServer
+) -> None:
+    rig = make_rig()
+    rig.play(server.url("nothing-here.mp4"))
+    rig.run_until(lambda: rig.session.closed, 10)
+
+    assert rig.out.types() == ["play_request", "error", "session_end"]
+    error = rig.out.one("error")
+    assert (error["fatal"], error["phase"], error["category"]) == (True, "startup", "not_found")
+    assert "404" in str(error["message"])
+    assert rig.out.one("session_end")["reason"] == "error"
+
+
+def test_double_rate_watch_time_is_wall_time_content_is_media_time(
+    make_rig: Callable[..., Rig],
+) -> None:
+    rig = make_rig()
+    rig.play(str(TEST_CARD))
+    rig.run_until(rig.has("first_frame"), 10)
+    rig.run_for(1.0)
+    rig.engine.set_rate(2.0)
+    rig.session.set_rate(2.0)
+    rig.run_for(4.0)
+    end = rig.end()
+
+    change = rig.out.one("rate_change")
+    assert (change["from_rate"], change["to_rate"]) == (1.0, 2.0)
+    wall = rig.out.mono_of("session_end")[0] - rig.request_mono()
+    watch, playing, content = end["watch_ms"], end["playing_ms"], end["content_watched_ms"]
+    assert isinstance(watch, int)
+    assert isinstance(playing, int)
+    assert isinstance(content, int)
+    print(f"wall {wall:.0f} watch {watch} playing {playing} content {content} ms")
+    assert abs(watch - wall) <= 50
+    # ~1 s at 1x and ~4 s at 2x: about 9 s of media in about 5 s of playing.
+    assert content >= 1.6 * playing
+    last_report = max(
+        int(event.value or 0)
+        for event in rig.probe.events
+        if event.kind is EngineEventKind.TIME_CHANGED
+    )
+    assert last_report - 100 <= content <= last_report + 1200
+
+
+CHILD = """
+import sys, time
+from pathlib import Path
+from player.play_session import PlaySession, SourceContext
+from player.session_journal import SessionJournal
+from player.session_loop import EventQueue, SessionLoop
+from player.vlc_engine import VlcEngine
+
+journal_dir, clip = Path(sys.argv[1]), sys.argv[2]
+events = EventQueue()
+engine = VlcEngine(events, video_output="dummy", audio_output="dummy")
+session = PlaySession(
+    video_id="test-card", source=clip, context=SourceContext("test"), readout=engine,
+    emit=lambda *args, **kwargs: None,
+    journal=SessionJournal(journal_dir, "crashing-session"), session_id="crashing-session",
+)
+loop = SessionLoop(events)
+loop.session = session
+session.start()
+engine.open(clip)
+loop.run_until(lambda: False, 60)
+"""
+
+
+def test_a_killed_player_is_recovered_as_crash_recovered_at_the_next_launch(
+    tmp_path: Path,
+) -> None:
+    journal_dir = tmp_path / "sessions"
+    journal = journal_dir / "crashing-session.session.json"
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(journal_dir), str(TEST_CARD)],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+
+        def played_a_while() -> bool:
+            try:
+                totals = json.loads(journal.read_text())["totals"]
+            except (OSError, ValueError):
+                return False
+            return int(totals["position_ms"]) >= 3000
+
+        wait_until(played_a_while, timeout=20, poll=0.05)
+        child.send_signal(signal.SIGKILL)
+    finally:
+        child.kill()
+        child.wait(10)
+    assert child.returncode == -signal.SIGKILL
+    left = json.loads(journal.read_text())["totals"]
+
+    # The next launch: a real telemetry client whose collector is unreachable, so the
+    # recovered event stays in its outbox where the test can read it.
+    config = TelemetryConfig(
+        endpoint="http://127.0.0.1:9",
+        write_key="test",
+        outbox_path=tmp_path / "outbox.sqlite3",
+        settings_path=tmp_path / "telemetry.json",
+        connect_timeout=0.2,
+    )
+    client = TelemetryClient(config)
+    client.start()
+    recovered = recover_crashed_sessions(journal_dir, client.track)
+    client.close(timeout=2.0)
+
+    assert [r.play_session_id for r in recovered] == ["crashing-session"]
+    assert not journal.exists()
+    bodies = OutboxReader(config.outbox_path).recent_events()
+    (end,) = [b for b in bodies if b["type"] == "session_end"]
+    properties = end["properties"]
+    assert isinstance(properties, dict)
+    assert properties["reason"] == "crash_recovered"
+    assert properties["play_session_id"] == "crashing-session"
+    assert properties["position_ms"] == left["position_ms"] >= 3000
+    assert properties["playing_ms"] == left["playing_ms"] > 2500
+    assert properties["startup_ms"] == left["startup_ms"] is not None
