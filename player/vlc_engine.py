@@ -62,20 +62,12 @@ class LibVlcUnavailableError(RuntimeError):
     """libVLC or its plugins cannot be loaded; the message says what to install."""
 
 
-def check_libvlc() -> str | None:
-    """Return None when libVLC and its plugins load, else a message naming what to install.
+def check_video_output_plugins() -> str | None:
+    """None when libVLC can draw into a window, else a message naming the package to install.
 
-    python-vlc imports without libVLC and fails only at the first call, and `vlc.Instance()`
-    returns None when the plugins are missing, so both are tried here, at start-up.
+    Cheap (no libVLC instance): looks for the xcb output beside the loaded libvlccore. Whether
+    libVLC starts at all is known when `VlcEngine` is built (`LibVlcUnavailableError`).
     """
-    try:
-        instance = vlc.Instance(["--quiet", "--vout=dummy", "--aout=dummy"])
-    except (OSError, AttributeError, NotImplementedError, NameError) as exc:
-        log.debug("libVLC failed to load: %r", exc)
-        return LIBVLC_INSTALL_HINT
-    if instance is None:
-        return LIBVLC_INSTALL_HINT
-    instance.release()
     plugins = _plugin_dir()
     if (
         sys.platform.startswith("linux")
@@ -162,8 +154,12 @@ class VlcEngine:
             # Without a window system there is nothing to keep awake, and asking D-Bus fails.
             args.append("--no-disable-screensaver")
         args.extend(extra_args)
-        instance = vlc.Instance(args)
-        if instance is None:
+        try:
+            instance = vlc.Instance(args)
+        except (OSError, AttributeError, NotImplementedError, NameError) as exc:
+            # python-vlc imports without libVLC and fails only at the first real call.
+            raise LibVlcUnavailableError(LIBVLC_INSTALL_HINT) from exc
+        if instance is None:  # libVLC without its plugins
             raise LibVlcUnavailableError(LIBVLC_INSTALL_HINT)
         self._instance: Any = instance
         self._sink = sink

@@ -94,7 +94,7 @@ def _load_libvlc() -> tuple[ModuleType | None, str | None]:
     except (ImportError, OSError, NotImplementedError, SystemExit) as exc:
         log.debug("python-vlc failed to import: %r", exc)
         return None, LIBVLC_INSTALL_HINT
-    return vlc_engine, vlc_engine.check_libvlc()
+    return vlc_engine, vlc_engine.check_video_output_plugins()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -114,11 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     vlc_engine, problem = _load_libvlc()
     if vlc_engine is None or problem is not None:
-        problem = problem or LIBVLC_INSTALL_HINT
-        print(problem, file=sys.stderr)
-        if QGuiApplication.platformName() not in _HEADLESS_PLATFORMS:
-            QMessageBox.critical(None, "Reelscope cannot play video", problem)
-        return 1
+        return _fail(problem or LIBVLC_INSTALL_HINT)
 
     apply_theme(app)
     video_output, audio_output = make_engine_factory(QGuiApplication.platformName())
@@ -141,9 +137,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     _log_first_picture(window, started)
     window.show()
     log.info("window shown after %.0f ms", (time.monotonic() - started) * 1000)
+    try:
+        window.player.engine  # noqa: B018 - libVLC starts here, after the window is up
+    except vlc_engine.LibVlcUnavailableError as exc:
+        return _fail(str(exc))
     if args.source:
         window.play(args.source)
     return app.exec()
+
+
+def _fail(problem: str) -> int:
+    print(problem, file=sys.stderr)
+    if QGuiApplication.platformName() not in _HEADLESS_PLATFORMS:
+        QMessageBox.critical(None, "Reelscope cannot play video", problem)
+    return 1
 
 
 def _log_first_picture(window: MainWindow, started: float) -> None:

@@ -68,7 +68,8 @@ class PlayerView(QWidget):
         self._bridge.event_received.connect(
             self._on_bridge_event_received, Qt.ConnectionType.QueuedConnection
         )
-        self.engine: PlaybackEngine = engine_factory(self._bridge.sink)
+        self._engine_factory = engine_factory
+        self._engine: PlaybackEngine | None = None
         self._source: str | None = None
         self._fullscreen = False
 
@@ -103,6 +104,16 @@ class PlayerView(QWidget):
         self._hide_controls.setInterval(CONTROLS_HIDE_MS)
         self._hide_controls.timeout.connect(self._on_hide_controls_timeout)
         self._install_shortcuts()
+
+    @property
+    def engine(self) -> PlaybackEngine:
+        """The engine, created on first use so that the window can show before libVLC loads.
+
+        Raises `player.vlc_engine.LibVlcUnavailableError` when libVLC cannot start.
+        """
+        if self._engine is None:
+            self._engine = self._engine_factory(self._bridge.sink)
+        return self._engine
 
     # -- keyboard --------------------------------------------------------------------------
 
@@ -207,7 +218,9 @@ class PlayerView(QWidget):
     def shutdown(self) -> None:
         self._poll.stop()
         self._hide_controls.stop()
-        self.engine.release()
+        if self._engine is not None:
+            self._engine.release()
+            self._engine = None
 
     # -- events --------------------------------------------------------------------------------
 

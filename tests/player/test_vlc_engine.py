@@ -10,7 +10,7 @@ import pytest
 
 from player.engine import EngineEventKind, PlaybackState
 from player.errors import ErrorCategory, classify
-from player.vlc_engine import VlcEngine, check_libvlc
+from player.vlc_engine import VlcEngine, check_video_output_plugins
 
 from .engine_probe import EngineProbe, wait_until
 
@@ -36,8 +36,8 @@ def _closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_libvlc_and_plugins_load() -> None:
-    assert check_libvlc() is None
+def test_video_output_plugins_are_found() -> None:
+    assert check_video_output_plugins() is None
 
 
 def test_plays_reports_length_and_advances(engine: VlcEngine, probe: EngineProbe) -> None:
