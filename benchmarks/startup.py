@@ -113,10 +113,12 @@ def main() -> None:
         "reelscope": [sys.executable, "-m", "ui.app", args.clip],
         "bare python-vlc": [sys.executable, "-c", BARE, args.clip, "{t0}"],
     }
-    results: dict[str, dict[str, list[float]]] = {name: {"shown": [], "first": []} for name in contenders}
+    results: dict[str, dict[str, list[float]]] = {
+        name: {"shown": [], "first": []} for name in contenders
+    }
     with display() as extra:
         env = {**common, **extra}
-        for name, command in contenders.items():
+        for command in contenders.values():
             run_once(command, env)  # warm the page cache: later runs compare like with like
         for _ in range(args.runs):
             for name, command in contenders.items():
