@@ -7,12 +7,10 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 XVFB   := xvfb-run -a -s "-screen 0 1280x800x24 -nolisten tcp"
 
-export PYTHONDONTWRITEBYTECODE := 1
-
 .PHONY: run test lint typecheck unit xvfb-tests system-run system-test bench samples clean
 
 run: system-run $(STAMP)
-	@PYTHON=$(PYTHON) packaging/run-app.sh $(BIN) $(ARGS)
+	@packaging/run-app.sh $(BIN) $(ARGS)
 
 test: system-test $(STAMP) lint typecheck unit xvfb-tests
 

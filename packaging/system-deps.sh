@@ -20,6 +20,8 @@ testing=(xvfb)
 wanted=("${runtime[@]}")
 if [[ "${1:-run}" == "test" ]]; then
   wanted+=("${testing[@]}")
+elif [[ -z "${DISPLAY:-}" && -z "${WAYLAND_DISPLAY:-}" ]]; then
+  wanted+=(xvfb)  # `make run` without a display runs the app under Xvfb
 fi
 
 # A Python without venv/ensurepip (Debian's own python3) needs python3-venv.
