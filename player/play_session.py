@@ -287,9 +287,10 @@ class PlaySession:
 
     # -- the owner's calls -------------------------------------------------------------------
 
-    def start(self) -> None:
-        """The play was requested: time zero for startup. Call before opening the media."""
-        now = self._clock()
+    def start(self, *, at: float | None = None) -> None:
+        """The play was requested: time zero for startup. Call before opening the media, or
+        give `at` (the session clock) when the request is only recognised afterwards."""
+        now = self._clock() if at is None else at
         self._started_at = self._since = self._journal_due = now
         self._live = True
         self._emit(

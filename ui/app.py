@@ -26,12 +26,14 @@ from player.errors import LIBVLC_INSTALL_HINT
 from player.history import WatchHistory, default_history_path
 from player.library_scan import FolderScanner
 from player.paths import APP_ID
+from player.session_journal import default_journal_dir, recover_crashed_sessions
 from player.sources import is_url
 from telemetry.client import TelemetryClient
 from telemetry.config import TelemetryConfig
 from ui.home.browse import BrowseController, CatalogLoader
 from ui.home.home_view import HomeView
 from ui.main_window import MainWindow
+from ui.playback_telemetry import PlaybackTelemetry
 from ui.theme import apply_theme
 
 log = logging.getLogger("reelscope.app")
@@ -127,11 +129,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     telemetry = TelemetryClient(TelemetryConfig.default())
     telemetry.start()
+    history = WatchHistory(default_history_path())
+    _recover_crashed_sessions(telemetry, history)
     home = HomeView(telemetry.track)
     window = MainWindow(engine_factory, home)
-    browse = BrowseController(
-        home, window, WatchHistory(default_history_path()), telemetry.track, parent=window
-    )
+    playback = PlaybackTelemetry(window, telemetry.track, parent=window)
+    browse = BrowseController(home, window, history, parent=window)
+    browse.play_starting.connect(playback.prepare)
     browse.load_in_background(_catalog_loaders(args, vlc_engine))
     app.aboutToQuit.connect(browse.shutdown)
     _log_first_picture(window, started)
@@ -144,6 +148,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.source:
         window.play(args.source)
     return app.exec()
+
+
+def _recover_crashed_sessions(telemetry: TelemetryClient, history: WatchHistory) -> None:
+    """Sends the `session_end` a killed run could not, and keeps where it was for resuming."""
+    for session in recover_crashed_sessions(default_journal_dir(), telemetry.track):
+        log.info("recovered play session %s after a crash", session.play_session_id)
+        if session.position_ms > 0:
+            history.record_progress(session.video_id, session.position_ms, session.duration_ms or 0)
 
 
 def _fail(problem: str) -> int:

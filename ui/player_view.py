@@ -56,6 +56,9 @@ class PlayerView(QWidget):
     """Plays one source at a time; signals what happened, never decides what to play next."""
 
     engine_event = Signal(object)  # EngineEvent, on the GUI thread, in engine order
+    # Before the engine is asked, so that whoever measures playback starts the clock first.
+    opening = Signal(str, int)  # source, start position in ms
+    seeking = Signal(int, str)  # target in ms, method ("mouse" or "key")
     playback_failed = Signal(object)  # PlaybackProblem
     fullscreen_requested = Signal()
     back_requested = Signal()
@@ -150,6 +153,7 @@ class PlayerView(QWidget):
     def open(self, source: str, *, start_ms: int = 0) -> bool:
         """Play `source`; False (and a message in place of the picture) when it is missing."""
         self._source = source
+        self.opening.emit(source, start_ms)
         self.controls.show_position(0, 0)
         missing = missing_local_file(source)
         if missing is not None:
@@ -179,13 +183,14 @@ class PlayerView(QWidget):
         else:
             self.engine.toggle_pause()
 
-    def seek(self, position_ms: int) -> None:
+    def seek(self, position_ms: int, method: str = "mouse") -> None:
         if self._source is not None:
+            self.seeking.emit(position_ms, method)
             self.engine.seek(position_ms)
             self.controls.show_position(self.engine.position_ms, self.engine.duration_ms)
 
     def seek_relative(self, delta_ms: int) -> None:
-        self.seek(self.engine.position_ms + delta_ms)
+        self.seek(self.engine.position_ms + delta_ms, "key")
 
     def set_volume(self, volume: int) -> None:
         self.engine.set_volume(volume)

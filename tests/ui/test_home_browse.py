@@ -21,6 +21,7 @@ from telemetry.events import SPECS
 from ui.home.browse import BrowseController
 from ui.home.home_view import HomeView
 from ui.main_window import MainWindow
+from ui.playback_telemetry import PlaybackTelemetry
 
 from .conftest import engine_factory
 
@@ -37,7 +38,9 @@ class Recorder:
     def __init__(self) -> None:
         self.events: list[tuple[str, dict[str, object]]] = []
 
-    def __call__(self, event_type: str, properties: Mapping[str, object]) -> str | None:
+    def __call__(
+        self, event_type: str, properties: Mapping[str, object], *, critical: bool = False
+    ) -> str | None:
         problem = SPECS[event_type].problem(properties)
         assert problem is None, f"{event_type}: {problem}"
         self.events.append((event_type, dict(properties)))
@@ -66,9 +69,9 @@ def events() -> Recorder:
 def browse(qtbot: QtBot, tmp_path: Path, clock: Clock, events: Recorder) -> Iterator[Browse]:
     home = HomeView(events, clock=clock)
     window = MainWindow(engine_factory, home, recents=RecentSources(tmp_path / "recent.json"))
-    controller = BrowseController(
-        home, window, WatchHistory(tmp_path / "history.json"), events, seed=11
-    )
+    playback = PlaybackTelemetry(window, events, journal_dir=tmp_path / "sessions")
+    controller = BrowseController(home, window, WatchHistory(tmp_path / "history.json"), seed=11)
+    controller.play_starting.connect(playback.prepare)
     qtbot.addWidget(window)
     window.resize(1000, 560)
     window.show()

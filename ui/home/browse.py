@@ -1,8 +1,9 @@
 """The browse-to-play loop: loads the catalog (off the GUI thread), lays out a fresh feed on the
-home page, and when a tile is activated sends `play_request` (with the tile's feed source and
-impression id), records the play in the watch history, and asks the window to play the title
-from its resume point. When the window comes back home it saves where playback stopped and
-lays out a new feed, so Continue Watching is current; the home page keeps its scroll positions.
+home page, and when a tile is activated announces the play (`play_starting`, with the tile's
+feed source and impression id, for the play session that sends `play_request`), records the
+play in the watch history, and asks the window to play the title from its resume point. When
+the window comes back home it saves where playback stopped and lays out a new feed, so Continue
+Watching is current; the home page keeps its scroll positions.
 
 GUI thread only; catalog loaders run on a `QThreadPool` and hand their result back through a
 queued signal.
@@ -11,7 +12,6 @@ queued signal.
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable, Sequence
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
@@ -20,7 +20,6 @@ from player.catalog import Catalog, CatalogError, CatalogItem, CatalogProblem, m
 from player.engine import EngineEvent, EngineEventKind
 from player.feed import build_feed
 from player.history import WatchHistory
-from telemetry.visibility import Track
 from ui.home.home_view import HomeView
 from ui.main_window import MainWindow
 
@@ -55,13 +54,13 @@ class BrowseController(QObject):
     """Connects a `HomeView` to a `MainWindow` through the catalog, feed and history."""
 
     catalog_loaded = Signal(object)  # Catalog, once laid out
+    play_starting = Signal(str, str, object)  # video id, media, `play_request.source` dict
 
     def __init__(
         self,
         home: HomeView,
         window: MainWindow,
         history: WatchHistory,
-        track: Track,
         *,
         seed: int | None = None,
         parent: QObject | None = None,
@@ -70,7 +69,6 @@ class BrowseController(QObject):
         self._home = home
         self._window = window
         self._history = history
-        self._track = track
         self._seed = seed
         self._feeds = 0
         self._catalog = Catalog(())
@@ -120,15 +118,7 @@ class BrowseController(QObject):
     def _on_home_play_requested(self, item: CatalogItem, source: dict[str, object]) -> None:
         self._save_progress()
         start_ms = self._history.resume_position(item.id) or 0
-        self._track(
-            "play_request",
-            {
-                "play_session_id": str(uuid.uuid4()),
-                "video_id": item.id,
-                "source": source,
-                "start_position_ms": start_ms,
-            },
-        )
+        self.play_starting.emit(item.id, item.media, source)
         self._history.record_play(item.id)
         self._playing = item
         self._position_ms, self._duration_ms, self._saved_at_ms = start_ms, item.duration_ms, 0

@@ -1,0 +1,118 @@
+"""Playback telemetry end to end in the real app window (offscreen, libVLC's dummy outputs):
+playing a clip puts its play session into the real telemetry outbox, from `play_request` to
+`session_end`, with the window's own seeks and fullscreen; a missing file is a fatal startup
+error; and every session leaves no crash journal behind."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pytestqt.qtbot import QtBot
+
+from player.recents import RecentSources
+from telemetry.client import TelemetryClient
+from telemetry.config import TelemetryConfig
+from telemetry.outbox import OutboxReader
+from ui.main_window import MainWindow
+from ui.playback_telemetry import PlaybackTelemetry, direct_video_id
+from ui.sample_list import SampleList
+
+from .conftest import engine_factory
+
+CLIP = Path(__file__).resolve().parents[2] / "resources" / "samples" / "colour-bars.mp4"  # 8 s
+
+
+class App:
+    def __init__(self, window: MainWindow, playback: PlaybackTelemetry, client: TelemetryClient):
+        self.window, self.playback, self.client = window, playback, client
+
+    def outbox(self) -> list[dict[str, object]]:
+        """Committed events, oldest first (closes the client so that everything is committed)."""
+        self.client.close(timeout=3.0)
+        return list(reversed(OutboxReader(self.client.outbox_path).recent_events(1000)))
+
+
+@pytest.fixture
+def app(qtbot: QtBot, tmp_path: Path) -> Iterator[App]:
+    config = TelemetryConfig(
+        endpoint="http://127.0.0.1:9",  # unreachable: events stay in the outbox to be read
+        write_key="test",
+        outbox_path=tmp_path / "state" / "outbox.sqlite3",
+        settings_path=tmp_path / "config" / "telemetry.json",
+        connect_timeout=0.2,
+    )
+    client = TelemetryClient(config)
+    client.start()
+    home = SampleList()
+    window = MainWindow(engine_factory, home, recents=RecentSources(tmp_path / "recent.json"))
+    playback = PlaybackTelemetry(window, client.track, journal_dir=tmp_path / "sessions")
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    yield App(window, playback, client)
+    window.close()
+    client.close(timeout=1.0)
+
+
+def _session_events(events: list[dict[str, object]]) -> list[tuple[str, dict[str, object]]]:
+    found = []
+    for event in events:
+        properties = event["properties"]
+        assert isinstance(properties, dict)
+        if "play_session_id" in properties:
+            found.append((str(event["type"]), properties))
+    return found
+
+
+def test_a_played_clip_lands_in_the_outbox_as_one_session(
+    qtbot: QtBot, app: App, tmp_path: Path
+) -> None:
+    window = app.window
+    window.play(str(CLIP))
+    qtbot.waitUntil(lambda: _emitted(app, "first_frame"), timeout=10_000)
+    window.toggle_fullscreen()
+    window.player.seek_relative(3000)  # the Right key's action
+    qtbot.waitUntil(lambda: _emitted(app, "seek_end"), timeout=10_000)
+    qtbot.waitUntil(
+        lambda: app.playback.session is not None and app.playback.session.closed, timeout=15_000
+    )
+
+    session = _session_events(app.outbox())
+    types = [kind for kind, _ in session]
+    assert types[0] == "play_request"
+    assert types[-2:] == ["ended", "session_end"]
+    assert {"player_ready", "first_frame", "seek_start", "seek_end", "window_change"} <= set(types)
+    assert types.count("first_frame") == 1
+    assert len({props["play_session_id"] for _, props in session}) == 1
+    request = session[0][1]
+    assert request["video_id"] == direct_video_id(str(CLIP))
+    assert str(tmp_path) not in str(session)  # no local paths leave the machine
+    props = dict(session)
+    assert props["first_frame"]["startup_ms"] is not None
+    assert props["seek_start"]["method"] == "key"
+    assert props["window_change"]["fullscreen"] is True
+    assert props["session_end"]["reason"] == "completed"
+    assert not list((tmp_path / "sessions").glob("*.json"))
+
+
+def test_a_missing_file_is_a_fatal_startup_error(app: App, tmp_path: Path) -> None:
+    app.window.play(str(tmp_path / "gone.mp4"))
+
+    types = [kind for kind, _ in _session_events(app.outbox())]
+    assert types == ["play_request", "error", "session_end"]
+
+
+def test_going_home_ends_the_session_as_navigated(qtbot: QtBot, app: App) -> None:
+    app.window.play(str(CLIP))
+    qtbot.waitUntil(lambda: _emitted(app, "first_frame"), timeout=10_000)
+    app.window.show_home()
+
+    session = dict(_session_events(app.outbox()))
+    assert session["session_end"]["reason"] == "navigated"
+    assert session["session_end"]["startup_ms"] is not None
+
+
+def _emitted(app: App, event_type: str) -> bool:
+    return bool(app.client.outbox.counts_by_type().get(event_type))
