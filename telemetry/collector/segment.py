@@ -30,6 +30,8 @@ from telemetry.collector.validate import (
 )
 
 SUPPORTED_TYPES = frozenset({"track", "screen", "page", "identify"})
+# ISO 8601 reaches back to year 1; a clock that far off is still corrected, not refused.
+MIN_ISO_MS = -62_135_596_800_000
 # Segment allows long human-readable event names ("Video Playback Started"); ids stay short.
 MAX_EVENT_NAME = 200
 
@@ -46,7 +48,7 @@ def iso_ms(value: str) -> int | None:
         millis = round(moment.timestamp() * 1000)
     except (OverflowError, OSError):
         return None
-    return millis if 0 <= millis <= MAX_TIME_MS else None
+    return millis if MIN_ISO_MS <= millis <= MAX_TIME_MS else None
 
 
 def _or(value: int | None, default: int) -> int:
@@ -78,7 +80,7 @@ def _segment_event(
     ids = config.max_id_chars
     message_id = text(item, "messageId", ids)
     kind = item.get("type")
-    if kind not in SUPPORTED_TYPES:
+    if not isinstance(kind, str) or kind not in SUPPORTED_TYPES:
         raise InvalidEventError(
             "unsupported_type", f"type must be one of {', '.join(sorted(SUPPORTED_TYPES))}"
         )

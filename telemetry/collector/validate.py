@@ -56,16 +56,21 @@ def parse_json(body: bytes) -> Any:
 
 
 def depth_within(value: Any, allowed: int) -> bool:
-    """Whether `value` nests no deeper than `allowed` levels of objects and arrays."""
+    """Whether `value` nests no deeper than `allowed` levels of objects and arrays.
+
+    Recurses only into containers: most event values are scalars, and this runs per event.
+    """
     if isinstance(value, dict):
-        if allowed < 1:
-            return False
-        return all(depth_within(item, allowed - 1) for item in value.values())
-    if isinstance(value, list):
-        if allowed < 1:
-            return False
-        return all(depth_within(item, allowed - 1) for item in value)
-    return True
+        children: Any = value.values()
+    elif isinstance(value, list):
+        children = value
+    else:
+        return True
+    if allowed < 1:
+        return False
+    return all(
+        depth_within(child, allowed - 1) for child in children if isinstance(child, dict | list)
+    )
 
 
 def optional_text(item: dict[str, Any], name: str, limit: int) -> str | None:
@@ -86,11 +91,22 @@ def text(item: dict[str, Any], name: str, limit: int) -> str:
     return value
 
 
+def as_int(value: Any) -> int | None:
+    """An integer, also from an integral float such as 2.0 (JSON does not tell them apart)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer() and abs(value) <= 2**53:
+        return int(value)
+    return None
+
+
 def integer(item: dict[str, Any], name: str, low: int, high: int) -> int:
-    value = item.get(name)
-    if value is None:
+    if item.get(name) is None:
         raise InvalidEventError("missing_field", f"{name} is required")
-    if not isinstance(value, int) or isinstance(value, bool):
+    value = as_int(item[name])
+    if value is None:
         raise InvalidEventError("invalid_field", f"{name} must be an integer")
     if not low <= value <= high:
         raise InvalidEventError("invalid_field", f"{name} must be between {low} and {high}")
@@ -182,11 +198,14 @@ def _drops(
         return []
     if not isinstance(value, dict) or len(value) > MAX_DROP_REASONS:
         raise envelope_error(f"drops must be an object of at most {MAX_DROP_REASONS} reasons")
+    counts: dict[str, int] = {}
     for reason, count in value.items():
         if not reason or len(reason) > config.max_id_chars:
             raise envelope_error(f"drop reasons must be 1 to {config.max_id_chars} characters")
-        if not isinstance(count, int) or isinstance(count, bool) or not 0 <= count <= MAX_INT64:
+        number = as_int(count)
+        if number is None or not 0 <= number <= MAX_INT64:
             raise envelope_error("drop counts must be non-negative integers")
+        counts[reason] = number
     first = batch[0] if batch and isinstance(batch[0], dict) else {}
     device = first.get("device_id")
     device_id = device if isinstance(device, str) and len(device) <= config.max_id_chars else None
@@ -197,7 +216,7 @@ def _drops(
         digest = hashlib.blake2b(orjson.dumps([device_id, ids]), digest_size=16).digest()
     return [
         DropRow(key_id, device_id, reason, count, received_at, digest)
-        for reason, count in value.items()
+        for reason, count in counts.items()
         if count
     ]
 
@@ -232,16 +251,12 @@ def parse_reelscope_batch(
     config: CollectorConfig,
 ) -> ParsedBatch:
     """Check the envelope and every event; raises ApiError for the envelope, never per event."""
-    sent_at = document.get("sent_at")
-    if (
-        not isinstance(sent_at, int)
-        or isinstance(sent_at, bool)
-        or not (0 <= sent_at <= MAX_TIME_MS)
-    ):
+    sent_at = as_int(document.get("sent_at"))
+    if sent_at is None or not 0 <= sent_at <= MAX_TIME_MS:
         raise envelope_error("sent_at must be the send time in ms since the epoch")
     parsed = ParsedBatch(BatchWrite(key_id))
     parsed.write.drops = _drops(document.get("drops"), key_id, batch, received_at, config)
-    if not batch and not parsed.write.drops:
+    if not batch and not document.get("drops"):
         raise ApiError(400, "empty_batch", "the batch has no events and no drops")
     context_hash = None
     context = document.get("context")
