@@ -1,6 +1,6 @@
 """`reelscope-collector`: serve the API, or manage write keys. Runs on the main thread.
 
-    reelscope-collector serve [--config FILE] [--host H] [--port P] [--db URL] [--keys PATH]
+    reelscope-collector [--config FILE] serve [--host H] [--port P] [--db URL] [--keys PATH]
     reelscope-collector keys [--keys PATH] add --name NAME [--key VALUE]
     reelscope-collector keys [--keys PATH] revoke ID_OR_NAME
     reelscope-collector keys [--keys PATH] list
