@@ -130,6 +130,7 @@ class PlayerView(QWidget):
             (Qt.Key.Key_M, lambda: self.set_muted(not self.engine.muted)),
             (Qt.Key.Key_F, self.fullscreen_requested.emit),
             (Qt.Key.Key_Escape, self._on_escape),
+            (Qt.Key.Key_Home, self.start_over),
             (Qt.Key.Key_Backspace, self.back_requested.emit),
             (QKeySequence.StandardKey.Back, self.back_requested.emit),
         ]
@@ -165,8 +166,20 @@ class PlayerView(QWidget):
         self.engine.set_video_window(int(self.surface.winId()))
         self.engine.open(source, start_ms=start_ms)
         self._poll.start()
-        self.status_message.emit(f"Playing {display_name(source)}")
+        if start_ms > 0:
+            # Resuming where the title was left: say so, and how to start over instead.
+            minutes, seconds = divmod(start_ms // 1000, 60)
+            self.status_message.emit(
+                f"Resuming {display_name(source)} at {minutes}:{seconds:02d}. "
+                "Press Home to start over."
+            )
+        else:
+            self.status_message.emit(f"Playing {display_name(source)}")
         return True
+
+    def start_over(self) -> None:
+        """Back to the beginning: the choice offered when a title resumes where it was left."""
+        self.seek(0, "key")
 
     def stop(self) -> None:
         self._poll.stop()

@@ -1,7 +1,7 @@
 """Playback telemetry end to end in the real app window (offscreen, libVLC's dummy outputs):
 playing a clip puts its play session into the real telemetry outbox, from `play_request` to
 `session_end`, with the window's own seeks and fullscreen; a missing file is a fatal startup
-error; and every session leaves no crash journal behind."""
+error; a resumed title offers to start over; and a finished session leaves no crash journal."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from player.recents import RecentSources
@@ -112,6 +113,20 @@ def test_going_home_ends_the_session_as_navigated(qtbot: QtBot, app: App) -> Non
     session = dict(_session_events(app.outbox()))
     assert session["session_end"]["reason"] == "navigated"
     assert session["session_end"]["startup_ms"] is not None
+
+
+def test_a_resumed_title_offers_to_start_over(qtbot: QtBot, app: App) -> None:
+    window = app.window
+    window.play(str(CLIP), start_ms=5000)
+    assert "Press Home to start over" in window.statusBar().currentMessage()
+    qtbot.waitUntil(lambda: _emitted(app, "first_frame"), timeout=10_000)
+    qtbot.keyClick(window.player, Qt.Key.Key_Home)
+    qtbot.waitUntil(lambda: _emitted(app, "seek_end"), timeout=10_000)
+    assert window.player.engine.position_ms < 4000
+
+    session = dict(_session_events(app.outbox()))
+    assert session["play_request"]["start_position_ms"] == 5000
+    assert (session["seek_end"]["to_ms"], session["seek_end"]["method"]) == (0, "key")
 
 
 def _emitted(app: App, event_type: str) -> bool:
