@@ -17,7 +17,7 @@ from pathlib import Path
 from types import ModuleType
 
 from PySide6.QtCore import QMessageLogContext, QtMsgType, qInstallMessageHandler
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtGui import QGuiApplication, QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from player.catalog import Catalog, load_catalog_file, load_catalog_url, load_sample_catalog
@@ -25,7 +25,7 @@ from player.engine import EngineEvent, EngineEventKind, EventSink, PlaybackEngin
 from player.errors import LIBVLC_INSTALL_HINT
 from player.history import WatchHistory, default_history_path
 from player.library_scan import FolderScanner
-from player.paths import APP_ID
+from player.paths import APP_ID, resources_dir
 from player.session_journal import default_journal_dir, recover_crashed_sessions
 from player.sources import is_url
 from telemetry.client import TelemetryClient
@@ -53,7 +53,10 @@ def _route_qt_messages(kind: QtMsgType, _context: QMessageLogContext, message: s
 
 def _parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="reelscope", description="Reelscope video player")
-    parser.add_argument("source", nargs="?", help="a video file or URL to play at once")
+    # Several, because file managers pass every selected file (the launcher's %F); one plays.
+    parser.add_argument(
+        "sources", nargs="*", metavar="FILE_OR_URL", help="video files or URLs; the first plays"
+    )
     parser.add_argument(
         "--catalog",
         action="append",
@@ -113,6 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.setApplicationName("Reelscope")
     app.setApplicationDisplayName("Reelscope")
     app.setOrganizationName("Reelscope")
+    app.setWindowIcon(QIcon(str(resources_dir() / "icons" / f"{APP_ID}.svg")))
 
     vlc_engine, problem = _load_libvlc()
     if vlc_engine is None or problem is not None:
@@ -145,8 +149,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         window.player.engine  # noqa: B018 - libVLC starts here, after the window is up
     except vlc_engine.LibVlcUnavailableError as exc:
         return _fail(str(exc))
-    if args.source:
-        window.play(args.source)
+    if args.sources:
+        window.play(args.sources[0])
     return app.exec()
 
 
