@@ -14,8 +14,9 @@ Public API (any thread unless noted):
   (`session_end`, `error`, `app_exit`) and `critical=True` are committed and sent at once.
 - `set_context(**fields)`: batch context (`app`, `os`, `libvlc_version`, `locale`,
   `screen`), sent once per batch with the events recorded under it.
-- `set_consent(enabled)` / `consent`: switching off stops recording at once and purges all
-  local telemetry data; the choice is stored in the config dir.
+- `set_consent(enabled)` / `consent` / `consent_decided`: switching off stops recording at
+  once and purges all local telemetry data; the choice is stored in the config dir. Before
+  any choice, `consent` is `TelemetryConfig.consent_before_choice` (off in the app).
 - `flush(timeout) -> bool`: commit what was tracked so far and send it; True if it all left
   the outbox (delivered or dead-lettered) in time.
 - `close(timeout=2.0)`: flush within the timeout, then stop the threads; what is unsent stays
@@ -124,7 +125,7 @@ class TelemetryClient:
         self._max_queue = config.max_queue
         self._max_event_bytes = config.max_event_bytes
         self._commit_max = config.commit_max_events
-        self._consent = ConsentStore(config.settings_path)
+        self._consent = ConsentStore(config.settings_path, undecided=config.consent_before_choice)
         self._device_id = self._consent.device_id
         self._context_fields = default_context(config.app_version)
         self._context = _dumps(self._context_fields)
@@ -182,6 +183,11 @@ class TelemetryClient:
     @property
     def consent(self) -> bool:
         return self._consent.enabled
+
+    @property
+    def consent_decided(self) -> bool:
+        """Whether the viewer has chosen; until then `consent` is the config's default."""
+        return self._consent.decided
 
     @property
     def outbox_path(self) -> Path:
@@ -354,7 +360,9 @@ class TelemetryClient:
         return self._sender.wait_sent(barrier.seq, deadline)
 
     def sync_now(self) -> None:
+        """Commit what is queued and send it now, overriding a backoff or an auth failure."""
         self._sender.sync_now()
+        self._writer.urgent()
 
     def set_endpoint(self, url: str, write_key: str) -> None:
         self._sender.set_endpoint(url, write_key)

@@ -113,6 +113,7 @@ class Sender:
         self._disabled = disabled
         self._locked_out = False  # another instance holds the sender lock
         self._force = False
+        self._sync_pending = False  # the next commit goes at once (sync_now before it)
         self._stopping = False
         # Sender thread only.
         self._failures = 0
@@ -140,12 +141,14 @@ class Sender:
         """The writer committed events. Never wakes the sender while it backs off."""
         with self._cv:
             self._pending_rows, self._pending_bytes = pending_rows, pending_bytes
-            if critical:
+            if critical or self._sync_pending:
                 self._flush_target = max(self._flush_target, last_seq)
+                self._sync_pending = False
             new_timer = self._due is None
             if new_timer:
                 self._due = time.monotonic() + self._config.flush_interval
-            if self._idle_waiting() and (critical or new_timer or self._batch_ready()):
+            urgent = self._sent_through < self._flush_target
+            if self._idle_waiting() and (urgent or new_timer or self._batch_ready()):
                 self._cv.notify_all()
 
     def request_flush(self, through_seq: int) -> None:
@@ -170,9 +173,11 @@ class Sender:
             return True
 
     def sync_now(self) -> None:
-        """Send now, even while backing off or after an auth failure (a user's request)."""
+        """Send now, even while backing off or after an auth failure (a user's request),
+        and send the writer's next commit at once too (it holds what was just tracked)."""
         with self._cv:
             self._force = True
+            self._sync_pending = True
             self._cv.notify_all()
 
     def set_endpoint(self, endpoint: str, write_key: str) -> None:

@@ -160,10 +160,14 @@ class OutboxWriter:
             # Cleared before draining: an urgent item queued from here on is either drained
             # now or sets the flag again for the next group.
             self._urgent = False
+            # A backlog is committed in groups of commit_max_events, so the sender can start
+            # on the first ones while the rest are still being written.
             items: list[QueueItem] = []
-            while queue:
+            while queue and len(items) < self._config.commit_max_events:
                 items.append(queue.popleft())
             self._handle(items)
+            if queue:
+                self._urgent = True
         self._commit([], [])  # drop counts recorded since the last group
         if self._outbox is not None:
             self._outbox.close()

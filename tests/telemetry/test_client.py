@@ -161,6 +161,16 @@ def test_timer_sends_without_a_flush(make_client: MakeClient, collector: Scripte
     assert time.monotonic() - started >= 0.25
 
 
+def test_sync_now_sends_what_was_just_tracked(
+    make_client: MakeClient, collector: ScriptedCollector
+) -> None:
+    client = make_client(flush_interval=60.0)
+    sent = [client.track("heartbeat", heartbeat(n)) for n in range(5)]
+    client.sync_now()  # before the writer's group window has closed
+    wait_until(lambda: collector.stored_count() == 5, timeout=5, what="the sync")
+    assert list(collector.stored) == sent
+
+
 def test_full_batches_go_at_once_and_critical_events_flush(
     make_client: MakeClient, collector: ScriptedCollector
 ) -> None:
