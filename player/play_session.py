@@ -416,7 +416,7 @@ class PlaySession:
             return
         now = self._clock()
         if fatal:
-            self._fail(now, problem, problem.detail)
+            self._fail(now, problem, _redact(problem.detail, self._source))
         else:
             self._emit_error(problem, _redact(problem.detail, self._source), fatal=False)
 

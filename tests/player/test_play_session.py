@@ -17,7 +17,7 @@ import pytest
 
 from player.engine import EngineEventKind as K
 from player.engine import MediaStats, PlaybackState, VideoInfo
-from player.errors import ErrorCategory, PlaybackProblem
+from player.errors import ErrorCategory, PlaybackProblem, missing_local_file
 from player.play_session import JOURNAL_EVERY_MS, EndReason, WindowState
 from player.session_journal import SessionJournal, recover_crashed_sessions
 from player.watched_ranges import WatchedRanges
@@ -377,6 +377,21 @@ def test_an_error_after_the_first_frame_is_a_playback_error_without_local_paths(
     assert error["phase"] == "playback"
     assert error["message"] == "mp4 demux error: cannot read <media> (corrupt)"
     assert str(tmp_path) not in json.dumps(h.out.events)
+
+
+def test_a_missing_file_found_before_opening_is_reported_without_its_path(
+    tmp_path: Path,
+) -> None:
+    gone = tmp_path / "gone.mp4"
+    h = Harness(source=str(gone))
+    h.session.start()
+    problem = missing_local_file(str(gone))
+    assert problem is not None
+    h.session.report_problem(problem, fatal=True)
+    assert h.out.types() == ["play_request", "error", "session_end"]
+    error = h.out.one("error")
+    assert (error["category"], error["phase"], error["fatal"]) == ("not_found", "startup", True)
+    assert error["message"] == "<media>: no such file"
 
 
 def test_our_own_non_fatal_problem_keeps_the_session_going() -> None:

@@ -101,8 +101,10 @@ def test_a_played_clip_lands_in_the_outbox_as_one_session(
 def test_a_missing_file_is_a_fatal_startup_error(app: App, tmp_path: Path) -> None:
     app.window.play(str(tmp_path / "gone.mp4"))
 
-    types = [kind for kind, _ in _session_events(app.outbox())]
-    assert types == ["play_request", "error", "session_end"]
+    session = _session_events(app.outbox())
+    assert [kind for kind, _ in session] == ["play_request", "error", "session_end"]
+    assert dict(session)["error"]["category"] == "not_found"
+    assert str(tmp_path) not in str(session)
 
 
 def test_going_home_ends_the_session_as_navigated(qtbot: QtBot, app: App) -> None:
