@@ -167,7 +167,6 @@ class _Stall:
     trigger: str  # "buffering" or "watchdog"
     since: float  # best estimate of when the picture froze (settled by the formula at the end)
     anchor: _Observation  # the last advancing observation before the stall
-    position: int
 
 
 @dataclass(slots=True)
@@ -211,7 +210,6 @@ class PlaySession:
         self._live = False
         self._closed = False
         self._ended = False
-        self._end_reason: EndReason | None = None
         self._ready = False
         self._playing_at: float | None = None
         self._buffer_full_at: float | None = None
@@ -243,14 +241,6 @@ class PlaySession:
     @property
     def closed(self) -> bool:
         return self._closed
-
-    @property
-    def end_reason(self) -> EndReason | None:
-        return self._end_reason
-
-    @property
-    def first_frame_seen(self) -> bool:
-        return self._first_frame_at is not None
 
     @property
     def activity(self) -> Activity:
@@ -432,7 +422,6 @@ class PlaySession:
         self._credit_watched(now)
         totals = self.totals()
         self._closed = True
-        self._end_reason = reason
         self._emit("session_end", critical=True, reason=reason.value, **totals)
         if self._journal is not None:
             self._journal.discard()
@@ -631,7 +620,7 @@ class PlaySession:
         since = min(at, max(since, self._since))
         self._settle(since)
         position = self._last_position()
-        self._stall = _Stall(trigger, since, motion, position)
+        self._stall = _Stall(trigger, since, motion)
         self._rebuffer_count += 1
         self._emit("rebuffer_start", trigger=trigger, position_ms=position)
         self._save_journal(at)
