@@ -135,12 +135,12 @@ class OutboxFile:
     def connect(self) -> Outbox:
         with self._lock:
             try:
-                return Outbox(self._open(), self, self._generation)
+                return Outbox(self._open(), self._generation)
             except sqlite3.DatabaseError as exc:
                 if not is_corruption(exc):
                     raise
                 self._move_aside(exc)
-            return Outbox(self._open(), self, self._generation)
+            return Outbox(self._open(), self._generation)
 
     def fresh(self, outbox: Outbox) -> Outbox:
         """`outbox` itself, or a new connection if the file was replaced since it was opened."""
@@ -218,9 +218,8 @@ def _migrate(conn: sqlite3.Connection) -> None:
 class Outbox:
     """A read-write connection to the outbox, for the one thread that opened it."""
 
-    def __init__(self, conn: sqlite3.Connection, file: OutboxFile, generation: int) -> None:
+    def __init__(self, conn: sqlite3.Connection, generation: int) -> None:
         self._conn = conn
-        self.file = file
         self.generation = generation
         self._context_ids: dict[bytes, int] = {}
 

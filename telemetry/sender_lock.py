@@ -20,10 +20,6 @@ class SenderLock:
         self._path = path
         self._fd: int | None = None
 
-    @property
-    def held(self) -> bool:
-        return self._fd is not None
-
     def try_acquire(self) -> bool:
         """Take the lock without waiting; True if this process now holds it."""
         if self._fd is not None:

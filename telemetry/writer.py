@@ -3,7 +3,8 @@
 `track()` appends serialised events to an in-memory deque and, at most, sets an Event; this
 thread drains the deque in group commits. A group is committed once its first event is
 `commit_interval` old (100 ms) or it holds `commit_max_events` (100), and at once when a
-critical event, a flush barrier or shutdown arrives. Loss bound on a crash (the process
+critical event, a flush barrier or shutdown arrives; a backlog is committed in groups of
+`commit_max_events` so the sender can start on it early. Loss bound on a crash (the process
 killed; SQLite WAL with synchronous=NORMAL keeps every committed transaction through a
 process crash): only events not yet committed, i.e. those recorded in the last
 `commit_interval` plus the duration of the commit in progress (a few ms), and - while the
