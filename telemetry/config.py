@@ -1,7 +1,8 @@
 """Settings of the telemetry client: where it sends, where it keeps data, and its limits.
 
 `TelemetryConfig.default()` puts the outbox in the user *state* dir (it cannot be recreated)
-and the consent/device-id file in the user *config* dir, both from platformdirs. Strict
+and the consent/device-id file in the user *config* dir, both from platformdirs, and records
+nothing until the viewer has opted in (`consent_before_choice=False`). Strict
 validation (invalid events raise) is on when the environment variable `REELSCOPE_ENV` is
 `test` or `dev`; in production invalid events are counted, logged and never sent.
 
@@ -42,6 +43,9 @@ class TelemetryConfig:
     write_key: str
     outbox_path: Path
     settings_path: Path
+    # Whether to record before the viewer has made a choice. The app's `default()` says no (it
+    # asks at first run); configs built directly (tests, benchmarks, tools) record at once.
+    consent_before_choice: bool = True
     strict: bool = field(default_factory=strict_from_env)
     app_version: str = field(default_factory=app_version)
     # Writer: a group is committed once it is this old or this large (the crash-loss bound).
@@ -72,7 +76,7 @@ class TelemetryConfig:
     @classmethod
     def default(cls, **overrides: object) -> TelemetryConfig:
         """The production paths and endpoint (`REELSCOPE_TELEMETRY_ENDPOINT`,
-        `REELSCOPE_TELEMETRY_KEY` override the built-in ones)."""
+        `REELSCOPE_TELEMETRY_KEY` override the built-in ones); nothing recorded before opt-in."""
         config = cls(
             endpoint=os.environ.get("REELSCOPE_TELEMETRY_ENDPOINT", DEFAULT_ENDPOINT),
             write_key=os.environ.get("REELSCOPE_TELEMETRY_KEY", "reelscope-desktop"),
@@ -81,5 +85,6 @@ class TelemetryConfig:
             / "outbox.sqlite3",
             settings_path=Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
             / "telemetry.json",
+            consent_before_choice=False,
         )
         return replace(config, **overrides)  # type: ignore[arg-type]

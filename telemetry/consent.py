@@ -1,9 +1,11 @@
 """The user's telemetry choice and the pseudonymous device id, kept in one small JSON file in
 the config dir (`TelemetryConfig.settings_path`).
 
-The device id is a random UUID made on first run: never a hardware id. The file is rewritten
-atomically (temp file + `os.replace`), so a crash leaves the old or the new choice. An
-unreadable file is treated as a first run (a new device id, telemetry on) and logged.
+The device id is a random UUID made on first run: never a hardware id. Until the viewer has
+chosen (`decided` is False, stored as `"enabled": null`), the choice is the store's
+`undecided` default: off in the app, which asks at first run, so nothing is recorded or sent
+before an opt-in. The file is rewritten atomically (temp file + `os.replace`), so a crash leaves
+the old or the new choice. An unreadable file is treated as a first run and logged.
 
 Threads: any thread; a lock serialises writes within the process. Reads happen once, at
 construction (the client caches the choice so `track()` never touches the disk).
@@ -24,16 +26,21 @@ _log = logging.getLogger("reelscope.telemetry.consent")
 class ConsentStore:
     """Loads the file on construction; `set_enabled` persists a new choice."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, undecided: bool = False) -> None:
         self._path = path
+        self._undecided = undecided
         self._lock = threading.Lock()
-        enabled, device_id = self._load()
-        self._enabled = enabled
+        choice, device_id = self._load()
+        self._choice = choice
         self._device_id = device_id
 
     @property
     def enabled(self) -> bool:
-        return self._enabled
+        return self._undecided if self._choice is None else self._choice
+
+    @property
+    def decided(self) -> bool:
+        return self._choice is not None
 
     @property
     def device_id(self) -> str:
@@ -41,28 +48,28 @@ class ConsentStore:
 
     def set_enabled(self, enabled: bool) -> None:
         with self._lock:
-            self._enabled = enabled
+            self._choice = enabled
             self._save()
 
-    def _load(self) -> tuple[bool, str]:
+    def _load(self) -> tuple[bool | None, str]:
         try:
             data = json.loads(self._path.read_text(encoding="utf-8"))
-            enabled = data["enabled"]
+            choice = data["enabled"]
             device_id = data["device_id"]
-            if isinstance(enabled, bool) and isinstance(device_id, str) and device_id:
-                return enabled, device_id
+            if isinstance(choice, bool | None) and isinstance(device_id, str) and device_id:
+                return choice, device_id
             _log.warning("telemetry settings %s have unexpected values; starting anew", self._path)
         except FileNotFoundError:
             pass
         except (OSError, ValueError, KeyError, TypeError) as exc:
             _log.warning("telemetry settings %s unreadable (%s); starting anew", self._path, exc)
-        self._enabled, self._device_id = True, str(uuid.uuid4())
+        self._choice, self._device_id = None, str(uuid.uuid4())
         with self._lock:
             self._save()
-        return self._enabled, self._device_id
+        return self._choice, self._device_id
 
     def _save(self) -> None:
-        data = {"enabled": self._enabled, "device_id": self._device_id}
+        data = {"enabled": self._choice, "device_id": self._device_id}
         try:
             self._path.parent.mkdir(parents=True, exist_ok=True)
             tmp = self._path.with_name(f"{self._path.name}.{os.getpid()}.tmp")

@@ -1,0 +1,71 @@
+"""`telemetry.server_data` against the real collector: "Test connection" tells a working key
+from a refused one and an unreachable or foreign server, and changes nothing; deleting this
+device's data removes its events and only them."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from telemetry.server_data import ServerDataError, check_connection, delete_device_data
+from tests.collector.harness import KEY, OTHER_KEY, REVOKED_KEY, Running, batch, event
+from tests.collector.harness import thread_collector as start_collector
+
+from .scripted_collector import ScriptedCollector
+
+
+@pytest.fixture(scope="module")
+def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    with start_collector(tmp_path_factory.mktemp("collector")) as running:
+        yield running
+
+
+def test_a_working_key_connects_and_stores_nothing(collector: Running) -> None:
+    before = collector.count()
+    result = check_connection(collector.url + "/", KEY)
+    assert result.ok, result.message
+    assert "accepts the key" in result.message
+    assert collector.count() == before
+
+
+@pytest.mark.parametrize("key", ["not-a-key", REVOKED_KEY])
+def test_a_refused_key_is_reported(collector: Running, key: str) -> None:
+    result = check_connection(collector.url, key)
+    assert not result.ok
+    assert "refused the write key" in result.message
+
+
+def test_an_unreachable_or_foreign_server_is_reported(tmp_path: Path) -> None:
+    with start_collector(tmp_path / "gone") as gone:
+        url = gone.url
+    result = check_connection(url, KEY)
+    assert not result.ok
+    assert result.message.startswith(f"Could not reach {url}")
+    foreign = ScriptedCollector().start()
+    try:
+        result = check_connection(foreign.url, KEY)
+    finally:
+        foreign.stop()
+    assert not result.ok
+
+
+def test_deleting_this_devices_data_removes_its_events_and_only_them(collector: Running) -> None:
+    mine, theirs = str(uuid.uuid4()), str(uuid.uuid4())
+    collector.post(batch([event(device_id=mine) for _ in range(4)]))
+    collector.post(batch([event(device_id=theirs) for _ in range(2)]))
+    collector.post(batch([event(device_id=mine)]), key=OTHER_KEY)
+    assert delete_device_data(collector.url, KEY, mine) == 4
+    assert collector.count("device_id = ?", mine) == 1  # stored under another key: not ours
+    assert collector.count("device_id = ?", theirs) == 2
+    assert delete_device_data(collector.url, KEY, mine) == 0
+
+
+def test_deleting_with_a_refused_key_raises_and_deletes_nothing(collector: Running) -> None:
+    mine = str(uuid.uuid4())
+    collector.post(batch([event(device_id=mine)]))
+    with pytest.raises(ServerDataError, match="refused the write key"):
+        delete_device_data(collector.url, "wrong-key", mine)
+    assert collector.count("device_id = ?", mine) == 1
