@@ -19,8 +19,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
 
-import requests
-
 from player.paths import resources_dir
 from player.sources import is_url
 
@@ -116,11 +114,13 @@ def load_sample_catalog() -> Catalog:
 
 
 def load_catalog_url(
-    url: str, *, timeout_s: float = 10.0, get: Callable[..., Any] = requests.get
+    url: str, *, timeout_s: float = 10.0, get: Callable[..., Any] | None = None
 ) -> Catalog:
     """Fetches a catalog over HTTP(S); relative paths inside resolve against the URL."""
+    import requests  # ~100 ms to import: only when a catalog URL is actually used
+
     try:
-        response = get(url, timeout=timeout_s)
+        response = (get or requests.get)(url, timeout=timeout_s)
         response.raise_for_status()
         document = response.json()
     except (requests.RequestException, ValueError) as exc:

@@ -35,15 +35,18 @@ import time
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import orjson
-import requests
 
 from telemetry.backoff import RETRYABLE_STATUSES, backoff_delay, parse_retry_after
 from telemetry.config import TelemetryConfig
 from telemetry.outbox import Batch, Outbox, OutboxFile, is_corruption, now_ms
 from telemetry.sender_lock import SenderLock
 from telemetry.status import StatusBoard, SyncState
+
+if TYPE_CHECKING:
+    import requests
 
 _log = logging.getLogger("reelscope.telemetry.sender")
 
@@ -209,6 +212,8 @@ class Sender:
 
     def _run(self) -> None:
         self._writer_ready.wait()
+        import requests  # ~100 ms to import: paid here, on the sender thread, not at start-up
+
         session = requests.Session()
         outbox: Outbox | None = None
         try:
@@ -303,7 +308,7 @@ class Sender:
                 },
                 timeout=(self._config.connect_timeout, self._config.read_timeout),
             )
-        except requests.RequestException as exc:
+        except OSError as exc:  # requests' errors derive from IOError (= OSError)
             self._back_off(SyncState.OFFLINE, f"collector unreachable: {exc}", None)
             return
         with self._cv:

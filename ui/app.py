@@ -132,19 +132,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return engine
 
     telemetry = TelemetryClient(TelemetryConfig.default())
-    telemetry.start()
     history = WatchHistory(default_history_path())
-    _recover_crashed_sessions(telemetry, history)
     home = HomeView(telemetry.track)
     window = MainWindow(engine_factory, home)
     playback = PlaybackTelemetry(window, telemetry.track, parent=window)
     browse = BrowseController(home, window, history, parent=window)
     browse.play_starting.connect(playback.prepare)
-    browse.load_in_background(_catalog_loaders(args, vlc_engine))
     app.aboutToQuit.connect(browse.shutdown)
     _log_first_picture(window, started)
     window.show()
     log.info("window shown after %.0f ms", (time.monotonic() - started) * 1000)
+    # What the window's first paint does not need starts once it is up.
+    telemetry.start()
+    _recover_crashed_sessions(telemetry, history)
+    browse.load_in_background(_catalog_loaders(args, vlc_engine))
     try:
         window.player.engine  # noqa: B018 - libVLC starts here, after the window is up
     except vlc_engine.LibVlcUnavailableError as exc:

@@ -17,7 +17,6 @@ import logging
 from collections import OrderedDict
 from pathlib import Path
 
-import requests
 from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, Signal
 from PySide6.QtGui import QImage, QPixmap
 
@@ -44,6 +43,8 @@ class _DecodeJob(QRunnable):
         self._disk_cache = disk_cache
 
     def run(self) -> None:
+        import requests  # ~100 ms to import: kept off start-up, paid once on a pool thread
+
         image = QImage()
         try:
             local = self._fetch() if is_url(self._path) else self._path
@@ -63,6 +64,8 @@ class _DecodeJob(QRunnable):
         digest = hashlib.sha1(self._path.encode(), usedforsecurity=False).hexdigest()
         target = self._disk_cache / digest
         if not target.exists():
+            import requests
+
             response = requests.get(self._path, timeout=10)
             response.raise_for_status()
             self._disk_cache.mkdir(parents=True, exist_ok=True)
