@@ -369,11 +369,12 @@ class PlaySession:
         """The playback speed changed (asked by the viewer, or noticed when polling)."""
         if not self._live or self._closed or rate == self._rate:
             return
-        previous, self._rate = self._rate, rate
-        # The playhead's pace changes: measure freezes from here at the new pace.
         if self._motion is not None:
+            # The playhead's pace changes: what played since the last report played at the old
+            # pace; freezes are measured from here at the new one.
             now = self._clock()
-            self._motion = _Observation(now, self._position_estimate(now))
+            self._motion = _Observation(now, self._credit_watched(now))
+        previous, self._rate = self._rate, rate
         self._emit("rate_change", from_rate=previous, to_rate=rate)
 
     def set_volume(self, volume: int, muted: bool) -> None:

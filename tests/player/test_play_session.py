@@ -285,17 +285,18 @@ def test_double_rate_counts_wall_time_as_watched_and_media_time_as_content() -> 
     h.open_and_play()
     h.time(400, at=480)
     h.play_steadily(480, 2480)
-    h.now = 2480
+    h.now = 2680  # 200 ms after the last report, which the rate change must not lose
     h.engine.rate = 2.0
     h.session.set_rate(2.0)
-    h.play_steadily(2480, 6480)
+    h.engine.position_ms = 2600
+    h.play_steadily(2680, 6680)
     h.session.end(EndReason.USER_STOP)
     assert h.out.one("rate_change")["from_rate"] == 1.0
     assert h.out.one("rate_change")["to_rate"] == 2.0
     end = h.out.one("session_end")
-    assert end["watch_ms"] == 6480
-    assert end["playing_ms"] == 6400
-    assert end["content_watched_ms"] == 400 + 2000 + 8000
+    assert end["watch_ms"] == 6680
+    assert end["playing_ms"] == 6600
+    assert end["content_watched_ms"] == 400 + 2000 + 200 + 8000
     assert "rebuffer_start" not in h.out.types()
 
 
