@@ -249,6 +249,7 @@ class PlayerView(QWidget):
         elif kind in (EngineEventKind.PAUSED, EngineEventKind.STOPPED):
             self.controls.show_playing(False)
         elif kind is EngineEventKind.ENDED:
+            log.info("played %s to its end", self._source)
             self.controls.show_playing(False)
             self.controls.show_position(self.engine.duration_ms, self.engine.duration_ms)
             self._poll.stop()
