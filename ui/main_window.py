@@ -40,6 +40,8 @@ class MainWindow(QMainWindow):
 
     source_opened = Signal(str)
     home_shown = Signal()
+    settings_requested = Signal()
+    privacy_requested = Signal()  # "What Reelscope knows about you"
 
     def __init__(
         self,
@@ -78,6 +80,13 @@ class MainWindow(QMainWindow):
         self.recent_menu.aboutToShow.connect(self._on_recent_menu_about_to_show)
         file_menu.addSeparator()
         self._add_action(file_menu, "&Home", QKeySequence("Alt+Home"), self.show_home)
+        file_menu.addSeparator()
+        self._add_action(
+            file_menu, "&Settings…", QKeySequence("Ctrl+,"), self.settings_requested.emit
+        )
+        self._add_action(
+            file_menu, "What Reelscope &Knows About You…", None, self.privacy_requested.emit
+        )
         file_menu.addSeparator()
         self._add_action(file_menu, "&Quit", QKeySequence.StandardKey.Quit, self.close)
 

@@ -62,6 +62,7 @@ class PlayerView(QWidget):
     playback_failed = Signal(object)  # PlaybackProblem
     fullscreen_requested = Signal()
     back_requested = Signal()
+    stats_requested = Signal()  # the `I` key: show or hide the stats for nerds
     status_message = Signal(str)
 
     def __init__(self, engine_factory: EngineFactory, parent: QWidget | None = None) -> None:
@@ -129,6 +130,7 @@ class PlayerView(QWidget):
             (Qt.Key.Key_Down, lambda: self.change_volume(-VOLUME_STEP)),
             (Qt.Key.Key_M, lambda: self.set_muted(not self.engine.muted)),
             (Qt.Key.Key_F, self.fullscreen_requested.emit),
+            (Qt.Key.Key_I, self.stats_requested.emit),
             (Qt.Key.Key_Escape, self._on_escape),
             (Qt.Key.Key_Home, self.start_over),
             (Qt.Key.Key_Backspace, self.back_requested.emit),
