@@ -13,6 +13,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 
@@ -25,8 +26,9 @@ from player.engine import EngineEvent, EngineEventKind, EventSink, PlaybackEngin
 from player.errors import LIBVLC_INSTALL_HINT
 from player.history import WatchHistory, default_history_path
 from player.library_scan import FolderScanner
-from player.paths import APP_ID, resources_dir
+from player.paths import APP_ID, config_dir, resources_dir
 from player.session_journal import default_journal_dir, recover_crashed_sessions
+from player.settings import Settings, SettingsStore
 from player.sources import is_url
 from telemetry.client import TelemetryClient
 from telemetry.config import TelemetryConfig
@@ -34,6 +36,7 @@ from ui.home.browse import BrowseController, CatalogLoader
 from ui.home.home_view import HomeView
 from ui.main_window import MainWindow
 from ui.playback_telemetry import PlaybackTelemetry
+from ui.telemetry_controls import TelemetryControls
 from ui.theme import apply_theme
 
 log = logging.getLogger("reelscope.app")
@@ -125,27 +128,43 @@ def main(argv: Sequence[str] | None = None) -> int:
     apply_theme(app)
     video_output, audio_output = make_engine_factory(QGuiApplication.platformName())
 
+    store = SettingsStore(config_dir())
+
     def engine_factory(sink: EventSink) -> PlaybackEngine:
+        # Read when the engine is made, so saved engine settings apply to the next engine.
+        settings = store.load()
         engine: PlaybackEngine = vlc_engine.VlcEngine(
-            sink, video_output=video_output, audio_output=audio_output
+            sink,
+            video_output=video_output,
+            audio_output=audio_output,
+            network_caching_ms=settings.network_caching_ms,
+            hardware_decoding=settings.hardware_decoding,
         )
         return engine
 
-    telemetry = TelemetryClient(TelemetryConfig.default())
+    settings, config = _telemetry_config(store.load())
+    telemetry = TelemetryClient(config)
     history = WatchHistory(default_history_path())
     home = HomeView(telemetry.track)
     window = MainWindow(engine_factory, home)
     playback = PlaybackTelemetry(window, telemetry.track, parent=window)
     browse = BrowseController(home, window, history, parent=window)
     browse.play_starting.connect(playback.prepare)
+    controls = TelemetryControls(
+        window, telemetry, store, settings, session=lambda: playback.session, parent=window
+    )
+    controls.library_changed.connect(
+        lambda folders: browse.load_in_background(_catalog_loaders(args, vlc_engine, folders))
+    )
     app.aboutToQuit.connect(browse.shutdown)
     _log_first_picture(window, started)
     window.show()
     log.info("window shown after %.0f ms", (time.monotonic() - started) * 1000)
+    controls.ask_consent_if_needed()
     # What the window's first paint does not need starts once it is up.
     telemetry.start()
     _recover_crashed_sessions(telemetry, history)
-    browse.load_in_background(_catalog_loaders(args, vlc_engine))
+    browse.load_in_background(_catalog_loaders(args, vlc_engine, settings.library_folders))
     try:
         window.player.engine  # noqa: B018 - libVLC starts here, after the window is up
     except vlc_engine.LibVlcUnavailableError as exc:
@@ -153,6 +172,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.sources:
         window.play(args.sources[0])
     return app.exec()
+
+
+def _telemetry_config(settings: Settings) -> tuple[Settings, TelemetryConfig]:
+    """The client's config from the saved settings (or their environment defaults), and the
+    settings with the URL and key the client really uses filled in."""
+    overrides: dict[str, object] = {}
+    if settings.collector_url:
+        overrides["endpoint"] = settings.collector_url
+    if settings.write_key:
+        overrides["write_key"] = settings.write_key
+    config = TelemetryConfig.default(**overrides)
+    return replace(settings, collector_url=config.endpoint, write_key=config.write_key), config
 
 
 def _recover_crashed_sessions(telemetry: TelemetryClient, history: WatchHistory) -> None:
@@ -182,9 +213,10 @@ def _log_first_picture(window: MainWindow, started: float) -> None:
 
 
 def _catalog_loaders(
-    args: argparse.Namespace, vlc_engine: ModuleType
+    args: argparse.Namespace, vlc_engine: ModuleType, folders: Sequence[str] = ()
 ) -> list[tuple[str, CatalogLoader]]:
-    """The bundled samples, then each `--catalog` and `--library`, in that order."""
+    """The bundled samples, each `--catalog`, then each `--library` and library folder from
+    Settings, in that order."""
     loaders: list[tuple[str, CatalogLoader]] = [("samples", load_sample_catalog)]
     for source in args.catalog:
 
@@ -192,7 +224,7 @@ def _catalog_loaders(
             return load_catalog_url(source) if is_url(source) else load_catalog_file(Path(source))
 
         loaders.append((source, load))
-    for folder in args.library:
+    for folder in dict.fromkeys([*args.library, *folders]):
         scanner = FolderScanner(Path(folder), probe=vlc_engine.probe_media)
         loaders.append((folder, scanner.scan))
     return loaders
