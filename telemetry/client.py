@@ -24,6 +24,9 @@ Public API (any thread unless noted):
 - `status() -> SyncStatus`, `add_status_listener(callback)`: the callback runs on a telemetry
   thread (writer or sender) or on the thread calling `set_consent`/`set_endpoint`: hand off
   to the GUI thread with a queued signal, never touch widgets in it.
+- `add_commit_listener(callback)`: `callback(event_ids)` runs on the writer thread after each
+  group commit with the ids it made durable in the outbox (the fleet simulation keeps its
+  ledger with it); it delays the next commit, so it must be quick.
 - `sync_now()`: send now, overriding a backoff or an auth failure.
 - `set_endpoint(url, write_key)`: new collector or key; clears an auth failure.
 - `device_id`, `app_session_id`: the pseudonymous install id and this launch's id.
@@ -49,7 +52,7 @@ import time
 import uuid
 import weakref
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Final
 
@@ -58,7 +61,7 @@ import orjson
 from telemetry.config import APP_NAME, TelemetryConfig
 from telemetry.consent import ConsentStore
 from telemetry.events import SCHEMA, SPECS, InvalidEventError
-from telemetry.outbox import OutboxFile, OutboxReader
+from telemetry.outbox import OutboxFile, OutboxReader, QueuedEvent
 from telemetry.sender import Sender
 from telemetry.sender_lock import SenderLock
 from telemetry.status import StatusBoard, StatusListener, SyncState, SyncStatus
@@ -73,7 +76,6 @@ _CONTEXT_FIELDS: Final[Mapping[str, type]] = {
     "locale": str,
     "screen": dict,
 }
-_time_ns = time.time_ns
 _monotonic_ns = time.monotonic_ns
 _dumps = orjson.dumps
 
@@ -124,6 +126,7 @@ class TelemetryClient:
         self._strict = config.strict
         self._max_queue = config.max_queue
         self._max_event_bytes = config.max_event_bytes
+        self._wall_clock_ns = config.wall_clock_ns
         self._commit_max = config.commit_max_events
         self._consent = ConsentStore(config.settings_path, undecided=config.consent_before_choice)
         self._device_id = self._consent.device_id
@@ -133,6 +136,8 @@ class TelemetryClient:
         initial = SyncState.OK if self._consent.enabled else SyncState.DISABLED
         self._board = StatusBoard(SyncStatus(state=initial))
         self._warned: set[tuple[str, str]] = set()
+        # Replaced, never mutated: the writer thread iterates it without a lock.
+        self._commit_listeners: tuple[Callable[[list[str]], None], ...] = ()
         self._started = False
         self._closed = False
         self._fresh_process_state()
@@ -275,7 +280,7 @@ class TelemetryClient:
         problem = spec.problem(properties)
         if problem is not None:
             raise InvalidEventError(event_type, "invalid", problem)
-        wall_ms = _time_ns() // 1_000_000
+        wall_ms = self._wall_clock_ns() // 1_000_000
         event_id = new_event_id(wall_ms)
         try:
             body = _dumps(
@@ -375,6 +380,10 @@ class TelemetryClient:
     def add_status_listener(self, callback: StatusListener) -> None:
         self._board.add_listener(callback)
 
+    def add_commit_listener(self, callback: Callable[[list[str]], None]) -> None:
+        with self._lock:
+            self._commit_listeners = (*self._commit_listeners, callback)
+
     def _restart_after_fork(self) -> None:
         # The parent's threads do not exist here and its locks may have been held at the fork.
         self._sender_lock.release()
@@ -385,10 +394,16 @@ class TelemetryClient:
 
     # Worker callbacks (writer thread)
 
-    def _on_committed(self, critical: bool, rows: int, size: int, last_seq: int) -> None:
-        self._sender.notify_committed(critical, rows, size, last_seq)
+    def _on_committed(
+        self, events: Sequence[QueuedEvent], rows: int, size: int, last_seq: int
+    ) -> None:
+        self._sender.notify_committed(any(e[6] for e in events), rows, size, last_seq)
         if self._consent.enabled:
             self._board.update(pending=rows)
+        if events and self._commit_listeners:
+            event_ids = [e[0] for e in events]
+            for listener in self._commit_listeners:
+                listener(event_ids)
 
     def _on_purged(self) -> None:
         self._board.update(pending=0, dead_letter=0)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from importlib import metadata
@@ -72,6 +73,9 @@ class TelemetryConfig:
     exit_timeout: float = 2.0
     # Source of uniform [0, 1) numbers for full jitter; tests inject a fixed one.
     jitter: Callable[[], float] = field(default=random.random, repr=False, compare=False)
+    # Wall clock (ns since the epoch) for each event's `time` and each batch's `sent_at`; the
+    # fleet simulation injects a skewed one to play a device whose clock is wrong.
+    wall_clock_ns: Callable[[], int] = field(default=time.time_ns, repr=False, compare=False)
 
     @classmethod
     def default(cls, **overrides: object) -> TelemetryConfig:

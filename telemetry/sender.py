@@ -41,7 +41,7 @@ import orjson
 
 from telemetry.backoff import RETRYABLE_STATUSES, backoff_delay, parse_retry_after
 from telemetry.config import TelemetryConfig
-from telemetry.outbox import Batch, Outbox, OutboxFile, is_corruption, now_ms
+from telemetry.outbox import Batch, Outbox, OutboxFile, is_corruption
 from telemetry.sender_lock import SenderLock
 from telemetry.status import StatusBoard, SyncState
 
@@ -296,7 +296,7 @@ class Sender:
             return
         with self._cv:
             self._sent_through = max(self._sent_through, batch.first_seq - 1)
-        body = encode_batch(batch, now_ms())
+        body = encode_batch(batch, self._config.wall_clock_ns() // 1_000_000)
         try:
             response = session.post(
                 endpoint,

@@ -54,8 +54,8 @@ class PurgeBarrier(Barrier):
 
 
 QueueItem = QueuedEvent | Barrier
-# any critical, rows and bytes now pending in the outbox, highest seq committed
-CommitListener = Callable[[bool, int, int, int], None]
+# the events just committed, rows and bytes now pending in the outbox, highest seq committed
+CommitListener = Callable[[Sequence[QueuedEvent], int, int, int], None]
 
 
 class DropCounter:
@@ -210,7 +210,7 @@ class OutboxWriter:
                 return self._put_back(batch, rest, drops, exc)
         if evicted:
             _log.warning("telemetry outbox full: dropped %d oldest low-priority events", evicted)
-        self._on_committed(any(e[6] for e in batch), rows, size, last_seq)
+        self._on_committed(batch, rows, size, last_seq)
         return True
 
     def _put_back(

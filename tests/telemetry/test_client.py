@@ -357,3 +357,34 @@ def test_forked_child_restarts_the_writer_with_a_fresh_session(
     assert collector.stored[child_event]["seq"] == 1
     assert collector.stored[child_event]["app_session_id"] == child_session
     assert max(collector.copies.values()) == 1
+
+
+def test_commit_listeners_get_the_ids_once_they_are_in_the_outbox(
+    make_client: MakeClient, collector: ScriptedCollector
+) -> None:
+    # No timed send: nothing leaves the outbox before flush(), which comes after the commits.
+    client = make_client(start=False, flush_interval=60.0)
+    seen: list[tuple[list[str], set[object]]] = []
+    # What the outbox holds at the moment each listener call runs (the commit is done).
+    client.add_commit_listener(
+        lambda ids: seen.append((ids, {e["event_id"] for e in client.outbox.recent_events(100)}))
+    )
+    client.start()
+    sent = [client.track("pause", VALID["pause"]) for _ in range(3)]
+    assert client.flush(5.0)
+    assert [event_id for ids, _ in seen for event_id in ids] == sent
+    for ids, in_outbox_then in seen:
+        assert set(ids) <= in_outbox_then
+
+
+def test_a_skewed_wall_clock_sets_time_and_sent_at(
+    make_client: MakeClient, collector: ScriptedCollector
+) -> None:
+    skew_ns = -3 * 3600 * 10**9
+    client = make_client(wall_clock_ns=lambda: time.time_ns() + skew_ns)
+    client.track("pause", VALID["pause"])
+    assert client.flush(5.0)
+    (request,) = collector.requests
+    now_ms = time.time() * 1000
+    assert abs(request.document["sent_at"] - (now_ms + skew_ns / 1e6)) < 10_000
+    assert abs(request.events[0]["time"] - (now_ms + skew_ns / 1e6)) < 10_000
