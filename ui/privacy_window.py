@@ -14,6 +14,8 @@ GUI thread only, except the work handed to `BackgroundCall`.
 from __future__ import annotations
 
 import contextlib
+import logging
+import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -50,6 +52,8 @@ from telemetry.disclosure import DESCRIPTIONS
 from telemetry.events import SPECS
 from telemetry.server_data import delete_device_data
 from ui.background import BackgroundCall
+
+log = logging.getLogger("reelscope.ui.privacy")
 
 ServerAccess = Callable[[], tuple[str, str]]  # the collector URL and write key now
 Index = QModelIndex | QPersistentModelIndex
@@ -265,13 +269,19 @@ class PrivacyWindow(QWidget):
 
     def refresh(self) -> None:
         outbox = self._client.outbox
-        self.model.update(outbox.recent_events(MAX_ROWS))
-        counts = outbox.counts_by_type()
+        try:
+            events = outbox.recent_events(MAX_ROWS)
+            counts = outbox.counts_by_type()
+            dead = len(outbox.dead_letters(-1))
+        except sqlite3.Error as exc:
+            # The writer is creating the file, or holds it a moment: keep the last view.
+            log.debug("outbox not readable yet: %s", exc)
+            return
+        self.model.update(events)
         self.counts.clear()
         self.counts.addItems(
             [f"{name}: {count}" for name, count in sorted(counts.items(), key=lambda c: -c[1])]
         )
-        dead = len(outbox.dead_letters(-1))
         size = _file_size(self._client.outbox_path)
         self.outbox_size.setText(
             f"Outbox: {sum(counts.values())} events waiting, {dead} refused by the server, "

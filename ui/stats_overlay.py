@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from PySide6.QtCore import QPointF, Qt, QTimer
-from PySide6.QtGui import QColor, QPainter, QPen, QPolygonF
+from PySide6.QtGui import QColor, QKeySequence, QPainter, QPen, QPolygonF, QShortcut
 from PySide6.QtWidgets import QFormLayout, QLabel, QVBoxLayout, QWidget
 
 from player.engine import EngineEvent, EngineEventKind, MediaStats, PlaybackEngine, VideoInfo
@@ -136,6 +136,9 @@ class StatsOverlay(QWidget):
         super().__init__(parent, Qt.WindowType.Tool)
         self.setObjectName("StatsOverlay")
         self.setWindowTitle("Stats for nerds")
+        # The player keeps the keyboard, so `I` hides the window again and playback keys work.
+        self.setAttribute(Qt.WidgetAttribute.WA_ShowWithoutActivating)
+        self.setWindowFlag(Qt.WindowType.WindowDoesNotAcceptFocus)
         self._engine = engine
         self._session = session
         self._buffer = "—"
@@ -152,15 +155,22 @@ class StatsOverlay(QWidget):
         self._timer = QTimer(self)
         self._timer.setInterval(REFRESH_MS)
         self._timer.timeout.connect(self._on_timer_timeout)
+        # Should the window get the keyboard anyway (a click to copy a figure), `I` still hides it.
+        for key in (Qt.Key.Key_I, Qt.Key.Key_Escape):
+            QShortcut(QKeySequence(key), self).activated.connect(self.toggle)
 
     def toggle(self) -> None:
         if self.isVisible():
             self.hide()
             self._timer.stop()
-        else:
-            self.refresh()
-            self.show()
-            self._timer.start()
+            return
+        self.refresh()
+        self.show()
+        self._timer.start()
+        # Some platforms activate a new tool window regardless: hand the keyboard back.
+        owner = self.parentWidget()
+        if owner is not None:
+            owner.window().activateWindow()
 
     def on_engine_event(self, event: EngineEvent) -> None:
         """Connected to `PlayerView.engine_event`: keeps the buffer state and resets the graph
