@@ -31,22 +31,19 @@ def test_nothing_is_recorded_or_sent_before_the_viewer_opts_in(
     assert client.consent_decided is False
     assert client.status().state == SyncState.DISABLED
     assert [client.track(t, VALID[t]) for t in ("app_start", "session_end")] == [None, None]
-    assert client.flush(1.0)
+    client.close()  # joins the writer: whatever it would have committed is on disk now
     assert collector.requests == []
     assert OutboxReader(client.outbox_path).export()["events"] == []
     saved = json.loads((tmp_path / "config" / "telemetry.json").read_text())
     assert saved["enabled"] is None  # undecided, not "off": the app asks again next launch
 
-    relaunched = TelemetryClient(
-        client_config(tmp_path, collector.url, consent_before_choice=False)
-    )
+    relaunched = make_client(consent_before_choice=False)
     assert relaunched.consent_decided is False
     assert relaunched.device_id == client.device_id
-
-    client.set_consent(True)
-    assert client.consent_decided is True
-    sent = client.track("app_start", VALID["app_start"])
-    assert client.flush(5.0)
+    relaunched.set_consent(True)
+    assert relaunched.consent_decided is True
+    sent = relaunched.track("app_start", VALID["app_start"])
+    assert relaunched.flush(5.0)
     assert list(collector.stored) == [sent]
     assert TelemetryClient(client_config(tmp_path, collector.url)).consent is True
 
