@@ -1,0 +1,325 @@
+"""The one pass over the store: folds each launch's events (one app session, in seq order) into
+a `Partial` of figures that can be merged with other passes' partials.
+
+Everything the figures join lives inside one launch: a play session's events (except a
+`session_end` a later launch sends after a crash), a feed and its impressions (the client makes
+the `request_id`), and the take-rate attribution (same app session, within 30 minutes). So the
+pass keeps one launch in memory at a time, and shards over app session ids can run in parallel.
+The one cross-launch join, a crash-recovered `session_end`, is kept aside as a late end and
+applied when partials are merged.
+
+Pure code over `StoredEvent`s; one `Fold` per thread or process.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Final, TypeGuard
+
+import orjson
+
+from telemetry.report.queries import Context, Filters, StoredEvent
+from telemetry.report.sessions import SessionBuilder, SessionFigures
+
+ATTRIBUTION_MS: Final = 30 * 60 * 1000
+# |corrected_time - time| at least this much is a clock-skew correction (the store's view).
+SKEW_MS: Final = 1000
+
+Cell = tuple[int, int]  # (row_index, rank)
+TileKey = tuple[str, str, str]  # (request_id, row_id, video_id)
+_UNKNOWN: Final = Context(None, None)
+
+
+@dataclass
+class Partial:
+    """Figures from part of the store, mergeable with `merge`."""
+
+    sessions: list[SessionFigures] = field(default_factory=list)
+    late_ends: dict[str, str] = field(default_factory=dict)  # play_session_id -> reason
+    unended: set[str] = field(default_factory=set)  # requested, no session_end in their launch
+    feeds: int = 0
+    served: Counter[int] = field(default_factory=Counter)  # by row_index
+    seen: Counter[int] = field(default_factory=Counter)  # served items with an impression
+    deepest_rank: dict[int, list[int]] = field(default_factory=lambda: defaultdict(list))
+    impressions: Counter[Cell] = field(default_factory=Counter)
+    taken: Counter[Cell] = field(default_factory=Counter)
+    dwell: dict[Cell, list[int]] = field(default_factory=lambda: defaultdict(list))
+    title_impressions: dict[str, Counter[Cell]] = field(
+        default_factory=lambda: defaultdict(Counter)
+    )
+    title_taken: Counter[str] = field(default_factory=Counter)
+    title_served: Counter[str] = field(default_factory=Counter)
+    title_seen: Counter[str] = field(default_factory=Counter)
+    funnel_completed: int = 0
+    app_sessions: int = 0
+    devices: set[str] = field(default_factory=set)
+    events: int = 0
+    lost_events: int = 0
+    duplicates: int = 0
+    skew_corrected: int = 0
+
+    def merge(self, other: Partial) -> None:
+        self.sessions.extend(other.sessions)
+        self.late_ends.update(other.late_ends)
+        self.unended |= other.unended
+        self.feeds += other.feeds
+        self.served.update(other.served)
+        self.seen.update(other.seen)
+        for row, ranks in other.deepest_rank.items():
+            self.deepest_rank[row].extend(ranks)
+        self.impressions.update(other.impressions)
+        self.taken.update(other.taken)
+        for cell, values in other.dwell.items():
+            self.dwell[cell].extend(values)
+        for title, cells in other.title_impressions.items():
+            self.title_impressions[title].update(cells)
+        self.title_taken.update(other.title_taken)
+        self.title_served.update(other.title_served)
+        self.title_seen.update(other.title_seen)
+        self.funnel_completed += other.funnel_completed
+        self.app_sessions += other.app_sessions
+        self.devices |= other.devices
+        self.events += other.events
+        self.lost_events += other.lost_events
+        self.duplicates += other.duplicates
+        self.skew_corrected += other.skew_corrected
+
+
+@dataclass(slots=True)
+class _Impression:
+    impression_id: str
+    cell: Cell
+    video_id: str
+    mono: int
+    counted: bool  # inside the filters
+    taken: bool = False
+
+
+class Fold:
+    """Folds launches into a `Partial`. Feed it each launch's events together, in seq order
+    (what `EventStream` yields)."""
+
+    def __init__(self, filters: Filters, contexts: dict[bytes, Context]) -> None:
+        self._filters = filters
+        self._contexts = contexts
+        self.partial = Partial()
+
+    def feed(self, events: Iterable[StoredEvent]) -> None:
+        launch: _Launch | None = None
+        for event in events:
+            if launch is None or event.app_session_id != launch.app_session_id:
+                if launch is not None:
+                    launch.finish()
+                launch = _Launch(event, self._filters, self._contexts, self.partial)
+            launch.add(event)
+        if launch is not None:
+            launch.finish()
+
+
+class _Launch:
+    """One app session being folded: its play sessions, feeds, impressions and plays."""
+
+    def __init__(
+        self,
+        first: StoredEvent,
+        filters: Filters,
+        contexts: dict[bytes, Context],
+        partial: Partial,
+    ) -> None:
+        self.app_session_id = first.app_session_id
+        self._device = first.device_id
+        self._filters = filters
+        self._contexts = contexts
+        self._partial = partial
+        self._builders: dict[str, SessionBuilder] = {}
+        self._selected_sessions: set[str] = set()
+        self._served: dict[TileKey, tuple[int, int, str]] = {}  # -> (row_index, rank, video)
+        self._impressions: dict[TileKey, _Impression] = {}
+        self._visible_ms: Counter[TileKey] = Counter()
+        self._plays: list[tuple[str, int, str]] = []  # (impression_id, mono, play_session_id)
+        self._any_selected = False
+        self._events = 0
+        self._last_seq = 0
+        self._skewed = 0
+
+    def _context(self, event: StoredEvent) -> Context:
+        return self._contexts.get(event.context_hash or b"", _UNKNOWN)
+
+    def _selected(self, event: StoredEvent) -> bool:
+        """Whether the event passes the time, app version and OS filters."""
+        filters = self._filters
+        if not filters.in_time(event.corrected_time):
+            return False
+        if filters.app_version is None and filters.os is None:
+            return True
+        context = self._context(event)
+        return (filters.app_version is None or context.app_version == filters.app_version) and (
+            filters.os is None or context.os == filters.os
+        )
+
+    def add(self, event: StoredEvent) -> None:
+        selected = self._selected(event)
+        self._any_selected = self._any_selected or selected
+        self._events += 1
+        self._last_seq = event.seq
+        if abs(event.corrected_time - event.time) >= SKEW_MS:
+            self._skewed += 1
+        try:
+            body = orjson.loads(event.raw)
+        except orjson.JSONDecodeError:
+            return
+        props = body.get("properties") if isinstance(body, dict) else None
+        if not isinstance(props, dict):
+            return
+        if event.play_session_id is not None:
+            self._playback(event, event.play_session_id, props, selected)
+        elif event.type == "impression":
+            self._impression(event, props, selected)
+        elif event.type == "tile_visibility":
+            key = _tile_key(props)
+            half = props.get("ms_at_least_half_visible")
+            if key is not None and isinstance(half, int):
+                self._visible_ms[key] += half
+        elif event.type == "feed_served" and selected:
+            self._partial.feeds += 1
+            _served_items(props, self._served, self._filters.video_id)
+
+    def _playback(
+        self, event: StoredEvent, session_id: str, props: dict[str, Any], selected: bool
+    ) -> None:
+        builder = self._builders.get(session_id)
+        if builder is None:
+            builder = SessionBuilder(session_id, self.app_session_id, self._device)
+            self._builders[session_id] = builder
+        builder.add(event.type, event.mono_ms, event.corrected_time, props)
+        if event.type != "play_request":
+            return
+        builder.app_version, builder.os = self._context(event)
+        if selected and self._filters.video_id in (None, builder.video_id):
+            self._selected_sessions.add(session_id)
+        if builder.impression_id is not None:
+            self._plays.append((builder.impression_id, event.mono_ms, session_id))
+
+    def _impression(self, event: StoredEvent, props: dict[str, Any], selected: bool) -> None:
+        key = _tile_key(props)
+        if key is None or key in self._impressions:
+            return  # one impression per tile per feed
+        impression_id, row, rank = (
+            props.get("impression_id"),
+            props.get("row_index"),
+            props.get("rank"),
+        )
+        if isinstance(impression_id, str) and _is_int(row) and _is_int(rank):
+            counted = selected and self._filters.video_id in (None, key[2])
+            self._impressions[key] = _Impression(
+                impression_id, (row, rank), key[2], event.mono_ms, counted
+            )
+
+    def finish(self) -> None:
+        partial = self._partial
+        if self._any_selected:
+            partial.app_sessions += 1
+            if self._device is not None:
+                partial.devices.add(self._device)
+            partial.events += self._events
+            # seq starts at 1 and reads in order: every missing number is a lost event.
+            partial.lost_events += self._last_seq - self._events
+            partial.skew_corrected += self._skewed
+        figures: dict[str, SessionFigures] = {}
+        for session_id, builder in self._builders.items():
+            result = builder.figures()
+            if result is None:
+                # No play_request here: a crash-recovered end sent by this later launch (or a
+                # session whose play_request was lost); resolved when partials are merged.
+                partial.late_ends[session_id] = builder.end_reason or ""
+                continue
+            if result.end_reason is None:
+                partial.unended.add(session_id)
+            if session_id in self._selected_sessions:
+                figures[session_id] = result
+                partial.sessions.append(result)
+        self._attribute(figures)
+        self._count_impressions()
+        self._count_served()
+
+    def _attribute(self, figures: dict[str, SessionFigures]) -> None:
+        """Each impression is taken by the first play_request that names it, in the same app
+        session and within 30 minutes after it."""
+        partial = self._partial
+        by_id = {i.impression_id: i for i in self._impressions.values()}
+        for impression_id, mono, session_id in self._plays:
+            impression = by_id.get(impression_id)
+            if (
+                impression is None
+                or impression.taken
+                or not 0 <= mono - impression.mono <= ATTRIBUTION_MS
+            ):
+                continue
+            impression.taken = True
+            if not impression.counted:
+                continue
+            partial.taken[impression.cell] += 1
+            partial.title_taken[impression.video_id] += 1
+            session = figures.get(session_id)
+            if session is not None:
+                session.from_impression = True
+                partial.funnel_completed += session.completed
+
+    def _count_impressions(self) -> None:
+        partial = self._partial
+        deepest: dict[tuple[str, str], tuple[int, int]] = {}  # feed row -> (row_index, rank)
+        for key, impression in self._impressions.items():
+            if not impression.counted:
+                continue
+            cell = impression.cell
+            partial.impressions[cell] += 1
+            partial.title_impressions[impression.video_id][cell] += 1
+            partial.dwell[cell].append(self._visible_ms.get(key, 0))
+            feed_row = (key[0], key[1])
+            if feed_row not in deepest or deepest[feed_row][1] < cell[1]:
+                deepest[feed_row] = cell
+        for row, rank in deepest.values():
+            partial.deepest_rank[row].append(rank)
+
+    def _count_served(self) -> None:
+        partial = self._partial
+        for key, (row, _rank, video) in self._served.items():
+            partial.served[row] += 1
+            partial.title_served[video] += 1
+            if key in self._impressions:
+                partial.seen[row] += 1
+                partial.title_seen[video] += 1
+
+
+def _tile_key(props: dict[str, Any]) -> TileKey | None:
+    request, row, video = props.get("request_id"), props.get("row_id"), props.get("video_id")
+    if isinstance(request, str) and isinstance(row, str) and isinstance(video, str):
+        return (request, row, video)
+    return None
+
+
+def _is_int(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _served_items(
+    props: dict[str, Any], served: dict[TileKey, tuple[int, int, str]], video_id: str | None
+) -> None:
+    request = props.get("request_id")
+    rows = props.get("rows")
+    if not isinstance(request, str) or not isinstance(rows, list):
+        return
+    for row in rows:
+        if not isinstance(row, dict):
+            continue
+        row_id, index, items = row.get("row_id"), row.get("row_index"), row.get("items")
+        if not isinstance(row_id, str) or not _is_int(index) or not isinstance(items, list):
+            continue
+        for item in items:
+            if not isinstance(item, dict):
+                continue
+            video, rank = item.get("video_id"), item.get("rank")
+            if isinstance(video, str) and _is_int(rank) and video_id in (None, video):
+                served.setdefault((request, row_id, video), (index, rank, video))

@@ -1,0 +1,443 @@
+"""The report's figures: aggregates over play sessions (quality of experience), browse figures
+(engagement), and data quality, computed from merged `Partial`s. The definitions are those of
+`events-and-metrics.md`; `docs/report.md` spells out every one.
+
+Percentiles and medians are nearest-rank: the p-th percentile of n sorted values is the
+ceil(p/100 x n)-th, always a value that occurred.
+
+Pure code; any thread.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Final
+
+from telemetry.report.fold import Partial
+from telemetry.report.queries import Drop, Filters
+from telemetry.report.sessions import SessionFigures
+
+HOUR_MS: Final = 3_600_000
+DAY_MS: Final = 24 * HOUR_MS
+MAX_TIME_BUCKETS: Final = 72
+
+
+def percentile(values: Sequence[int], p: float) -> int | None:
+    """Nearest-rank percentile of `values` (sorted or not); None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(1, math.ceil(p / 100 * len(ordered))) - 1]
+
+
+def ratio(part: float, whole: float) -> float | None:
+    return part / whole if whole else None
+
+
+@dataclass(slots=True)
+class Distribution:
+    count: int
+    p50: int | None
+    p95: int | None
+
+    @classmethod
+    def of(cls, values: Sequence[int]) -> Distribution:
+        return cls(len(values), percentile(values, 50), percentile(values, 95))
+
+
+@dataclass(slots=True)
+class Rate:
+    count: int
+    total: int
+    rate: float | None
+
+    @classmethod
+    def of(cls, count: int, total: int) -> Rate:
+        return cls(count, total, ratio(count, total))
+
+
+@dataclass(slots=True)
+class Bucket:
+    """A histogram bar: values in [low, high); `high` None is open-ended."""
+
+    low: int
+    high: int | None
+    count: int
+
+
+@dataclass(slots=True)
+class TimePoint:
+    """Rebuffering of the sessions that started in [start, start + width)."""
+
+    start: int
+    width: int
+    sessions: int
+    rebuffer_ms: int
+    playing_ms: int
+    rebuffer_ratio: float | None
+
+
+@dataclass(slots=True)
+class Qoe:
+    attempts: int
+    plays: int
+    startup: Distribution
+    startup_histogram: list[Bucket]
+    stalls: int
+    rebuffer_ms: int
+    playing_ms: int
+    rebuffer_ratio: float | None
+    rebuffer_per_minute: float | None
+    seek_latency: Distribution
+    exits_before_video_start: Rate
+    video_start_failures: Rate
+    playback_failures: Rate
+    completion: Rate
+    watch_ms: int
+    content_watched_ms: int
+    end_reasons: dict[str, int]
+    failure_categories: dict[str, int]
+    rebuffer_over_time: list[TimePoint]
+
+
+@dataclass(slots=True)
+class CellFigures:
+    """One (row, rank) position on the home screen."""
+
+    row: int
+    rank: int
+    impressions: int
+    plays: int
+    take_rate: float | None
+    dwell_median_ms: int | None
+
+
+@dataclass(slots=True)
+class LineFigures:
+    """A whole row (or a whole rank across rows)."""
+
+    index: int
+    impressions: int
+    plays: int
+    take_rate: float | None
+    dwell_median_ms: int | None
+
+
+@dataclass(slots=True)
+class RowReach:
+    row: int
+    served: int
+    seen: int
+    reach: float | None
+    deepest_rank_max: int | None
+    deepest_rank_median: int | None
+
+
+@dataclass(slots=True)
+class Funnel:
+    served: int
+    seen: int
+    played: int
+    completed: int
+
+
+@dataclass(slots=True)
+class Browse:
+    feeds: int
+    served: int
+    impressions: int
+    attributed_plays: int
+    take_rate: float | None
+    dwell_median_ms: int | None
+    reach: Rate
+    served_never_seen: int
+    by_row: list[LineFigures]
+    by_rank: list[LineFigures]
+    cells: list[CellFigures]
+    reach_by_row: list[RowReach]
+    funnel: Funnel
+
+
+@dataclass(slots=True)
+class TitleFigures:
+    video_id: str
+    sessions: int
+    plays: int
+    completed: int
+    watch_ms: int
+    served: int
+    seen: int
+    impressions: int
+    attributed_plays: int
+    expected_plays: float
+    position_corrected_take_rate: float | None
+
+
+@dataclass(slots=True)
+class DataQuality:
+    app_sessions: int
+    devices: int
+    events: int
+    lost_events: int
+    drops_reported: dict[str, int]
+    duplicates_absorbed_by_collector: int
+    duplicates_absorbed_by_report: int
+    clock_skew_corrections: int
+    sessions_without_request: int
+    foreign_events_ignored: int
+
+
+@dataclass(slots=True)
+class Report:
+    filters: Filters
+    qoe: Qoe
+    browse: Browse
+    titles: list[TitleFigures]
+    quality: DataQuality
+    sessions: list[SessionFigures] = field(default_factory=list)
+
+
+def build_report(
+    partial: Partial,
+    filters: Filters,
+    *,
+    drops: Iterable[Drop],
+    collector_duplicates: int,
+    foreign_events: int,
+) -> Report:
+    """The report from every shard's merged partial and the store-wide counts."""
+    sessions = sorted(partial.sessions, key=lambda s: (s.started_at, s.play_session_id))
+    by_id = {s.play_session_id: s for s in sessions if s.end_reason is None}
+    orphans = 0
+    for session_id, reason in partial.late_ends.items():
+        if session_id not in partial.unended:
+            orphans += 1  # its play_request never arrived
+            continue
+        session = by_id.get(session_id)
+        if session is not None and reason:
+            session.end_reason = reason
+    return Report(
+        filters=filters,
+        qoe=_qoe(sessions),
+        browse=_browse(partial),
+        titles=_titles(partial, sessions),
+        quality=_quality(
+            partial,
+            filters=filters,
+            drops=drops,
+            collector_duplicates=collector_duplicates,
+            foreign_events=foreign_events,
+            orphans=orphans,
+        ),
+        sessions=sessions,
+    )
+
+
+def _qoe(sessions: list[SessionFigures]) -> Qoe:
+    plays = [s for s in sessions if s.first_frame]
+    startups = [s.startup_ms for s in sessions if s.startup_ms is not None]
+    latencies = [latency for s in sessions for latency in s.seek_latencies_ms]
+    rebuffer = sum(s.rebuffer_ms for s in sessions)
+    playing = sum(s.playing_ms for s in sessions)
+    stalls = sum(s.stall_count for s in sessions)
+    failed_start = sum(1 for s in sessions if s.failure_phase == "startup")
+    failed_playback = sum(1 for s in plays if s.failure_phase == "playback")
+    exits = sum(1 for s in sessions if not s.first_frame and s.failure_category is None)
+    return Qoe(
+        attempts=len(sessions),
+        plays=len(plays),
+        startup=Distribution.of(startups),
+        startup_histogram=_histogram(startups),
+        stalls=stalls,
+        rebuffer_ms=rebuffer,
+        playing_ms=playing,
+        rebuffer_ratio=ratio(rebuffer, playing + rebuffer),
+        rebuffer_per_minute=ratio(stalls, playing / 60_000),
+        seek_latency=Distribution.of(latencies),
+        exits_before_video_start=Rate.of(exits, len(sessions)),
+        video_start_failures=Rate.of(failed_start, len(sessions)),
+        playback_failures=Rate.of(failed_playback, len(plays)),
+        completion=Rate.of(sum(1 for s in plays if s.completed), len(plays)),
+        watch_ms=sum(s.watch_ms for s in sessions),
+        content_watched_ms=sum(s.content_watched_ms for s in sessions),
+        end_reasons=dict(Counter(s.end_reason or "no_end" for s in sessions).most_common()),
+        failure_categories=dict(
+            Counter(s.failure_category for s in sessions if s.failure_category).most_common()
+        ),
+        rebuffer_over_time=_over_time(sessions),
+    )
+
+
+def _histogram(values: list[int]) -> list[Bucket]:
+    """About 20 bars of a round width up to the 99th percentile, the rest in one open bar."""
+    if not values:
+        return []
+    top = percentile(values, 99) or 0
+    width = _round_width(max(top, 1) / 20)
+    bars = top // width + 1
+    counts = Counter(min(value // width, bars) for value in values)
+    buckets = [Bucket(i * width, (i + 1) * width, counts.get(i, 0)) for i in range(bars)]
+    if counts.get(bars):
+        buckets.append(Bucket(bars * width, None, counts[bars]))
+    return buckets
+
+
+def _round_width(raw: float) -> int:
+    """The smallest 1, 2 or 5 x 10^k at least `raw`."""
+    scale = 1
+    while True:
+        for step in (1, 2, 5):
+            if step * scale >= raw:
+                return step * scale
+        scale *= 10
+
+
+def _over_time(sessions: list[SessionFigures]) -> list[TimePoint]:
+    """Rebuffer ratio by the hour, or by the day when hours would be too many bars."""
+    if not sessions:
+        return []
+    first, last = sessions[0].started_at, sessions[-1].started_at
+    width = HOUR_MS if (last - first) // HOUR_MS < MAX_TIME_BUCKETS else DAY_MS
+    totals: dict[int, list[int]] = {}
+    for s in sessions:
+        start = s.started_at - s.started_at % width
+        bucket = totals.setdefault(start, [0, 0, 0])
+        bucket[0] += 1
+        bucket[1] += s.rebuffer_ms
+        bucket[2] += s.playing_ms
+    return [
+        TimePoint(start, width, n, rebuffer, playing, ratio(rebuffer, rebuffer + playing))
+        for start, (n, rebuffer, playing) in sorted(totals.items())
+    ]
+
+
+def _line(index: int, impressions: int, plays: int, dwell: list[int]) -> LineFigures:
+    return LineFigures(index, impressions, plays, ratio(plays, impressions), percentile(dwell, 50))
+
+
+def _browse(partial: Partial) -> Browse:
+    impressions = sum(partial.impressions.values())
+    taken = sum(partial.taken.values())
+    served = sum(partial.served.values())
+    seen = sum(partial.seen.values())
+    cells = sorted(partial.impressions)
+    rows: dict[int, tuple[int, int, list[int]]] = {}
+    ranks: dict[int, tuple[int, int, list[int]]] = {}
+    for cell in cells:
+        for lines, index in ((rows, cell[0]), (ranks, cell[1])):
+            n, plays, dwell = lines.get(index, (0, 0, []))
+            lines[index] = (
+                n + partial.impressions[cell],
+                plays + partial.taken[cell],
+                dwell + partial.dwell[cell],
+            )
+    all_dwell = [value for values in partial.dwell.values() for value in values]
+    reach_rows = sorted(set(partial.served) | set(partial.deepest_rank))
+    return Browse(
+        feeds=partial.feeds,
+        served=served,
+        impressions=impressions,
+        attributed_plays=taken,
+        take_rate=ratio(taken, impressions),
+        dwell_median_ms=percentile(all_dwell, 50),
+        reach=Rate.of(seen, served),
+        served_never_seen=served - seen,
+        by_row=[_line(i, *rows[i]) for i in sorted(rows)],
+        by_rank=[_line(i, *ranks[i]) for i in sorted(ranks)],
+        cells=[
+            CellFigures(
+                row,
+                rank,
+                partial.impressions[(row, rank)],
+                partial.taken[(row, rank)],
+                ratio(partial.taken[(row, rank)], partial.impressions[(row, rank)]),
+                percentile(partial.dwell[(row, rank)], 50),
+            )
+            for row, rank in cells
+        ],
+        reach_by_row=[
+            RowReach(
+                row,
+                partial.served[row],
+                partial.seen[row],
+                ratio(partial.seen[row], partial.served[row]),
+                max(partial.deepest_rank[row], default=None),
+                percentile(partial.deepest_rank[row], 50),
+            )
+            for row in reach_rows
+        ],
+        funnel=Funnel(served, seen, taken, partial.funnel_completed),
+    )
+
+
+def _titles(partial: Partial, sessions: list[SessionFigures]) -> list[TitleFigures]:
+    """Per title, most watched first. Expected plays are the sum, over the title's impressions,
+    of the global take rate at each impression's (row, rank): the position-corrected take rate
+    is attributed plays over expected plays (above 1: chosen more than its positions explain)."""
+    global_rate = {
+        cell: partial.taken[cell] / count for cell, count in partial.impressions.items() if count
+    }
+    by_title: dict[str, list[SessionFigures]] = {}
+    for s in sessions:
+        if s.video_id is not None:
+            by_title.setdefault(s.video_id, []).append(s)
+    titles = set(by_title) | set(partial.title_impressions) | set(partial.title_served)
+    result = []
+    for title in titles:
+        own = by_title.get(title, [])
+        cells = partial.title_impressions.get(title, Counter())
+        expected = sum(global_rate.get(cell, 0.0) * n for cell, n in cells.items())
+        taken = partial.title_taken.get(title, 0)
+        result.append(
+            TitleFigures(
+                video_id=title,
+                sessions=len(own),
+                plays=sum(1 for s in own if s.first_frame),
+                completed=sum(1 for s in own if s.completed),
+                watch_ms=sum(s.watch_ms for s in own),
+                served=partial.title_served.get(title, 0),
+                seen=partial.title_seen.get(title, 0),
+                impressions=sum(cells.values()),
+                attributed_plays=taken,
+                expected_plays=expected,
+                position_corrected_take_rate=ratio(taken, expected),
+            )
+        )
+    result.sort(key=lambda t: (-t.watch_ms, -t.impressions, t.video_id))
+    return result
+
+
+def _quality(
+    partial: Partial,
+    *,
+    filters: Filters,
+    drops: Iterable[Drop],
+    collector_duplicates: int,
+    foreign_events: int,
+    orphans: int,
+) -> DataQuality:
+    """Drops are counted when reported inside the time range; with an app version or OS filter,
+    only those of the devices the selected launches came from."""
+    by_device = filters.app_version is not None or filters.os is not None
+    reported: Counter[str] = Counter()
+    for drop in drops:
+        if not filters.in_time(drop.received_at):
+            continue
+        if by_device and drop.device_id not in partial.devices:
+            continue
+        reported[drop.reason] += drop.dropped
+    return DataQuality(
+        app_sessions=partial.app_sessions,
+        devices=len(partial.devices),
+        events=partial.events,
+        lost_events=partial.lost_events,
+        drops_reported=dict(reported.most_common()),
+        duplicates_absorbed_by_collector=collector_duplicates,
+        duplicates_absorbed_by_report=partial.duplicates,
+        clock_skew_corrections=partial.skew_corrected,
+        sessions_without_request=orphans,
+        foreign_events_ignored=foreign_events,
+    )
