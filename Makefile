@@ -5,9 +5,11 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+PACKAGING_STAMP := $(VENV)/.packaging-stamp
 XVFB   := xvfb-run -a -s "-screen 0 1280x800x24 -nolisten tcp"
 
-.PHONY: run test lint typecheck unit xvfb-tests system-run system-test bench samples clean
+.PHONY: run test lint typecheck unit xvfb-tests system-run system-test bench samples clean \
+        bundle bundle-test install-desktop system-bundle
 
 run: system-run $(STAMP)
 	@packaging/run-app.sh $(BIN) $(ARGS)
@@ -34,13 +36,32 @@ typecheck: $(STAMP)
 	$(BIN)/mypy player telemetry ui
 
 unit: $(STAMP)
-	QT_QPA_PLATFORM=offscreen $(BIN)/pytest -m "not xvfb" $(PYTEST_ARGS)
+	QT_QPA_PLATFORM=offscreen $(BIN)/pytest -m "not xvfb and not bundle" $(PYTEST_ARGS)
 
 xvfb-tests: $(STAMP)
 	QT_QPA_PLATFORM=xcb $(XVFB) $(BIN)/pytest -m xvfb $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
+
+# The Linux one-folder bundle (PyInstaller) and its archive in dist/; see packaging/README.md.
+bundle: system-bundle $(PACKAGING_STAMP)
+	$(BIN)/python packaging/build_bundle.py
+
+# Starts the built bundle with the system's libVLC hidden and plays a sample to its end.
+bundle-test: bundle
+	QT_QPA_PLATFORM=offscreen $(BIN)/pytest -m bundle tests/packaging $(PYTEST_ARGS)
+
+# The launcher, icons and metadata for the current user, running this checkout's venv.
+install-desktop: $(STAMP)
+	packaging/linux/install-desktop.sh "$(CURDIR)/$(BIN)/reelscope"
+
+system-bundle:
+	@PYTHON=$(PYTHON) packaging/system-deps.sh bundle
+
+$(PACKAGING_STAMP): $(STAMP)
+	$(BIN)/python -m pip install -q --group packaging
+	@touch $@
 
 samples:
 	resources/make_samples.sh

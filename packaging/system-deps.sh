@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Makes sure the Debian packages Reelscope needs are installed.
 #
-# Usage: packaging/system-deps.sh run|test
-#   run  - libVLC with its plugins (video output included) and Qt's xcb libraries
-#   test - the same, plus Xvfb for the tests that need a real X display
+# Usage: packaging/system-deps.sh run|test|bundle
+#   run    - libVLC with its plugins (video output included) and Qt's xcb libraries
+#   test   - the same, plus Xvfb for the tests that need a real X display, and the validators
+#            of the desktop file and AppStream metadata
+#   bundle - what the Linux bundle is built from: the run set (its libVLC is what gets bundled;
+#            libvlc-bin's vlc-cache-gen builds the plugin cache) and the same validators
 #
 # As root on a Debian-like system the missing packages are installed with apt-get;
 # anywhere else the script stops and names exactly what to install.
@@ -15,11 +18,14 @@ runtime=(
   libxkbcommon-x11-0 libxcb-xkb1 libxcb-randr0 libxcb-shape0
   libegl1 libgl1 libfontconfig1 libdbus-1-3
 )
-testing=(xvfb)
+testing=(xvfb desktop-file-utils appstream)
+bundling=(desktop-file-utils appstream)
 
 wanted=("${runtime[@]}")
 if [[ "${1:-run}" == "test" ]]; then
   wanted+=("${testing[@]}")
+elif [[ "${1:-run}" == "bundle" ]]; then
+  wanted+=("${bundling[@]}")
 elif [[ -z "${DISPLAY:-}" && -z "${WAYLAND_DISPLAY:-}" ]]; then
   wanted+=(xvfb)  # `make run` without a display runs the app under Xvfb
 fi
