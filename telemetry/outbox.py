@@ -420,7 +420,10 @@ class OutboxReader:
             return
         uri = f"{self._path.resolve().as_uri()}?mode=ro"
         with closing(sqlite3.connect(uri, uri=True, timeout=5.0)) as conn:
-            yield conn
+            # The writer creates the tables and sets user_version in one transaction: version 0
+            # is a file that exists but whose schema is not committed yet, i.e. still empty.
+            (version,) = conn.execute("PRAGMA user_version").fetchone()
+            yield conn if version else None
 
     def recent_events(self, limit: int = 100) -> list[dict[str, object]]:
         """The newest pending events, newest first, as the JSON objects that will be sent."""

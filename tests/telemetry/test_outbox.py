@@ -238,3 +238,14 @@ def test_purge_deletes_everything_and_moved_aside_copies(tmp_path: Path) -> None
     assert OutboxReader(path).export() == {"events": [], "dead_letter": [], "drops": {}}
     assert outbox.totals() == (0, 0)
     assert not list(tmp_path.glob("o.sqlite3.corrupt-*"))
+
+
+def test_reader_sees_a_file_without_its_schema_as_empty(tmp_path: Path) -> None:
+    # The privacy window can open the outbox between the file's creation and the writer's
+    # first (schema) commit: that is an empty outbox, not "no such table".
+    path = tmp_path / "outbox.sqlite3"
+    sqlite3.connect(path).close()
+    reader = OutboxReader(path)
+    assert reader.counts_by_type() == {}
+    assert reader.recent_events() == []
+    assert reader.export() == {"events": [], "dead_letter": [], "drops": {}}
