@@ -30,8 +30,9 @@ else
   echo "Report on what it received: $bin/reelscope-report --db $state/events.sqlite3"
 fi
 
-export REELSCOPE_TELEMETRY_ENDPOINT="http://127.0.0.1:$port"
-export REELSCOPE_TELEMETRY_KEY="$dev_key"
+# Defaults for the app's settings until the viewer saves their own (see player/settings.py).
+export REELSCOPE_COLLECTOR_URL="http://127.0.0.1:$port"
+export REELSCOPE_WRITE_KEY="$dev_key"
 
 if [[ -z "${DISPLAY:-}" && -z "${WAYLAND_DISPLAY:-}" ]]; then
   echo "No display found: running Reelscope under Xvfb, where nothing can be seen."

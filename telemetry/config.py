@@ -79,11 +79,11 @@ class TelemetryConfig:
 
     @classmethod
     def default(cls, **overrides: object) -> TelemetryConfig:
-        """The production paths and endpoint (`REELSCOPE_TELEMETRY_ENDPOINT`,
-        `REELSCOPE_TELEMETRY_KEY` override the built-in ones); nothing recorded before opt-in."""
+        """The production paths; nothing recorded before opt-in. The endpoint and key come from
+        the viewer's settings (`player.settings`), passed in as overrides by the app."""
         config = cls(
-            endpoint=os.environ.get("REELSCOPE_TELEMETRY_ENDPOINT", DEFAULT_ENDPOINT),
-            write_key=os.environ.get("REELSCOPE_TELEMETRY_KEY", "reelscope-desktop"),
+            endpoint=DEFAULT_ENDPOINT,
+            write_key="reelscope-desktop",
             outbox_path=Path(platformdirs.user_state_dir(APP_NAME, appauthor=False))
             / "telemetry"
             / "outbox.sqlite3",
