@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
 
 from player.engine import EventSink, PlaybackEngine
 from player.recents import RecentSources
 from player.vlc_engine import VlcEngine
 from ui.main_window import MainWindow
-from ui.sample_list import SampleList
 
 
 def engine_factory(sink: EventSink) -> PlaybackEngine:
@@ -27,9 +27,8 @@ def engine_factory(sink: EventSink) -> PlaybackEngine:
 
 @pytest.fixture
 def window(qtbot: QtBot, tmp_path: Path) -> Iterator[MainWindow]:
-    home = SampleList()
-    window = MainWindow(engine_factory, home, recents=RecentSources(tmp_path / "recent.json"))
-    home.play_requested.connect(window.play)
+    # The player tests need a home page to go back to, not the carousel (tested on its own).
+    window = MainWindow(engine_factory, QWidget(), recents=RecentSources(tmp_path / "recent.json"))
     qtbot.addWidget(window)
     window.show()
     qtbot.waitExposed(window)

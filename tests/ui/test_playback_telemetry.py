@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
 
 from player.recents import RecentSources
@@ -18,7 +19,6 @@ from telemetry.config import TelemetryConfig
 from telemetry.outbox import OutboxReader
 from ui.main_window import MainWindow
 from ui.playback_telemetry import PlaybackTelemetry, direct_video_id
-from ui.sample_list import SampleList
 
 from .conftest import engine_factory
 
@@ -46,8 +46,7 @@ def app(qtbot: QtBot, tmp_path: Path) -> Iterator[App]:
     )
     client = TelemetryClient(config)
     client.start()
-    home = SampleList()
-    window = MainWindow(engine_factory, home, recents=RecentSources(tmp_path / "recent.json"))
+    window = MainWindow(engine_factory, QWidget(), recents=RecentSources(tmp_path / "recent.json"))
     playback = PlaybackTelemetry(window, client.track, journal_dir=tmp_path / "sessions")
     qtbot.addWidget(window)
     window.show()

@@ -200,13 +200,3 @@ def test_controls_hide_in_fullscreen_and_return_on_mouse_move(
     qtbot.waitUntil(lambda: not player.controls.isVisible(), timeout=3000)
     window.toggle_fullscreen()
     assert player.controls.isVisible()
-
-
-def test_home_list_plays_the_chosen_sample(qtbot: QtBot, window: MainWindow) -> None:
-    home = window.home
-    assert window.pages.currentWidget() is home
-    with qtbot.waitSignal(window.source_opened) as opened:
-        qtbot.keyClick(home.list, Qt.Key.Key_Down)  # type: ignore[attr-defined]
-        qtbot.keyClick(home.list, Qt.Key.Key_Return)  # type: ignore[attr-defined]
-    assert opened.args[0].endswith("mandelbrot-voyage.mp4")
-    _wait_playing(qtbot, window)
