@@ -7,6 +7,7 @@ Pure code; any thread.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from html import escape
 from typing import Final
@@ -15,6 +16,7 @@ WIDTH: Final = 720
 FONT: Final = 'font-family="system-ui, sans-serif" font-size="11"'
 BAR: Final = "#3b6fd8"
 MUTED: Final = "#6b7280"
+LABEL_PX: Final = 64
 
 
 def _svg(height: int, body: list[str], label: str) -> str:
@@ -50,6 +52,7 @@ def column_chart(
     plot = height - top - bottom
     step = (WIDTH - 2 * left) / len(values)
     peak = max(values)
+    every = math.ceil(LABEL_PX / step)  # one axis label per LABEL_PX, so they never overlap
     body = []
     for i, (name, value) in enumerate(zip(labels, values, strict=True)):
         h = plot * value / peak
@@ -61,7 +64,7 @@ def column_chart(
         )
         if value:
             body.append(_text(x + step / 2, top + plot - h - 4, value_text(value), "middle"))
-        if len(values) <= 24 or i % max(1, len(values) // 12) == 0:
+        if i % every == 0:
             body.append(_text(x + step / 2, height - bottom + 14, name, "middle", MUTED))
     return _svg(height, body, label)
 
@@ -104,10 +107,11 @@ def line_chart(
     known = [v for v in values if v is not None]
     if not known:
         return _empty(label)
-    height, top, bottom, left, right = 220, 24, 40, 50, 20
+    height, top, bottom, left, right = 220, 24, 40, 60, 50
     plot = height - top - bottom
     peak = max(known) or 1.0
     step = (WIDTH - left - right) / max(len(values) - 1, 1)
+    every = math.ceil(LABEL_PX * 1.5 / step)
     points = []
     body = [
         f'<line x1="{left}" y1="{top + plot}" x2="{WIDTH - right}" y2="{top + plot}" '
@@ -117,7 +121,7 @@ def line_chart(
     ]
     for i, value in enumerate(values):
         x = left + i * step if len(values) > 1 else left + (WIDTH - left - right) / 2
-        if len(values) <= 12 or i % max(1, len(values) // 8) == 0:
+        if i % every == 0:
             body.append(_text(x, height - bottom + 14, labels[i], "middle", MUTED))
         if value is None:
             continue
@@ -140,7 +144,8 @@ def heat_map(
     max_rows: int = 20,
     max_ranks: int = 20,
 ) -> str:
-    """Rows down, ranks across; darker is higher. Empty cells had no impressions."""
+    """Rows down, ranks across; darker is higher, large cells show the value in percent.
+    Empty cells had no impressions."""
     if not cells:
         return _empty(label)
     rows = sorted({r for r, _ in cells})[:max_rows]
@@ -164,6 +169,10 @@ def heat_map(
                 f'fill="{BAR}" fill-opacity="{shade:.2f}"><title>row {row}, rank {rank}: '
                 f"{escape(value_text(value))}</title></rect>"
             )
+            if size >= 30:
+                ink = "#fff" if shade > 0.5 else "#111"
+                body.append(_text(left + j * size + size / 2, y + size / 2 + 4,
+                                  f"{value * 100:.0f}", "middle", ink))  # fmt: skip
     return _svg(height, body, label)
 
 
