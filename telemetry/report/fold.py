@@ -21,7 +21,7 @@ from typing import Any, Final, TypeGuard
 import orjson
 
 from telemetry.report.queries import Context, Filters, StoredEvent
-from telemetry.report.sessions import SessionBuilder, SessionFigures
+from telemetry.report.sessions import SESSION_EVENTS, SessionBuilder, SessionFigures
 
 ATTRIBUTION_MS: Final = 30 * 60 * 1000
 # |corrected_time - time| at least this much is a clock-skew correction (the store's view).
@@ -30,6 +30,8 @@ SKEW_MS: Final = 1000
 Cell = tuple[int, int]  # (row_index, rank)
 TileKey = tuple[str, str, str]  # (request_id, row_id, video_id)
 _UNKNOWN: Final = Context(None, None)
+# Events whose properties carry figures; the others only extend their play session's timeline.
+_PARSED: Final = frozenset({*SESSION_EVENTS, "impression", "tile_visibility", "feed_served"})
 
 
 @dataclass
@@ -109,7 +111,7 @@ class Fold:
     def feed(self, events: Iterable[StoredEvent]) -> None:
         launch: _Launch | None = None
         for event in events:
-            if launch is None or event.app_session_id != launch.app_session_id:
+            if launch is None or event[1] != launch.app_session_id:
                 if launch is not None:
                     launch.finish()
                 launch = _Launch(event, self._filters, self._contexts, self.partial)
@@ -119,7 +121,10 @@ class Fold:
 
 
 class _Launch:
-    """One app session being folded: its play sessions, feeds, impressions and plays."""
+    """One app session being folded: its play sessions, feeds, impressions and plays.
+
+    `add` runs once per stored event: it stays lean, and parses only the events that carry
+    figures (`_PARSED`)."""
 
     def __init__(
         self,
@@ -128,14 +133,15 @@ class _Launch:
         contexts: dict[bytes, Context],
         partial: Partial,
     ) -> None:
-        self.app_session_id = first.app_session_id
-        self._device = first.device_id
+        self.app_session_id = first[1]
+        self._device = first[6]
         self._filters = filters
+        self._unfiltered = filters == Filters()
         self._contexts = contexts
         self._partial = partial
         self._builders: dict[str, SessionBuilder] = {}
         self._selected_sessions: set[str] = set()
-        self._served: dict[TileKey, tuple[int, int, str]] = {}  # -> (row_index, rank, video)
+        self._served: dict[tuple[str, str], tuple[int, list[str]]] = {}  # -> (row_index, videos)
         self._impressions: dict[TileKey, _Impression] = {}
         self._visible_ms: Counter[TileKey] = Counter()
         self._plays: list[tuple[str, int, str]] = []  # (impression_id, mono, play_session_id)
@@ -144,65 +150,71 @@ class _Launch:
         self._last_seq = 0
         self._skewed = 0
 
-    def _context(self, event: StoredEvent) -> Context:
-        return self._contexts.get(event.context_hash or b"", _UNKNOWN)
+    def _context(self, context_hash: bytes | None) -> Context:
+        return self._contexts.get(context_hash or b"", _UNKNOWN)
 
-    def _selected(self, event: StoredEvent) -> bool:
-        """Whether the event passes the time, app version and OS filters."""
+    def _selected(self, corrected_time: int, context_hash: bytes | None) -> bool:
+        """Whether an event passes the time, app version and OS filters."""
         filters = self._filters
-        if not filters.in_time(event.corrected_time):
+        if not filters.in_time(corrected_time):
             return False
         if filters.app_version is None and filters.os is None:
             return True
-        context = self._context(event)
+        context = self._context(context_hash)
         return (filters.app_version is None or context.app_version == filters.app_version) and (
             filters.os is None or context.os == filters.os
         )
 
     def add(self, event: StoredEvent) -> None:
-        selected = self._selected(event)
-        self._any_selected = self._any_selected or selected
+        kind, _, seq, mono, wall, corrected, _, context_hash, session_id, raw = event
+        selected = self._unfiltered or self._selected(corrected, context_hash)
+        if selected:
+            self._any_selected = True
         self._events += 1
-        self._last_seq = event.seq
-        if abs(event.corrected_time - event.time) >= SKEW_MS:
+        self._last_seq = seq
+        if not -SKEW_MS < corrected - wall < SKEW_MS:
             self._skewed += 1
-        try:
-            body = orjson.loads(event.raw)
-        except orjson.JSONDecodeError:
+        if kind not in _PARSED:
+            if session_id is not None and session_id in self._builders:
+                self._builders[session_id].touch(mono)
             return
-        props = body.get("properties") if isinstance(body, dict) else None
+        try:
+            props = orjson.loads(raw)["properties"]
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            return
         if not isinstance(props, dict):
             return
-        if event.play_session_id is not None:
-            self._playback(event, event.play_session_id, props, selected)
-        elif event.type == "impression":
-            self._impression(event, props, selected)
-        elif event.type == "tile_visibility":
+        if session_id is not None:
+            self._playback(event, session_id, props, selected)
+        elif kind == "tile_visibility":
             key = _tile_key(props)
             half = props.get("ms_at_least_half_visible")
             if key is not None and isinstance(half, int):
                 self._visible_ms[key] += half
-        elif event.type == "feed_served" and selected:
+        elif kind == "impression":
+            self._impression(mono, props, selected)
+        elif kind == "feed_served" and selected:
             self._partial.feeds += 1
-            _served_items(props, self._served, self._filters.video_id)
+            _served_rows(props, self._served, self._filters.video_id)
 
     def _playback(
         self, event: StoredEvent, session_id: str, props: dict[str, Any], selected: bool
     ) -> None:
+        kind, mono, corrected = event[0], event[3], event[5]
         builder = self._builders.get(session_id)
         if builder is None:
             builder = SessionBuilder(session_id, self.app_session_id, self._device)
             self._builders[session_id] = builder
-        builder.add(event.type, event.mono_ms, event.corrected_time, props)
-        if event.type != "play_request":
+        builder.add(kind, mono, corrected, props)
+        if kind != "play_request":
             return
-        builder.app_version, builder.os = self._context(event)
+        builder.app_version, builder.os = self._context(event[7])
         if selected and self._filters.video_id in (None, builder.video_id):
             self._selected_sessions.add(session_id)
         if builder.impression_id is not None:
-            self._plays.append((builder.impression_id, event.mono_ms, session_id))
+            self._plays.append((builder.impression_id, mono, session_id))
 
-    def _impression(self, event: StoredEvent, props: dict[str, Any], selected: bool) -> None:
+    def _impression(self, mono: int, props: dict[str, Any], selected: bool) -> None:
         key = _tile_key(props)
         if key is None or key in self._impressions:
             return  # one impression per tile per feed
@@ -213,9 +225,7 @@ class _Launch:
         )
         if isinstance(impression_id, str) and _is_int(row) and _is_int(rank):
             counted = selected and self._filters.video_id in (None, key[2])
-            self._impressions[key] = _Impression(
-                impression_id, (row, rank), key[2], event.mono_ms, counted
-            )
+            self._impressions[key] = _Impression(impression_id, (row, rank), key[2], mono, counted)
 
     def finish(self) -> None:
         partial = self._partial
@@ -284,12 +294,16 @@ class _Launch:
             partial.deepest_rank[row].append(rank)
 
     def _count_served(self) -> None:
+        """Served items per row and title; seen ones are those with an impression."""
         partial = self._partial
-        for key, (row, _rank, video) in self._served.items():
-            partial.served[row] += 1
-            partial.title_served[video] += 1
-            if key in self._impressions:
-                partial.seen[row] += 1
+        served_at: dict[tuple[str, str], tuple[int, list[str]]] = self._served
+        for row, videos in served_at.values():
+            partial.served[row] += len(videos)
+            partial.title_served.update(videos)
+        for request, row_id, video in self._impressions:
+            entry = served_at.get((request, row_id))
+            if entry is not None and video in entry[1]:
+                partial.seen[entry[0]] += 1
                 partial.title_seen[video] += 1
 
 
@@ -304,22 +318,25 @@ def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _served_items(
-    props: dict[str, Any], served: dict[TileKey, tuple[int, int, str]], video_id: str | None
+def _served_rows(
+    props: dict[str, Any],
+    served: dict[tuple[str, str], tuple[int, list[str]]],
+    video_id: str | None,
 ) -> None:
+    """A `feed_served`'s rows: (request_id, row_id) -> (row_index, distinct video ids)."""
     request = props.get("request_id")
     rows = props.get("rows")
     if not isinstance(request, str) or not isinstance(rows, list):
         return
     for row in rows:
-        if not isinstance(row, dict):
+        try:
+            row_id, index = row["row_id"], row["row_index"]
+            videos = [item["video_id"] for item in row["items"]]
+        except (KeyError, TypeError):
+            continue  # a malformed row is left out, the rest of the feed counts
+        if not isinstance(row_id, str) or not _is_int(index):
             continue
-        row_id, index, items = row.get("row_id"), row.get("row_index"), row.get("items")
-        if not isinstance(row_id, str) or not _is_int(index) or not isinstance(items, list):
-            continue
-        for item in items:
-            if not isinstance(item, dict):
-                continue
-            video, rank = item.get("video_id"), item.get("rank")
-            if isinstance(video, str) and _is_int(rank) and video_id in (None, video):
-                served.setdefault((request, row_id, video), (index, rank, video))
+        distinct = [v for v in dict.fromkeys(videos) if isinstance(v, str)]
+        if video_id is not None:
+            distinct = [v for v in distinct if v == video_id]
+        served.setdefault((request, row_id), (index, distinct))

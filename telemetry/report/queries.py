@@ -55,19 +55,10 @@ class Context(NamedTuple):
     os: str | None
 
 
-class StoredEvent(NamedTuple):
-    """One Reelscope event as the report needs it."""
-
-    type: str
-    app_session_id: str
-    seq: int
-    mono_ms: int
-    time: int
-    corrected_time: int
-    device_id: str | None
-    context_hash: bytes | None
-    play_session_id: str | None
-    raw: str
+# One Reelscope event as the report reads it: (type, app_session_id, seq, mono_ms, time,
+# corrected_time, device_id, context_hash, play_session_id, raw). A plain tuple, as SQLite
+# returns it: wrapping millions of rows in objects would cost more than the figures.
+StoredEvent = tuple[str, str, int, int, int, int, str | None, bytes | None, str | None, str]
 
 
 _EVENTS_SQL = (
@@ -153,15 +144,14 @@ class EventStream:
             conditions.append(" AND app_session_id < ?")
             parameters.append(self._high)
         sql = _EVENTS_SQL.format(shard="".join(conditions))
-        previous: tuple[str, int] | None = None
-        make = StoredEvent._make
+        previous_launch = ""
+        previous_seq = 0
         for row in self._connection.execute(sql, parameters):
-            identity = (row[1], row[2])
-            if identity == previous:
+            if row[2] == previous_seq and row[1] == previous_launch:
                 self.duplicates += 1
                 continue
-            previous = identity
-            yield make(row)
+            previous_seq, previous_launch = row[2], row[1]
+            yield row
 
 
 class Drop(NamedTuple):

@@ -116,11 +116,9 @@ class SessionBuilder:
         if handler is not None:
             handler(self, mono, corrected, props)
 
-    def end_elsewhere(self, reason: str) -> None:
-        """A `session_end` sent by a later launch (crash recovery): its clock is another one,
-        so it sets only the reason; the timeline ends at this session's own last event."""
-        if self.end_reason is None:
-            self.end_reason = reason
+    def touch(self, mono: float) -> None:
+        """An event without figures (volume, window, ...): the session was alive then."""
+        self.last_mono = max(self.last_mono, mono)
 
     # -- event handlers --------------------------------------------------------------------
 
@@ -298,7 +296,7 @@ class SessionBuilder:
         )
 
 
-_HANDLERS: Final = {
+_HANDLERS: Final[dict[str, Any]] = {
     "play_request": SessionBuilder._play_request,
     "player_ready": SessionBuilder._player_ready,
     "first_frame": SessionBuilder._first_frame,
@@ -313,6 +311,9 @@ _HANDLERS: Final = {
     "error": SessionBuilder._error,
     "session_end": SessionBuilder._session_end,
 }
+
+
+SESSION_EVENTS: Final = frozenset(_HANDLERS)
 
 
 def _classify(
