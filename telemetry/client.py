@@ -30,9 +30,10 @@ Public API (any thread unless noted):
 - `sync_now()`: send now, overriding a backoff or an auth failure.
 - `set_endpoint(url, write_key)`: new collector or key; clears an auth failure.
 - `device_id`, `app_session_id`: the pseudonymous install id and this launch's id.
-- `outbox`: an `OutboxReader` (read-only) for the privacy window: `recent_events()`,
-  `counts_by_type()`, `dead_letters()`, `drops()`, `export()`;
-  `delete_local_data()` purges it (returns an Event set when done).
+- `outbox`: an `OutboxReader` (read-only) for the privacy window: `recent_events()`
+  (pending), `local_events()` (pending and the bounded history of sent and refused events,
+  with their status), `counts_by_type()`, `counts_by_status()`, `dead_letters()`, `drops()`,
+  `export()`; `delete_local_data()` purges all of it (returns an Event set when done).
 
 Threads: see above. After `os.fork()` the child gets a fresh app session, fresh threads (if
 the parent had started them) and does not inherit the parent's sender lock.
@@ -339,7 +340,8 @@ class TelemetryClient:
         )
 
     def delete_local_data(self) -> threading.Event:
-        """Purge every local event, dead letter and drop count (telemetry stays on if it was).
+        """Purge every local event (pending and history), dead letter and drop count
+        (telemetry stays on if it was).
         Returns an Event set once the data is gone (the writer thread does the work)."""
         barrier = PurgeBarrier()
         self._queue.append(barrier)

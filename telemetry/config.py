@@ -60,6 +60,9 @@ class TelemetryConfig:
     max_rows: int = 100_000
     max_bytes: int = 64 * 1024 * 1024
     max_age: float = 30 * 24 * 3600.0
+    # History of acknowledged events (for the privacy window): rows, age since the answer.
+    history_max_rows: int = 2_000
+    history_max_age: float = 7 * 24 * 3600.0
     # Sender
     flush_interval: float = 5.0
     batch_max_events: int = 500

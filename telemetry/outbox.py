@@ -1,5 +1,6 @@
 """The durable outbox: one SQLite file (WAL) holding every recorded event until the collector
-has acknowledged it, plus the dead-letter table, the drop counters and the batch contexts.
+has acknowledged it, plus a bounded history of acknowledged events, the dead-letter table, the
+drop counters and the batch contexts.
 
 Layout (schema version in `PRAGMA user_version`, upgraded by `_MIGRATIONS` in order):
 - `events`: `seq` (AUTOINCREMENT, so strictly increasing and never reused: FIFO order, and a
@@ -8,6 +9,12 @@ Layout (schema version in `PRAGMA user_version`, upgraded by `_MIGRATIONS` in or
   serialised event `body` exactly as it goes on the wire (serialised once, in `track()`).
 - `contexts`: batch contexts (app version, OS, libVLC, locale, screen) as serialised JSON, so
   events left over from an older launch are sent with the context they were recorded under.
+- `history` (schema 2): the events that left `events`, moved by the transaction that deleted
+  them, with the time of the collector's answer and the outcome (`accepted`, `duplicate`,
+  `delivered` when the collector answered with a mix of both and did not say which, or
+  `dead_letter`), so the privacy window can show what was sent, not only what waits. Bounded
+  by rows (trimmed with each acknowledgement, one statement per batch) and by age (trimmed by
+  the writer's periodic expiry): it is a view for the viewer, not a delivery record.
 - `dead_letter`: events the collector refused, with its status, code and message.
 - `drops`: events lost on purpose, counted by reason, until a batch carrying the counts is
   acknowledged (then subtracted, so drops counted meanwhile survive).
@@ -79,6 +86,17 @@ _MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         """CREATE TRIGGER events_removed AFTER DELETE ON events BEGIN
             UPDATE stats SET rows = rows - 1, bytes = bytes - OLD.size WHERE id = 0; END""",
     ),
+    (
+        # seq is the event's outbox seq: history and pending rows share one order.
+        """CREATE TABLE history (
+            seq INTEGER PRIMARY KEY,
+            event_id TEXT NOT NULL,
+            type TEXT NOT NULL,
+            created_ms INTEGER NOT NULL,
+            body BLOB NOT NULL,
+            acked_ms INTEGER NOT NULL,
+            outcome TEXT NOT NULL)""",
+    ),
 )
 SCHEMA_VERSION: Final = len(_MIGRATIONS)
 
@@ -90,6 +108,19 @@ _TO_DEAD_LETTER: Final = (
     "INSERT OR IGNORE INTO dead_letter"
     " SELECT seq, event_id, type, created_ms, body, ?, ?, ?, ? FROM events"
 )
+_TO_HISTORY: Final = (
+    "INSERT OR IGNORE INTO history SELECT seq, event_id, type, created_ms, body, ?, ?"
+    " FROM events WHERE seq BETWEEN ? AND ?"
+)
+# Keeps the newest `max_rows`: the subquery walks the primary key back `max_rows` entries and
+# is NULL (nothing deleted) while the history is smaller.
+_TRIM_HISTORY: Final = (
+    "DELETE FROM history WHERE seq <= (SELECT seq FROM history ORDER BY seq DESC LIMIT 1 OFFSET ?)"
+)
+ACCEPTED: Final = "accepted"
+DUPLICATE: Final = "duplicate"
+DELIVERED: Final = "delivered"
+DEAD_LETTER: Final = "dead_letter"
 
 
 class UnusableOutboxError(sqlite3.DatabaseError):
@@ -262,19 +293,26 @@ class Outbox:
             self._add_drops({**drops, "outbox_full": drops.get("outbox_full", 0) + evicted})
         return evicted
 
-    def expire(self, max_age: float) -> int:
-        """Drop events older than `max_age` seconds (reason `expired`)."""
+    def expire(self, max_age: float, history_max_age: float) -> int:
+        """Drop events older than `max_age` seconds (reason `expired`) and forget history rows
+        acknowledged more than `history_max_age` seconds ago. Returns the events dropped."""
         with self._transaction() as conn:
-            cutoff = now_ms() - int(max_age * 1000)
+            now = now_ms()
+            cutoff = now - int(max_age * 1000)
             expired = conn.execute("DELETE FROM events WHERE created_ms < ?", (cutoff,)).rowcount
             self._add_drops({"expired": expired})
+            # A scan, but of a table bounded to a few thousand rows, and only at the writer's
+            # expiry cadence (start-up, then hourly).
+            conn.execute(
+                "DELETE FROM history WHERE acked_ms < ?", (now - int(history_max_age * 1000),)
+            )
         return expired
 
     def purge(self) -> None:
-        """Delete every local event, dead letter and drop count, and shrink the files so the
-        deleted data does not linger in free pages or the WAL."""
+        """Delete every local event (pending and history), dead letter and drop count, and
+        shrink the files so the deleted data does not linger in free pages or the WAL."""
         with self._transaction() as conn:
-            for table in ("events", "dead_letter", "drops", "contexts"):
+            for table in ("events", "history", "dead_letter", "drops", "contexts"):
                 conn.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
         self._context_ids.clear()
         self._conn.execute("VACUUM")
@@ -374,36 +412,90 @@ class Outbox:
         )
         return batch, last_seq
 
-    def acknowledge(self, batch: Batch, rejected: Sequence[tuple[int, str, str]]) -> None:
+    def acknowledge(
+        self,
+        batch: Batch,
+        rejected: Sequence[tuple[int, str, str]],
+        duplicates: int,
+        *,
+        history_rows: int,
+    ) -> None:
         """The collector stored `batch` except `rejected` (index, code, message), which go to
-        the dead-letter table. The drop counts the batch carried are now reported."""
+        the dead-letter table; `duplicates` of the stored ones it already had. The batch moves
+        to the history (trimmed to `history_rows`). The drop counts it carried are reported."""
         with self._transaction() as conn:
-            failed = now_ms()
-            for index, code, message in rejected:
-                if 0 <= index < len(batch):
-                    conn.execute(
-                        _TO_DEAD_LETTER + " WHERE event_id = ?",
-                        (200, code, message, failed, batch.event_ids[index]),
-                    )
+            acked = now_ms()
+            refused = [entry for entry in rejected if 0 <= entry[0] < len(batch)]
+            stored = len(batch) - len(refused)
+            # The collector answers duplicates with a count, not per event: only an all-new or
+            # all-duplicate batch says which each event was.
+            if duplicates <= 0:
+                outcome = ACCEPTED
+            elif duplicates >= stored:
+                outcome = DUPLICATE
+            else:
+                outcome = DELIVERED
+            conn.execute(_TO_HISTORY, (acked, outcome, batch.first_seq, batch.last_seq))
+            for index, code, message in refused:
+                event_id = batch.event_ids[index]
+                conn.execute(
+                    _TO_DEAD_LETTER + " WHERE event_id = ?", (200, code, message, acked, event_id)
+                )
+                conn.execute(
+                    "UPDATE history SET outcome = ? WHERE seq BETWEEN ? AND ? AND event_id = ?",
+                    (DEAD_LETTER, batch.first_seq, batch.last_seq, event_id),
+                )
             conn.execute(
                 "DELETE FROM events WHERE seq BETWEEN ? AND ?", (batch.first_seq, batch.last_seq)
             )
+            conn.execute(_TRIM_HISTORY, (history_rows,))
             conn.executemany(
                 "UPDATE drops SET count = count - ? WHERE reason = ?",
                 [(count, reason) for reason, count in batch.drops.items()],
             )
             conn.execute("DELETE FROM drops WHERE count <= 0")
 
-    def dead_letter(self, batch: Batch, status: int, code: str, message: str) -> None:
-        """The collector refused the whole `batch` for good: keep it aside with the reason."""
+    def dead_letter(
+        self, batch: Batch, status: int, code: str, message: str, *, history_rows: int
+    ) -> None:
+        """The collector refused the whole `batch` for good: keep it aside with the reason
+        (and in the history, trimmed to `history_rows`)."""
         with self._transaction() as conn:
+            failed = now_ms()
             conn.execute(
                 _TO_DEAD_LETTER + " WHERE seq BETWEEN ? AND ?",
-                (status, code, message, now_ms(), batch.first_seq, batch.last_seq),
+                (status, code, message, failed, batch.first_seq, batch.last_seq),
             )
+            conn.execute(_TO_HISTORY, (failed, DEAD_LETTER, batch.first_seq, batch.last_seq))
             conn.execute(
                 "DELETE FROM events WHERE seq BETWEEN ? AND ?", (batch.first_seq, batch.last_seq)
             )
+            conn.execute(_TRIM_HISTORY, (history_rows,))
+
+
+PENDING: Final = "pending"
+SENT: Final = "sent"
+REFUSED: Final = "refused"
+
+
+@dataclass(frozen=True, slots=True)
+class LocalEvent:
+    """An event recorded on this device: `pending` (waiting to be sent), `sent` or `refused`
+    (in the history, with the collector's `outcome` and the time of its answer)."""
+
+    seq: int
+    event_id: str
+    event: dict[str, object]
+    status: str
+    outcome: str | None
+    acked_ms: int | None
+
+
+def _local_event(
+    seq: int, event_id: str, body: bytes, outcome: str | None, acked: int | None
+) -> LocalEvent:
+    status = PENDING if outcome is None else REFUSED if outcome == DEAD_LETTER else SENT
+    return LocalEvent(seq, event_id, orjson.loads(body), status, outcome, acked)
 
 
 class OutboxReader:
@@ -421,9 +513,12 @@ class OutboxReader:
         uri = f"{self._path.resolve().as_uri()}?mode=ro"
         with closing(sqlite3.connect(uri, uri=True, timeout=5.0)) as conn:
             # The writer creates the tables and sets user_version in one transaction: version 0
-            # is a file that exists but whose schema is not committed yet, i.e. still empty.
+            # is a file that exists but whose schema is not committed yet, i.e. still empty. An
+            # older version is a file the writer has not upgraded yet (it does so when it opens
+            # the file, before anything is sent): it reads as empty for those few moments too,
+            # rather than failing on the tables it lacks.
             (version,) = conn.execute("PRAGMA user_version").fetchone()
-            yield conn if version else None
+            yield conn if version >= SCHEMA_VERSION else None
 
     def recent_events(self, limit: int = 100) -> list[dict[str, object]]:
         """The newest pending events, newest first, as the JSON objects that will be sent."""
@@ -433,11 +528,47 @@ class OutboxReader:
             rows = conn.execute("SELECT body FROM events ORDER BY seq DESC LIMIT ?", (limit,))
             return [orjson.loads(body) for (body,) in rows]
 
+    def local_events(self, limit: int = 100) -> list[LocalEvent]:
+        """The newest events on this device, pending and in the history, newest first."""
+        with self._connect() as conn:
+            if conn is None:
+                return []
+            rows = conn.execute(
+                "SELECT * FROM"
+                " (SELECT seq, event_id, body, NULL, NULL FROM events ORDER BY seq DESC LIMIT ?)"
+                " UNION ALL SELECT * FROM (SELECT seq, event_id, body, outcome, acked_ms"
+                " FROM history ORDER BY seq DESC LIMIT ?)"
+                " ORDER BY 1 DESC LIMIT ?",
+                (limit, limit, limit),
+            )
+            return [_local_event(*row) for row in rows]
+
     def counts_by_type(self) -> dict[str, int]:
+        """Events on this device by type, pending and in the history."""
         with self._connect() as conn:
             if conn is None:
                 return {}
-            return dict(conn.execute("SELECT type, COUNT(*) FROM events GROUP BY type"))
+            return dict(
+                conn.execute(
+                    "SELECT type, COUNT(*) FROM"
+                    " (SELECT type FROM events UNION ALL SELECT type FROM history) GROUP BY type"
+                )
+            )
+
+    def counts_by_status(self) -> dict[str, int]:
+        """Events on this device: `pending`, `sent` and `refused` (the last two as far as the
+        history reaches)."""
+        counts = dict.fromkeys((PENDING, SENT, REFUSED), 0)
+        with self._connect() as conn:
+            if conn is None:
+                return counts
+            conn.execute("BEGIN")
+            (counts[PENDING],) = conn.execute("SELECT rows FROM stats WHERE id = 0").fetchone()
+            for refused, count in conn.execute(
+                "SELECT outcome = ?, COUNT(*) FROM history GROUP BY 1", (DEAD_LETTER,)
+            ):
+                counts[REFUSED if refused else SENT] = count
+            return counts
 
     def dead_letters(self, limit: int = 100) -> list[dict[str, object]]:
         """The newest refused events with the collector's status, code and message."""
@@ -450,16 +581,33 @@ class OutboxReader:
             return {} if conn is None else dict(conn.execute("SELECT reason, count FROM drops"))
 
     def export(self) -> dict[str, object]:
-        """All local telemetry data as one JSON-ready document (one consistent snapshot)."""
+        """All local telemetry data as one JSON-ready document (one consistent snapshot):
+        `events` (pending, oldest first), `history` (sent and refused, oldest first, each with
+        its status, outcome and `acked_ms`), `dead_letter` and `drops`."""
         with self._connect() as conn:
             if conn is None:
-                return {"events": [], "dead_letter": [], "drops": {}}
+                return {"events": [], "history": [], "dead_letter": [], "drops": {}}
             conn.execute("BEGIN")
             events = [
                 orjson.loads(b) for (b,) in conn.execute("SELECT body FROM events ORDER BY seq")
             ]
+            history = [
+                {
+                    "event": local.event,
+                    "status": local.status,
+                    "outcome": local.outcome,
+                    "acked_ms": local.acked_ms,
+                }
+                for local in (
+                    _local_event(*row)
+                    for row in conn.execute(
+                        "SELECT seq, event_id, body, outcome, acked_ms FROM history ORDER BY seq"
+                    )
+                )
+            ]
             return {
                 "events": events,
+                "history": history,
                 "dead_letter": _dead_letters(conn, -1),
                 "drops": dict(conn.execute("SELECT reason, count FROM drops")),
             }

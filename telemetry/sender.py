@@ -8,8 +8,9 @@ While backing off it is never woken by new events: only `sync_now()`, `set_endpo
 consent changes and shutdown interrupt the wait.
 
 Answers (the collector's wire contract):
-- 2xx: rows deleted; per-event `rejected` entries go to the dead-letter table with their
-  message; duplicates count as delivered; the drop counts the batch carried are cleared.
+- 2xx: rows moved to the outbox's bounded history; per-event `rejected` entries go to the
+  dead-letter table with their message; duplicates count as delivered; the drop counts the
+  batch carried are cleared.
 - 413, 400, 422: the batch is halved until the single offending event is found, which goes to
   the dead-letter table with the server's reason (the limit grows back after each success).
 - 401, 403: sending stops, the data stays, the state says `auth_failed` until a new key
@@ -325,7 +326,13 @@ class Sender:
         status = answer.status
         if 200 <= status < 300:
             rejected = _rejected(answer.body.get("rejected"))
-            outbox.acknowledge(batch, rejected)
+            duplicates = answer.body.get("duplicates")
+            outbox.acknowledge(
+                batch,
+                rejected,
+                duplicates if isinstance(duplicates, int) else 0,
+                history_rows=self._config.history_max_rows,
+            )
             if rejected:
                 _log.warning("collector rejected %d events: %s", len(rejected), rejected[0][2])
                 self._dead_letters = outbox.dead_letter_count()
@@ -341,7 +348,9 @@ class Sender:
                     self._force = True  # the halves go at once, not at the next timer
             else:
                 _log.warning("collector refused event %s: %s", batch.event_ids[0], message)
-                outbox.dead_letter(batch, status, code, message)
+                outbox.dead_letter(
+                    batch, status, code, message, history_rows=self._config.history_max_rows
+                )
                 self._dead_letters = outbox.dead_letter_count()
                 self._settle(outbox, batch.last_seq, delivered=False)
         elif status in {401, 403}:

@@ -249,7 +249,7 @@ class OutboxWriter:
 
     def _expire(self, outbox: Outbox) -> Outbox:
         try:
-            expired = outbox.expire(self._config.max_age)
+            expired = outbox.expire(self._config.max_age, self._config.history_max_age)
         except sqlite3.Error as exc:
             if not is_corruption(exc):
                 _log.error("could not expire old telemetry events: %s", exc)

@@ -1,11 +1,13 @@
 """ "What Reelscope knows about you": the events recorded on this device, live, with a filter
-by type; the outbox's size and its counts per type; export of all local telemetry data as JSON;
-deleting it; and deleting this device's events from the server.
+by type and each event's status (waiting to be sent, sent, refused by the server); counts per
+type; export of all local telemetry data as JSON; deleting it; and deleting this device's
+events from the server.
 
-The list is fed by polling the outbox once a second while the window is visible (the outbox
-is the only record of what was tracked; reading it is a few ms with WAL). Events that leave
-the outbox (sent, or removed) stay listed, marked so, until the window is closed. Deleting from
-the server first purges the local outbox, so nothing pending is sent afterwards, then calls the
+The list is fed by polling the outbox once a second while the window is visible. The outbox
+keeps events waiting to be sent and a bounded history of those the collector answered for (the
+newest 2 000, for 7 days by default), so the list shows what was recorded and sent recently, not
+only what waits; events trimmed from the history or deleted leave the list. Deleting from the
+server first purges the local outbox, so nothing pending is sent afterwards, then calls the
 collector's authenticated `DELETE /v1/devices/{device_id}/events` on a worker thread.
 
 GUI thread only, except the work handed to `BackgroundCall`.
@@ -50,6 +52,7 @@ from PySide6.QtWidgets import (
 from telemetry.client import TelemetryClient
 from telemetry.disclosure import DESCRIPTIONS
 from telemetry.events import SPECS
+from telemetry.outbox import DELIVERED, DUPLICATE, PENDING, REFUSED, SENT, LocalEvent
 from telemetry.server_data import delete_device_data
 from ui.background import BackgroundCall
 
@@ -78,8 +81,9 @@ def summary(properties: object) -> str:
 
 
 def export_local_data(client: TelemetryClient, path: Path) -> dict[str, Any]:
-    """Write every local telemetry record (pending events, refused events, drop counts) with
-    the device id and the current choice to `path` as JSON; returns what was written."""
+    """Write every local telemetry record (pending events, the history of sent and refused
+    events, dead letters, drop counts) with the device id and the current choice to `path` as
+    JSON; returns what was written."""
     document: dict[str, Any] = {
         "exported_at": datetime.now().astimezone().isoformat(timespec="seconds"),
         "device_id": client.device_id,
@@ -90,16 +94,23 @@ def export_local_data(client: TelemetryClient, path: Path) -> dict[str, Any]:
     return document
 
 
+_STATUS_TEXT: Final = {PENDING: "waiting to send", SENT: "sent", REFUSED: "refused"}
+_OUTCOME_TEXT: Final = {
+    DUPLICATE: "the collector already had it (a retry)",
+    DELIVERED: "stored by the collector (new or a retry)",
+}
+
+
 class EventTableModel(QAbstractTableModel):
-    """Recorded events, newest first: time, type, main properties, whether still on the device."""
+    """Events on this device, newest first: time, type, main properties, status."""
 
     HEADERS: Final = ("Time", "Type", "Details", "Status")
     TYPE_COLUMN: Final = 1
+    STATUS_COLUMN: Final = 3
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._rows: list[dict[str, Any]] = []
-        self._pending: set[str] = set()
+        self._rows: list[LocalEvent] = []
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802, B008 - Qt API
         return 0 if parent.isValid() else len(self._rows)
@@ -121,51 +132,96 @@ class EventTableModel(QAbstractTableModel):
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> object:
         if not index.isValid() or not 0 <= index.row() < len(self._rows):
             return None
-        event = self._rows[index.row()]
+        local = self._rows[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
-            return self._display(event, index.column())
-        if role == Qt.ItemDataRole.ToolTipRole and index.column() == self.TYPE_COLUMN:
-            return DESCRIPTIONS.get(str(event.get("type", "")), "")
+            return self._display(local, index.column())
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if index.column() == self.TYPE_COLUMN:
+                return DESCRIPTIONS.get(str(local.event.get("type", "")), "")
+            if index.column() == self.STATUS_COLUMN:
+                return _status_tip(local)
         return None
 
-    def _display(self, event: dict[str, Any], column: int) -> str:
+    def _display(self, local: LocalEvent, column: int) -> str:
+        event = local.event
         if column == 0:
             wall = event.get("time")
-            if not isinstance(wall, int):
-                return ""
-            return datetime.fromtimestamp(wall / 1000).strftime("%H:%M:%S.%f")[:-3]
+            return _clock(wall) if isinstance(wall, int) else ""
         if column == 1:
             return str(event.get("type", ""))
         if column == 2:
             return summary(event.get("properties"))
-        return "waiting to send" if event["event_id"] in self._pending else "sent or deleted"
+        return _STATUS_TEXT.get(local.status, local.status)
 
-    def event_at(self, row: int) -> dict[str, Any]:
-        return self._rows[row]
+    def event_at(self, row: int) -> dict[str, object]:
+        return self._rows[row].event
 
-    def update(self, pending_newest_first: Sequence[dict[str, Any]]) -> None:
-        """Merge a fresh read of the outbox: new events go on top, those gone are marked."""
-        known = {event["event_id"] for event in self._rows}
-        fresh = [e for e in pending_newest_first if e.get("event_id") not in known]
-        self._pending = {str(e.get("event_id")) for e in pending_newest_first}
-        if fresh:
-            self.beginInsertRows(QModelIndex(), 0, len(fresh) - 1)
-            self._rows[:0] = fresh
-            self.endInsertRows()
-        if len(self._rows) > MAX_ROWS:
-            self.beginRemoveRows(QModelIndex(), MAX_ROWS, len(self._rows) - 1)
-            del self._rows[MAX_ROWS:]
+    def status_at(self, row: int) -> str:
+        return self._rows[row].status
+
+    def update(self, newest_first: Sequence[LocalEvent]) -> None:
+        """Show a fresh read of the outbox: rows gone are removed, new ones inserted where
+        they belong, status changes announced, so views keep their selection and scroll."""
+        wanted = {local.event_id for local in newest_first}
+        row = len(self._rows)
+        while row > 0:
+            row -= 1
+            if self._rows[row].event_id in wanted:
+                continue
+            first = row  # remove the whole run of gone rows ending here in one step
+            while first > 0 and self._rows[first - 1].event_id not in wanted:
+                first -= 1
+            self.beginRemoveRows(QModelIndex(), first, row)
+            del self._rows[first : row + 1]
             self.endRemoveRows()
-        if self._rows:
+            row = first
+        if not _in_order(self._rows, newest_first):
+            # Only after the outbox file was replaced: a fresh file restarts its seqs.
+            self.beginResetModel()
+            self._rows = list(newest_first)
+            self.endResetModel()
+            return
+        changed: list[int] = []
+        for position, local in enumerate(newest_first):
+            shown = self._rows[position] if position < len(self._rows) else None
+            if shown is None or shown.event_id != local.event_id:
+                self.beginInsertRows(QModelIndex(), position, position)
+                self._rows.insert(position, local)
+                self.endInsertRows()
+            elif (shown.status, shown.outcome) != (local.status, local.outcome):
+                self._rows[position] = local
+                changed.append(position)
+        if changed:
             self.dataChanged.emit(
-                self.index(0, 3), self.index(len(self._rows) - 1, 3), [Qt.ItemDataRole.DisplayRole]
+                self.index(changed[0], self.STATUS_COLUMN),
+                self.index(changed[-1], self.STATUS_COLUMN),
+                [Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole],
             )
 
     def clear(self) -> None:
         self.beginResetModel()
         self._rows = []
-        self._pending = set()
         self.endResetModel()
+
+
+def _in_order(kept: Sequence[LocalEvent], newest_first: Sequence[LocalEvent]) -> bool:
+    """Whether `kept` is a subsequence of `newest_first`, so inserting fills it in."""
+    fresh = iter(local.event_id for local in newest_first)
+    return all(any(event_id == local.event_id for event_id in fresh) for local in kept)
+
+
+def _clock(wall_ms: int) -> str:
+    return datetime.fromtimestamp(wall_ms / 1000).strftime("%H:%M:%S.%f")[:-3]
+
+
+def _status_tip(local: LocalEvent) -> str:
+    if local.status == PENDING:
+        return "Recorded on this device, not sent yet."
+    answered = "" if local.acked_ms is None else f" at {_clock(local.acked_ms)}"
+    if local.status == REFUSED:
+        return f"Refused by the collector{answered}; kept on this device, never resent."
+    detail = _OUTCOME_TEXT.get(local.outcome or "", "stored by the collector")
+    return f"Sent: {detail}{answered}."
 
 
 class PrivacyWindow(QWidget):
@@ -220,6 +276,7 @@ class PrivacyWindow(QWidget):
         self.identity.setWordWrap(True)
         self.identity.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.outbox_size = QLabel()
+        self.outbox_size.setWordWrap(True)
         self.counts = QListWidget()
         self.export_button = QPushButton("Export all local data…")
         self.export_button.clicked.connect(self._on_export_button_clicked)
@@ -248,7 +305,7 @@ class PrivacyWindow(QWidget):
         side_layout.setContentsMargins(0, 0, 0, 0)
         side_layout.addWidget(self.identity)
         side_layout.addWidget(self.outbox_size)
-        side_layout.addWidget(QLabel("Waiting on this device, by type:"))
+        side_layout.addWidget(QLabel("On this device (waiting and recently sent), by type:"))
         side_layout.addWidget(self.counts, 1)
         side_layout.addWidget(self.export_button)
         side_layout.addWidget(self.delete_local_button)
@@ -270,9 +327,9 @@ class PrivacyWindow(QWidget):
     def refresh(self) -> None:
         outbox = self._client.outbox
         try:
-            events = outbox.recent_events(MAX_ROWS)
+            events = outbox.local_events(MAX_ROWS)
             counts = outbox.counts_by_type()
-            dead = len(outbox.dead_letters(-1))
+            statuses = outbox.counts_by_status()
         except sqlite3.Error as exc:
             # The writer is creating the file, or holds it a moment: keep the last view.
             log.debug("outbox not readable yet: %s", exc)
@@ -284,7 +341,8 @@ class PrivacyWindow(QWidget):
         )
         size = _file_size(self._client.outbox_path)
         self.outbox_size.setText(
-            f"Outbox: {sum(counts.values())} events waiting, {dead} refused by the server, "
+            f"On this device: {statuses[PENDING]} events waiting to be sent, "
+            f"{statuses[SENT]} recently sent, {statuses[REFUSED]} recently refused by the server; "
             f"{size / 1024:.0f} KiB on disk"
         )
         sharing = "on" if self._client.consent else "off"
@@ -307,7 +365,11 @@ class PrivacyWindow(QWidget):
 
     def export_to(self, path: Path) -> None:
         document = export_local_data(self._client, path)
-        self.result.setText(f"Exported {len(document['events'])} events to {path}.")
+        waiting, answered = len(document["events"]), len(document["history"])
+        self.result.setText(
+            f"Exported {waiting + answered} events ({waiting} waiting, {answered} sent or "
+            f"refused) to {path}."
+        )
 
     def _on_export_button_clicked(self) -> None:
         name, _ = QFileDialog.getSaveFileName(
@@ -328,7 +390,8 @@ class PrivacyWindow(QWidget):
 
     def _on_delete_local_button_clicked(self) -> None:
         self._confirm(
-            "Delete every event waiting on this device? They will never be sent.",
+            "Delete every event on this device, waiting or already sent? Those waiting will "
+            "never be sent.",
             self.delete_local_data,
         )
 
@@ -350,8 +413,8 @@ class PrivacyWindow(QWidget):
 
     def _on_delete_server_button_clicked(self) -> None:
         self._confirm(
-            "Delete every event of this installation from the server, and those waiting on "
-            "this device? Reelscope keeps recording afterwards if sharing stays on.",
+            "Delete every event of this installation from the server, and every event on this "
+            "device? Reelscope keeps recording afterwards if sharing stays on.",
             self.delete_server_data,
         )
 

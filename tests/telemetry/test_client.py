@@ -220,7 +220,8 @@ def test_opting_out_stops_recording_and_purges(
     assert client.track("pause", VALID["pause"]) is None
     reader = OutboxReader(client.outbox_path)
     wait_until(
-        lambda: reader.export() == {"events": [], "dead_letter": [], "drops": {}}, what="the purge"
+        lambda: reader.export() == {"events": [], "history": [], "dead_letter": [], "drops": {}},
+        what="the purge",
     )
     assert client.status().state == SyncState.DISABLED
     assert client.status().pending == 0
@@ -237,6 +238,28 @@ def test_opting_out_stops_recording_and_purges(
     client.track("pause", VALID["pause"])
     assert client.flush(5.0)
     assert [e["type"] for e in collector.stored.values()] == ["pause"]
+
+
+def test_delivered_events_stay_in_the_local_history_until_deleted(
+    make_client: MakeClient,
+) -> None:
+    empty = {"events": [], "history": [], "dead_letter": [], "drops": {}}
+    client = make_client(history_max_rows=4)
+    sent = [client.track("heartbeat", heartbeat(n)) for n in range(6)]
+    assert client.flush(5.0)
+    reader = client.outbox
+    local = reader.local_events(100)
+    assert [e.event_id for e in local] == sent[:1:-1]  # the newest 4 of one batch
+    assert {(e.status, e.outcome) for e in local} == {("sent", "accepted")}
+    assert reader.counts_by_type() == {"heartbeat": 4}
+    assert client.delete_local_data().wait(5.0)
+    assert reader.export() == empty
+    assert client.consent  # deleting local data leaves sharing on
+    later = client.track("pause", VALID["pause"])
+    assert client.flush(5.0)
+    assert [(e.event_id, e.status) for e in reader.local_events()] == [(later, "sent")]
+    client.set_consent(False)
+    wait_until(lambda: reader.export() == empty, what="the opt-out purge")
 
 
 def test_status_snapshot_and_listener(

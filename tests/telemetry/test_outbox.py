@@ -1,20 +1,32 @@
 """The SQLite outbox on real files: schema and migrations, FIFO batches within limits,
-eviction order and drop counts, acknowledgement, dead letters, corruption, read helpers."""
+eviction order and drop counts, acknowledgement, the history of acknowledged events and its
+bounds, dead letters, corruption, read helpers."""
 
 from __future__ import annotations
 
 import logging
 import sqlite3
 import time
+from contextlib import closing
 from pathlib import Path
 
 import orjson
 import pytest
 
 from telemetry.events import Priority
-from telemetry.outbox import SCHEMA_VERSION, OutboxFile, OutboxReader, QueuedEvent
+from telemetry.outbox import (
+    _MIGRATIONS,
+    SCHEMA_VERSION,
+    Batch,
+    Outbox,
+    OutboxFile,
+    OutboxReader,
+    QueuedEvent,
+)
 
 CTX = orjson.dumps({"app": {"name": "reelscope", "version": "1"}})
+HISTORY = 2000
+EMPTY = {"events": [], "history": [], "dead_letter": [], "drops": {}}
 
 
 def queued(
@@ -40,7 +52,7 @@ def test_new_outbox_has_schema_version_and_wal(tmp_path: Path) -> None:
     path = tmp_path / "o.sqlite3"
     OutboxFile(path).connect().close()
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 1
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     # Reopening an up-to-date file migrates nothing and keeps the data.
     outbox = OutboxFile(path).connect()
@@ -66,7 +78,7 @@ def test_batches_are_fifo_and_within_limits(tmp_path: Path) -> None:
     assert len(batch) == 500
     assert batch.event_ids[:2] == ("e1", "e2")
     assert (batch.first_seq, batch.last_seq, last_seq) == (1, 500, 1200)
-    outbox.acknowledge(batch, [])
+    outbox.acknowledge(batch, [], 0, history_rows=HISTORY)
     batch, _ = outbox.read_batch(500, 512 * 1024)
     assert batch is not None
     assert batch.event_ids[0] == "e501"
@@ -94,7 +106,7 @@ def test_a_batch_never_mixes_contexts(tmp_path: Path) -> None:
     batches = []
     while (batch := outbox.read_batch(500, 512 * 1024)[0]) is not None:
         batches.append((batch.event_ids, orjson.loads(batch.context)["app"]["version"]))
-        outbox.acknowledge(batch, [])
+        outbox.acknowledge(batch, [], 0, history_rows=HISTORY)
     assert batches == [(("e1", "e2"), "1"), (("e3",), "2"), (("e4",), "1")]
 
 
@@ -130,7 +142,7 @@ def test_age_bound_expires_and_counts(tmp_path: Path) -> None:
     outbox = OutboxFile(tmp_path / "o.sqlite3").connect()
     old = time.time_ns() // 1_000_000 - 40 * 86_400_000
     outbox.append([queued(1, created_ms=old), queued(2)], {}, max_rows=100, max_bytes=10**6)
-    assert outbox.expire(30 * 86_400.0) == 1
+    assert outbox.expire(30 * 86_400.0, 7 * 86_400.0) == 1
     assert ids(tmp_path / "o.sqlite3") == ["e2"]
     assert OutboxReader(tmp_path / "o.sqlite3").drops() == {"expired": 1}
 
@@ -143,7 +155,7 @@ def test_acknowledged_drops_are_subtracted_not_zeroed(tmp_path: Path) -> None:
     assert batch.drops == {"invalid": 3}
     # Two more drops are counted while the batch is in flight.
     outbox.append([queued(2)], {"invalid": 2}, max_rows=100, max_bytes=10**6)
-    outbox.acknowledge(batch, [])
+    outbox.acknowledge(batch, [], 0, history_rows=HISTORY)
     assert OutboxReader(tmp_path / "o.sqlite3").drops() == {"invalid": 2}
 
 
@@ -153,10 +165,10 @@ def test_rejected_events_and_refused_batches_go_to_dead_letter(tmp_path: Path) -
     outbox.append([queued(n) for n in range(1, 5)], {}, max_rows=100, max_bytes=10**6)
     batch, _ = outbox.read_batch(2, 512 * 1024)
     assert batch is not None
-    outbox.acknowledge(batch, [(1, "invalid_event", "rank must be >= 0")])
+    outbox.acknowledge(batch, [(1, "invalid_event", "rank must be >= 0")], 0, history_rows=HISTORY)
     batch, _ = outbox.read_batch(500, 512 * 1024)
     assert batch is not None
-    outbox.dead_letter(batch, 422, "bad_batch", "nope")
+    outbox.dead_letter(batch, 422, "bad_batch", "nope", history_rows=HISTORY)
     assert outbox.totals() == (0, 0)
     letters = OutboxReader(path).dead_letters()
     assert [(d["event"]["event_id"], d["status"], d["message"]) for d in letters] == [  # type: ignore[index]
@@ -211,7 +223,7 @@ def test_reader_lists_counts_and_exports(tmp_path: Path) -> None:
     path = tmp_path / "o.sqlite3"
     reader = OutboxReader(path)
     assert reader.recent_events() == []
-    assert reader.export() == {"events": [], "dead_letter": [], "drops": {}}
+    assert reader.export() == EMPTY
     outbox = OutboxFile(path).connect()
     outbox.append(
         [queued(1, type_="pause"), queued(2, type_="pause"), queued(3, type_="ended")],
@@ -232,10 +244,12 @@ def test_purge_deletes_everything_and_moved_aside_copies(tmp_path: Path) -> None
     (tmp_path / "o.sqlite3.corrupt-20260101T000000-1").write_bytes(b"old")
     file = OutboxFile(path)
     outbox = file.connect()
-    outbox.append([queued(1)], {"invalid": 1}, max_rows=10, max_bytes=10**6)
+    outbox.append([queued(1), queued(2), queued(3)], {"invalid": 1}, max_rows=10, max_bytes=10**6)
+    acknowledge(outbox, 2, rejected=[(1, "invalid_event", "no")])
+    assert OutboxReader(path).counts_by_status() == {"pending": 1, "sent": 1, "refused": 1}
     outbox.purge()
     file.remove_moved_aside()
-    assert OutboxReader(path).export() == {"events": [], "dead_letter": [], "drops": {}}
+    assert OutboxReader(path).export() == EMPTY
     assert outbox.totals() == (0, 0)
     assert not list(tmp_path.glob("o.sqlite3.corrupt-*"))
 
@@ -248,4 +262,165 @@ def test_reader_sees_a_file_without_its_schema_as_empty(tmp_path: Path) -> None:
     reader = OutboxReader(path)
     assert reader.counts_by_type() == {}
     assert reader.recent_events() == []
-    assert reader.export() == {"events": [], "dead_letter": [], "drops": {}}
+    assert reader.export() == EMPTY
+
+
+def acknowledge(
+    outbox: Outbox,
+    count: int,
+    *,
+    rejected: list[tuple[int, str, str]] | None = None,
+    duplicates: int = 0,
+    history_rows: int = HISTORY,
+) -> Batch:
+    batch, _ = outbox.read_batch(count, 512 * 1024)
+    assert batch is not None
+    outbox.acknowledge(batch, rejected or [], duplicates, history_rows=history_rows)
+    return batch
+
+
+def history(path: Path) -> list[tuple[str, str]]:
+    with sqlite3.connect(path) as conn:
+        return list(conn.execute("SELECT event_id, outcome FROM history ORDER BY seq"))
+
+
+def test_acknowledged_events_move_to_the_history_with_their_outcome(tmp_path: Path) -> None:
+    path = tmp_path / "o.sqlite3"
+    outbox = OutboxFile(path).connect()
+    outbox.append([queued(n) for n in range(1, 11)], {}, max_rows=100, max_bytes=10**6)
+    before = time.time_ns() // 1_000_000
+    acknowledge(outbox, 3, rejected=[(1, "invalid_event", "bad rank")])
+    acknowledge(outbox, 2, duplicates=2)  # a retry whose first answer was lost
+    acknowledge(outbox, 2, duplicates=1)  # the collector does not say which one
+    batch, _ = outbox.read_batch(1, 512 * 1024)
+    assert batch is not None
+    outbox.dead_letter(batch, 413, "too_large", "over the limit", history_rows=HISTORY)
+    assert outbox.totals()[0] == 2
+    assert history(path) == [
+        ("e1", "accepted"),
+        ("e2", "dead_letter"),
+        ("e3", "accepted"),
+        ("e4", "duplicate"),
+        ("e5", "duplicate"),
+        ("e6", "delivered"),
+        ("e7", "delivered"),
+        ("e8", "dead_letter"),
+    ]
+    reader = OutboxReader(path)
+    local = reader.local_events(100)
+    assert [(e.event_id, e.status) for e in local] == [
+        ("e10", "pending"),
+        ("e9", "pending"),
+        ("e8", "refused"),
+        ("e7", "sent"),
+        ("e6", "sent"),
+        ("e5", "sent"),
+        ("e4", "sent"),
+        ("e3", "sent"),
+        ("e2", "refused"),
+        ("e1", "sent"),
+    ]
+    assert local[0].event["event_id"] == "e10"
+    assert local[0].acked_ms is None
+    assert all(e.acked_ms is not None and e.acked_ms >= before for e in local[2:])
+    assert [e.event_id for e in reader.local_events(3)] == ["e10", "e9", "e8"]
+    assert reader.counts_by_status() == {"pending": 2, "sent": 6, "refused": 2}
+    # Pending-only views keep their meaning.
+    assert [e["event_id"] for e in reader.recent_events()] == ["e10", "e9"]
+    assert [d["event"]["event_id"] for d in reader.dead_letters()] == ["e8", "e2"]  # type: ignore[index]
+
+
+def test_counts_by_type_cover_pending_and_history(tmp_path: Path) -> None:
+    path = tmp_path / "o.sqlite3"
+    outbox = OutboxFile(path).connect()
+    events = [queued(1, type_="pause"), queued(2, type_="pause"), queued(3, type_="ended")]
+    outbox.append(events, {}, max_rows=10, max_bytes=10**6)
+    acknowledge(outbox, 2)
+    assert OutboxReader(path).counts_by_type() == {"pause": 2, "ended": 1}
+
+
+def test_history_is_bounded_by_rows_at_each_acknowledgement(tmp_path: Path) -> None:
+    path = tmp_path / "o.sqlite3"
+    outbox = OutboxFile(path).connect()
+    outbox.append([queued(n) for n in range(1, 31)], {}, max_rows=100, max_bytes=10**6)
+    acknowledge(outbox, 8, history_rows=10)
+    assert len(history(path)) == 8
+    acknowledge(outbox, 8, history_rows=10)
+    assert [e for e, _ in history(path)] == [f"e{n}" for n in range(7, 17)]  # the newest 10
+    batch, _ = outbox.read_batch(4, 512 * 1024)
+    assert batch is not None
+    outbox.dead_letter(batch, 422, "bad_batch", "nope", history_rows=10)
+    assert [e for e, _ in history(path)] == [f"e{n}" for n in range(11, 21)]
+    assert outbox.totals()[0] == 10  # the bound never touches pending events
+
+
+def test_history_is_bounded_by_age_at_expiry(tmp_path: Path) -> None:
+    path = tmp_path / "o.sqlite3"
+    outbox = OutboxFile(path).connect()
+    outbox.append([queued(n) for n in range(1, 5)], {}, max_rows=100, max_bytes=10**6)
+    acknowledge(outbox, 3)
+    eight_days_ago = time.time_ns() // 1_000_000 - 8 * 86_400_000
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE history SET acked_ms = ? WHERE event_id != 'e3'", (eight_days_ago,))
+    assert outbox.expire(30 * 86_400.0, 7 * 86_400.0) == 0  # expired history is not a drop
+    assert history(path) == [("e3", "accepted")]
+    assert OutboxReader(path).drops() == {}
+    assert ids(path) == ["e4"]
+
+
+def test_export_contains_every_local_event(tmp_path: Path) -> None:
+    path = tmp_path / "o.sqlite3"
+    outbox = OutboxFile(path).connect()
+    outbox.append([queued(n) for n in range(1, 6)], {"invalid": 1}, max_rows=100, max_bytes=10**6)
+    acknowledge(outbox, 3, rejected=[(2, "invalid_event", "bad")])
+    exported = OutboxReader(path).export()
+    assert [e["event_id"] for e in exported["events"]] == ["e4", "e5"]  # type: ignore[index, union-attr]
+    assert [
+        (h["event"]["event_id"], h["status"], h["outcome"])  # type: ignore[index]
+        for h in exported["history"]  # type: ignore[union-attr]
+    ] == [("e1", "sent", "accepted"), ("e2", "sent", "accepted"), ("e3", "refused", "dead_letter")]
+    assert all(isinstance(h["acked_ms"], int) for h in exported["history"])  # type: ignore[index, union-attr]
+    assert [d["event"]["event_id"] for d in exported["dead_letter"]] == ["e3"]  # type: ignore[index, union-attr]
+    assert exported["drops"] == {}  # reported with the acknowledged batch
+    orjson.dumps(exported)
+
+
+def _schema_1_file(path: Path) -> None:
+    """An outbox as the previous release left it: schema 1 with events waiting."""
+    with closing(sqlite3.connect(path, isolation_level=None)) as conn:
+        conn.execute("PRAGMA journal_mode=WAL")
+        for statement in _MIGRATIONS[0]:
+            conn.execute(statement)
+        conn.execute("INSERT INTO contexts (id, body) VALUES (1, ?)", (CTX,))
+        for n in (1, 2, 3):
+            event_id, type_, priority, created, body, _, _ = queued(n)
+            conn.execute(
+                "INSERT INTO events (event_id, type, priority, created_ms, size, ctx_id, body)"
+                " VALUES (?, ?, ?, ?, ?, 1, ?)",
+                (event_id, type_, priority, created, len(body), body),
+            )
+        conn.execute("INSERT INTO drops VALUES ('invalid', 4)")
+        conn.execute("PRAGMA user_version = 1")
+
+
+def test_a_schema_1_outbox_upgrades_in_place_keeping_pending_events(tmp_path: Path) -> None:
+    path = tmp_path / "o.sqlite3"
+    _schema_1_file(path)
+    reader = OutboxReader(path)
+    assert reader.export() == EMPTY  # not upgraded yet: read as empty, not "no such table"
+    outbox = OutboxFile(path).connect()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert not list(tmp_path.glob("o.sqlite3.corrupt-*"))
+    assert ids(path) == ["e1", "e2", "e3"]
+    assert outbox.totals() == (3, sum(len(queued(n)[4]) for n in (1, 2, 3)))
+    assert reader.drops() == {"invalid": 4}
+    batch = acknowledge(outbox, 2)
+    assert batch.context == CTX
+    assert [(e.event_id, e.status) for e in reader.local_events()] == [
+        ("e3", "pending"),
+        ("e2", "sent"),
+        ("e1", "sent"),
+    ]
+    outbox.append([queued(4)], {}, max_rows=10, max_bytes=10**6)
+    assert ids(path) == ["e3", "e4"]

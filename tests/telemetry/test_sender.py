@@ -137,7 +137,12 @@ def test_400_dead_letters_only_the_offending_event_with_the_reason(
     assert letter["message"] == "13 is unlucky"
     assert letter["status"] == 422
     wait_until(lambda: client.status().dead_letter == 1, what="dead-letter count")
-    assert OutboxReader(client.outbox_path).counts_by_type() == {}
+    reader = OutboxReader(client.outbox_path)
+    assert reader.counts_by_status() == {"pending": 0, "sent": 29, "refused": 1}
+    statuses = {e.event_id: e.status for e in reader.local_events(100)}
+    assert statuses == {
+        event_id: "refused" if event_id == sent[13] else "sent" for event_id in sent
+    }
 
 
 def test_per_event_rejections_go_to_dead_letter(
@@ -170,7 +175,9 @@ def test_duplicates_count_as_delivered(
     assert client.flush(5.0)
     assert list(collector.stored) == sent
     assert collector.copies[sent[0]] == 2
-    assert OutboxReader(client.outbox_path).counts_by_type() == {}
+    local = OutboxReader(client.outbox_path).local_events(100)
+    assert sorted(e.event_id for e in local) == sorted(sent)  # type: ignore[type-var]
+    assert {(e.status, e.outcome) for e in local} == {("sent", "duplicate")}
 
 
 def test_auth_failure_stops_sending_and_keeps_the_data(

@@ -1,7 +1,8 @@
 """The viewer's telemetry controls in the real main window, with a real telemetry client and
 outbox in tmp dirs and the real collector on 127.0.0.1: first-run consent, opting out from
 Settings, settings validation and Test connection, the sync status on a refused key, and the
-privacy window (live list, filter, export, local and server-side deletion)."""
+privacy window (live list of waiting and sent events with their status, filter, export, local
+and server-side deletion)."""
 
 from __future__ import annotations
 
@@ -219,6 +220,7 @@ def test_the_privacy_window_lists_filters_exports_and_deletes(
     assert [model.event_at(r)["event_id"] for r in range(8)] == ids[::-1]
     assert model.index(0, 1).data() == "app_start"
     assert model.index(7, 2).data().startswith("position_ms=0")
+    assert {model.index(r, 3).data() for r in range(8)} == {"waiting to send"}
     assert "heartbeat: 5" in [window.counts.item(i).text() for i in range(window.counts.count())]
 
     window.filter_type("heartbeat")
@@ -234,6 +236,64 @@ def test_the_privacy_window_lists_filters_exports_and_deletes(
 
     assert window.delete_local_data()
     assert client.outbox.export()["events"] == []
+    assert model.rowCount() == 0
+
+
+def test_the_privacy_window_lists_sent_and_waiting_events_with_their_status(
+    qtbot: QtBot, qtmodeltester: object, harness: Harness, tmp_path: Path
+) -> None:
+    client = harness.client()
+    controls = harness.controls(client)
+    window = controls.open_privacy()
+    qtbot.waitExposed(window)
+    model = window.model
+    sent = [client.track("heartbeat", heartbeat(n)) for n in range(3)]
+    sent.append(client.track("pause", VALID["pause"]))
+    assert client.flush(5.0)
+    assert harness.collector.count("device_id = ?", client.device_id) == 4
+    qtbot.waitUntil(lambda: model.rowCount() == 4, timeout=TIMEOUT_MS)  # the live poll
+    assert [model.event_at(r)["event_id"] for r in range(4)] == sent[::-1]
+    assert [model.status_at(r) for r in range(4)] == ["sent"] * 4
+    assert model.index(0, 3).data() == "sent"
+    assert model.index(0, 3).data(Qt.ItemDataRole.ToolTipRole).startswith("Sent: ")
+    qtmodeltester.check(model)  # type: ignore[attr-defined]
+
+    # A refused key keeps what is tracked next on the device, listed above what was sent.
+    client.set_endpoint(harness.collector.url, "wrong-key")
+    waiting = [client.track("heartbeat", heartbeat(n)) for n in range(3, 5)]
+    client.sync_now()
+    qtbot.waitUntil(lambda: client.status().state == SyncState.AUTH_FAILED, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: model.rowCount() == 6, timeout=TIMEOUT_MS)
+    assert [model.event_at(r)["event_id"] for r in range(6)] == [*waiting[::-1], *sent[::-1]]
+    assert [model.index(r, 3).data() for r in range(6)] == ["waiting to send"] * 2 + ["sent"] * 4
+    counts = [window.counts.item(i).text() for i in range(window.counts.count())]
+    assert counts == ["heartbeat: 5", "pause: 1"]
+    assert "2 events waiting to be sent, 4 recently sent" in window.outbox_size.text()
+    window.filter_type("heartbeat")
+    assert window.proxy.rowCount() == 5
+    statuses = {window.proxy.index(r, 3).data() for r in range(5)}
+    assert statuses == {"waiting to send", "sent"}
+    window.filter_type("")
+
+    # Once the key is good again, the waiting events turn to sent in place.
+    client.set_endpoint(harness.collector.url, KEY)
+    assert client.flush(5.0)
+    qtbot.waitUntil(
+        lambda: [model.status_at(r) for r in range(model.rowCount())] == ["sent"] * 6,
+        timeout=TIMEOUT_MS,
+    )
+    qtmodeltester.check(model)  # type: ignore[attr-defined]
+
+    exported = tmp_path / "export.json"
+    window.export_to(exported)
+    document = json.loads(exported.read_text())
+    assert document["events"] == []
+    assert [h["event"]["event_id"] for h in document["history"]] == sent + waiting
+    assert {h["status"] for h in document["history"]} == {"sent"}
+    assert window.result.text().startswith("Exported 6 events (0 waiting, 6 sent or refused)")
+
+    assert window.delete_local_data()
+    assert client.outbox.export() == {"events": [], "history": [], "dead_letter": [], "drops": {}}
     assert model.rowCount() == 0
 
 
