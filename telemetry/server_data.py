@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 import orjson
-import requests
 
 from telemetry.sender import basic_auth
+
+if TYPE_CHECKING:
+    import requests
 
 TIMEOUT: tuple[float, float] = (3.05, 10.0)
 
@@ -58,6 +61,8 @@ def _code(response: requests.Response) -> str | None:
 
 
 def check_connection(endpoint: str, write_key: str) -> ConnectionCheck:
+    import requests  # ~100 ms to import: only when the viewer asks (on a worker thread)
+
     base = endpoint.rstrip("/")
     with requests.Session() as session:
         try:
@@ -96,6 +101,8 @@ def _judge_key_probe(probe: requests.Response) -> ConnectionCheck:
 def delete_device_data(endpoint: str, write_key: str, device_id: str) -> int:
     """Delete every event of `device_id` stored under this key; returns how many went.
     Raises `ServerDataError` when the collector is unreachable or refuses."""
+    import requests
+
     url = f"{endpoint.rstrip('/')}/v1/devices/{quote(device_id, safe='')}/events"
     try:
         response = requests.delete(

@@ -54,7 +54,8 @@ class TelemetryControls(QObject):
         self.sync_status.sync_now_requested.connect(client.sync_now)
         client.add_status_listener(self.sync_status.post)
         window.statusBar().addPermanentWidget(self.sync_status)
-        self.privacy = PrivacyWindow(client, self._server, parent=window)
+        # Built when first opened: its event list costs more than the rest of start-up here.
+        self.privacy: PrivacyWindow | None = None
         self.stats = StatsOverlay(lambda: window.player.engine, session, parent=window)
         window.player.engine_event.connect(self.stats.on_engine_event)
         window.player.stats_requested.connect(self.stats.toggle)
@@ -86,6 +87,8 @@ class TelemetryControls(QObject):
         return dialog
 
     def open_privacy(self) -> PrivacyWindow:
+        if self.privacy is None:
+            self.privacy = PrivacyWindow(self._client, self._server, parent=self._window)
         self.privacy.show()
         self.privacy.raise_()
         return self.privacy
