@@ -98,13 +98,19 @@ def sqlite_path(url: str) -> Path:
 
 
 def open_sink(config: CollectorConfig) -> Sink:
-    """The sink the configured URL names. Only SQLite is built in."""
+    """The sink the configured URL names: `sqlite:///path`, or `kafka://brokers/topic` (the
+    scale-out path, docs/scale-out.md; needs the `scale` extra)."""
     scheme = urlsplit(config.db).scheme
     if scheme == "sqlite":
         from telemetry.collector.sqlite_sink import SqliteSink
 
         return SqliteSink(sqlite_path(config.db), config)
-    raise ValueError(f"unsupported storage URL scheme {scheme!r} (supported: sqlite)")
+    if scheme == "kafka":
+        from telemetry.collector.kafka_sink import KafkaSink
+        from telemetry.scaleout.kafka_url import parse_kafka_url
+
+        return KafkaSink(parse_kafka_url(config.db), config)
+    raise ValueError(f"unsupported storage URL scheme {scheme!r} (supported: sqlite, kafka)")
 
 
 def open_store_readonly(url: str) -> sqlite3.Connection:
