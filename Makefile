@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 PACKAGING_STAMP := $(VENV)/.packaging-stamp
 XVFB   := xvfb-run -a -s "-screen 0 1280x800x24 -nolisten tcp"
 
-.PHONY: run test lint typecheck unit xvfb-tests system-run system-test bench samples clean \
+.PHONY: run test lint typecheck unit xvfb-tests system-run system-test bench fleet samples clean \
         bundle bundle-test install-desktop system-bundle
 
 run: system-run $(STAMP)
@@ -43,6 +43,10 @@ xvfb-tests: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
+
+# Clients under injected faults against a real collector; bounded by itself (< 5 min).
+fleet: $(STAMP)
+	$(BIN)/python -m telemetry.fleet --clients 8 --duration 150 --json benchmarks/results/fleet.json
 
 # The Linux one-folder bundle (PyInstaller) and its archive in dist/; see packaging/README.md.
 bundle: system-bundle $(PACKAGING_STAMP)
