@@ -15,6 +15,7 @@ import os
 import sqlite3
 from concurrent.futures import ProcessPoolExecutor
 from typing import Final
+from urllib.parse import urlsplit
 
 from telemetry.report.fold import Fold, Partial
 from telemetry.report.metrics import Report, build_report
@@ -35,7 +36,12 @@ MAX_JOBS: Final = 8
 
 
 def compute_report(url: str, filters: Filters, *, jobs: int | None = None) -> Report:
-    """The figures for the store at `url` (`sqlite:///path`). Raises `StoreError`."""
+    """The figures for the store at `url` (`sqlite:///path`; `clickhouse://` or `chdb:///`
+    for the scale-out store, docs/scale-out.md). Raises `StoreError`."""
+    if urlsplit(url).scheme in {"clickhouse", "clickhouses", "chdb"}:
+        from telemetry.scaleout.report_source import compute_warehouse_report
+
+        return compute_warehouse_report(url, filters)
     connection = open_report_store(url)
     try:
         if jobs is None:

@@ -98,18 +98,25 @@ def contexts(connection: sqlite3.Connection) -> dict[bytes, Context]:
     """Every stored batch context by hash: app version and OS name."""
     found: dict[bytes, Context] = {}
     for digest, text in connection.execute("SELECT hash, json FROM contexts"):
-        try:
-            value = orjson.loads(text)
-        except orjson.JSONDecodeError:
-            continue
-        app = value.get("app") if isinstance(value, dict) else None
-        system = value.get("os") if isinstance(value, dict) else None
-        version = app.get("version") if isinstance(app, dict) else None
-        name = system.get("name") if isinstance(system, dict) else None
-        found[bytes(digest)] = Context(
-            version if isinstance(version, str) else None, name if isinstance(name, str) else None
-        )
+        context = parse_context(text)
+        if context is not None:
+            found[bytes(digest)] = context
     return found
+
+
+def parse_context(text: str) -> Context | None:
+    """The app version and OS name of a stored context's JSON (None if it is not JSON)."""
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+    app = value.get("app") if isinstance(value, dict) else None
+    system = value.get("os") if isinstance(value, dict) else None
+    version = app.get("version") if isinstance(app, dict) else None
+    name = system.get("name") if isinstance(system, dict) else None
+    return Context(
+        version if isinstance(version, str) else None, name if isinstance(name, str) else None
+    )
 
 
 def shard_bounds(shards: int) -> list[tuple[str | None, str | None]]:
