@@ -18,7 +18,7 @@ from telemetry.scaleout.loader import Loader, LoaderSettings
 from telemetry.scaleout.warehouse import Warehouse
 
 # Tansu completes a group join in a few seconds with this, ~23 s with librdkafka's default.
-SESSION_TIMEOUT_MS = 6000
+SESSION_TIMEOUT_MS = 3000
 
 
 def make_loader(url: str, warehouse: Warehouse, group: str = "loader", **settings: Any) -> Loader:
@@ -26,6 +26,7 @@ def make_loader(url: str, warehouse: Warehouse, group: str = "loader", **setting
         "group": group,
         "session_timeout_ms": SESSION_TIMEOUT_MS,
         "poll_timeout_s": 0.2,
+        "consumer": {"heartbeat.interval.ms": 500},
         **settings,
     }
     return Loader(LoaderSettings(kafka=parse_kafka_url(url), **options), warehouse)
