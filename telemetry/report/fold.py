@@ -109,51 +109,74 @@ class Fold:
         self.partial = Partial()
 
     def feed(self, events: Iterable[StoredEvent]) -> None:
-        launch: _Launch | None = None
+        # The hot loop of the report, once per stored event: locals only, and JSON parsed
+        # only for the events whose properties carry figures.
+        filters, contexts, partial = self._filters, self._contexts, self.partial
+        unfiltered = filters == Filters()
+        loads, parsed, skew = orjson.loads, _PARSED, SKEW_MS
+        # Not a launch of the store: it only gets the first event's launch started.
+        launch = _Launch("", None, filters, contexts, partial)
+        current: str | None = None
+        count = last_seq = skewed = 0
+        any_selected = selected = False
         for event in events:
-            if launch is None or event[1] != launch.app_session_id:
-                if launch is not None:
-                    launch.finish()
-                launch = _Launch(event, self._filters, self._contexts, self.partial)
-            launch.add(event)
-        if launch is not None:
-            launch.finish()
+            kind, app_session, seq, mono, wall, corrected, device, digest, session, raw = event
+            if app_session != current:
+                if current is not None:
+                    launch.finish(count, last_seq, skewed, any_selected)
+                launch = _Launch(app_session, device, filters, contexts, partial)
+                current = app_session
+                count = skewed = 0
+                any_selected = False
+            count += 1
+            last_seq = seq
+            if not -skew < corrected - wall < skew:
+                skewed += 1
+            if not unfiltered:
+                selected = launch.selected(corrected, digest)
+            any_selected = any_selected or unfiltered or selected
+            if kind not in parsed:
+                if session is not None:
+                    launch.touch(session, mono)
+                continue
+            try:
+                props = loads(raw)["properties"]
+            except (orjson.JSONDecodeError, KeyError, TypeError):
+                continue
+            if type(props) is dict:
+                launch.add(event, props, unfiltered or selected)
+        if current is not None:
+            launch.finish(count, last_seq, skewed, any_selected)
 
 
 class _Launch:
-    """One app session being folded: its play sessions, feeds, impressions and plays.
-
-    `add` runs once per stored event: it stays lean, and parses only the events that carry
-    figures (`_PARSED`)."""
+    """One app session being folded: its play sessions, feeds, impressions and plays."""
 
     def __init__(
         self,
-        first: StoredEvent,
+        app_session_id: str,
+        device_id: str | None,
         filters: Filters,
         contexts: dict[bytes, Context],
         partial: Partial,
     ) -> None:
-        self.app_session_id = first[1]
-        self._device = first[6]
+        self.app_session_id = app_session_id
+        self._device = device_id
         self._filters = filters
-        self._unfiltered = filters == Filters()
         self._contexts = contexts
         self._partial = partial
         self._builders: dict[str, SessionBuilder] = {}
         self._selected_sessions: set[str] = set()
         self._served: dict[tuple[str, str], tuple[int, list[str]]] = {}  # -> (row_index, videos)
         self._impressions: dict[TileKey, _Impression] = {}
-        self._visible_ms: Counter[TileKey] = Counter()
+        # Keyed by whatever the span says; only valid impression keys are ever looked up.
+        self._visible_ms: dict[tuple[object, object, object], int] = {}
         self._plays: list[tuple[str, int, str]] = []  # (impression_id, mono, play_session_id)
-        self._any_selected = False
-        self._events = 0
-        self._last_seq = 0
-        self._skewed = 0
 
     def _context(self, context_hash: bytes | None) -> Context:
         return self._contexts.get(context_hash or b"", _UNKNOWN)
 
-    def _selected(self, corrected_time: int, context_hash: bytes | None) -> bool:
+    def selected(self, corrected_time: int, context_hash: bytes | None) -> bool:
         """Whether an event passes the time, app version and OS filters."""
         filters = self._filters
         if not filters.in_time(corrected_time):
@@ -165,54 +188,47 @@ class _Launch:
             filters.os is None or context.os == filters.os
         )
 
-    def add(self, event: StoredEvent) -> None:
-        kind, _, seq, mono, wall, corrected, _, context_hash, session_id, raw = event
-        selected = self._unfiltered or self._selected(corrected, context_hash)
-        if selected:
-            self._any_selected = True
-        self._events += 1
-        self._last_seq = seq
-        if not -SKEW_MS < corrected - wall < SKEW_MS:
-            self._skewed += 1
-        if kind not in _PARSED:
-            if session_id is not None and session_id in self._builders:
-                self._builders[session_id].touch(mono)
-            return
-        try:
-            props = orjson.loads(raw)["properties"]
-        except (orjson.JSONDecodeError, KeyError, TypeError):
-            return
-        if not isinstance(props, dict):
-            return
+    def touch(self, session_id: str, mono: int) -> None:
+        builder = self._builders.get(session_id)
+        if builder is not None:
+            builder.touch(mono)
+
+    def add(self, event: StoredEvent, props: dict[str, Any], selected: bool) -> None:
+        """An event whose properties carry figures (`props`)."""
+        kind, mono, corrected, context_hash, session_id = (
+            event[0], event[3], event[5], event[7], event[8]
+        )  # fmt: skip
         if session_id is not None:
-            self._playback(event, session_id, props, selected)
+            builder = self._builders.get(session_id)
+            if builder is None:
+                builder = SessionBuilder(session_id, self.app_session_id, self._device)
+                self._builders[session_id] = builder
+            if kind == "heartbeat":
+                builder.heartbeat(mono, props.get("position_ms"))
+            else:
+                builder.add(kind, mono, corrected, props)
+                if kind == "play_request":
+                    self._requested(builder, mono, context_hash, selected)
         elif kind == "tile_visibility":
-            key = _tile_key(props)
             half = props.get("ms_at_least_half_visible")
-            if key is not None and isinstance(half, int):
-                self._visible_ms[key] += half
+            if type(half) is int:
+                key = (props.get("request_id"), props.get("row_id"), props.get("video_id"))
+                visible = self._visible_ms
+                visible[key] = visible.get(key, 0) + half
         elif kind == "impression":
             self._impression(mono, props, selected)
         elif kind == "feed_served" and selected:
             self._partial.feeds += 1
             _served_rows(props, self._served, self._filters.video_id)
 
-    def _playback(
-        self, event: StoredEvent, session_id: str, props: dict[str, Any], selected: bool
+    def _requested(
+        self, builder: SessionBuilder, mono: int, context_hash: bytes | None, selected: bool
     ) -> None:
-        kind, mono, corrected = event[0], event[3], event[5]
-        builder = self._builders.get(session_id)
-        if builder is None:
-            builder = SessionBuilder(session_id, self.app_session_id, self._device)
-            self._builders[session_id] = builder
-        builder.add(kind, mono, corrected, props)
-        if kind != "play_request":
-            return
-        builder.app_version, builder.os = self._context(event[7])
+        builder.app_version, builder.os = self._context(context_hash)
         if selected and self._filters.video_id in (None, builder.video_id):
-            self._selected_sessions.add(session_id)
+            self._selected_sessions.add(builder.play_session_id)
         if builder.impression_id is not None:
-            self._plays.append((builder.impression_id, mono, session_id))
+            self._plays.append((builder.impression_id, mono, builder.play_session_id))
 
     def _impression(self, mono: int, props: dict[str, Any], selected: bool) -> None:
         key = _tile_key(props)
@@ -227,16 +243,18 @@ class _Launch:
             counted = selected and self._filters.video_id in (None, key[2])
             self._impressions[key] = _Impression(impression_id, (row, rank), key[2], mono, counted)
 
-    def finish(self) -> None:
+    def finish(self, events: int, last_seq: int, skewed: int, selected: bool) -> None:
+        """The launch's last event was read: `events` of them, the last numbered `last_seq`,
+        `skewed` of them clock-corrected, `selected` if any passed the filters."""
         partial = self._partial
-        if self._any_selected:
+        if selected:
             partial.app_sessions += 1
             if self._device is not None:
                 partial.devices.add(self._device)
-            partial.events += self._events
+            partial.events += events
             # seq starts at 1 and reads in order: every missing number is a lost event.
-            partial.lost_events += self._last_seq - self._events
-            partial.skew_corrected += self._skewed
+            partial.lost_events += last_seq - events
+            partial.skew_corrected += skewed
         figures: dict[str, SessionFigures] = {}
         for session_id, builder in self._builders.items():
             result = builder.figures()

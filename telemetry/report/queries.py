@@ -20,11 +20,13 @@ import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 import orjson
 
 from telemetry.collector.store import open_store_readonly, sqlite_path
+
+CACHE_KIB: Final = 256 * 1024
 
 
 class StoreError(Exception):
@@ -58,12 +60,13 @@ class Context(NamedTuple):
 # One Reelscope event as the report reads it: (type, app_session_id, seq, mono_ms, time,
 # corrected_time, device_id, context_hash, play_session_id, raw). A plain tuple, as SQLite
 # returns it: wrapping millions of rows in objects would cost more than the figures.
-StoredEvent = tuple[str, str, int, int, int, int, str | None, bytes | None, str | None, str]
+# `raw` comes as bytes (JSON parsers take them), without decoding it to a str first.
+StoredEvent = tuple[str, str, int, int, int, int, str | None, bytes | None, str | None, bytes]
 
 
 _EVENTS_SQL = (
     "SELECT type, app_session_id, seq, mono_ms, time, corrected_time, device_id, context_hash,"
-    " play_session_id, raw FROM events INDEXED BY events_app_session_seq"
+    " play_session_id, CAST(raw AS BLOB) FROM events INDEXED BY events_app_session_seq"
     " WHERE app_session_id IS NOT NULL{shard} ORDER BY app_session_id, seq"
 )
 
@@ -78,6 +81,9 @@ def open_report_store(url: str) -> sqlite3.Connection:
         raise StoreError(f"no store at {path}")
     try:
         connection = open_store_readonly(url)
+        # The report walks the table in launch order, not rowid order: a larger page cache
+        # keeps the B-tree's inner pages and a launch's neighbouring rows in memory.
+        connection.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
         tables = {
             name for (name,) in connection.execute("SELECT name FROM sqlite_master").fetchall()
         }

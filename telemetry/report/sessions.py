@@ -116,6 +116,11 @@ class SessionBuilder:
         if handler is not None:
             handler(self, mono, corrected, props)
 
+    def heartbeat(self, mono: float, position: object) -> None:
+        """The most frequent event, on a short path: only its position carries figures."""
+        self.last_mono = max(self.last_mono, mono)
+        self._watch_to(_int(position))
+
     def touch(self, mono: float) -> None:
         """An event without figures (volume, window, ...): the session was alive then."""
         self.last_mono = max(self.last_mono, mono)
@@ -205,7 +210,7 @@ class SessionBuilder:
         self._watch_to(_int(props.get("position_ms")))
 
     def _heartbeat(self, mono: float, corrected: int, props: dict[str, Any]) -> None:
-        self._watch_to(_int(props.get("position_ms")))
+        self.heartbeat(mono, props.get("position_ms"))
 
     def _ended(self, mono: float, corrected: int, props: dict[str, Any]) -> None:
         self._watch_to(_int(props.get("position_ms")))
