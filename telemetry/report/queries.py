@@ -60,8 +60,9 @@ class Context(NamedTuple):
 # One Reelscope event as the report reads it: (type, app_session_id, seq, mono_ms, time,
 # corrected_time, device_id, context_hash, play_session_id, raw). A plain tuple, as SQLite
 # returns it: wrapping millions of rows in objects would cost more than the figures.
-# `raw` comes as bytes (JSON parsers take them), without decoding it to a str first.
-StoredEvent = tuple[str, str, int, int, int, int, str | None, bytes | None, str | None, bytes]
+# SQLite's `raw` comes as bytes (the JSON parser takes them) so it is never decoded to a str
+# first; other sources may give a str.
+StoredEvent = tuple[str, str, int, int, int, int, str | None, bytes | None, str | None, bytes | str]
 
 
 _EVENTS_SQL = (
