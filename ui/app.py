@@ -16,28 +16,26 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QMessageLogContext, QtMsgType, qInstallMessageHandler
+from PySide6.QtCore import QMessageLogContext, QTimer, QtMsgType, qInstallMessageHandler
 from PySide6.QtGui import QGuiApplication, QIcon
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
-from player.catalog import Catalog, load_catalog_file, load_catalog_url, load_sample_catalog
 from player.engine import EngineEvent, EngineEventKind, EventSink, PlaybackEngine
 from player.errors import LIBVLC_INSTALL_HINT
-from player.history import WatchHistory, default_history_path
-from player.library_scan import FolderScanner
 from player.paths import APP_ID, config_dir, resources_dir
-from player.session_journal import default_journal_dir, recover_crashed_sessions
 from player.settings import Settings, SettingsStore
-from player.sources import is_url
 from telemetry.client import TelemetryClient
 from telemetry.config import TelemetryConfig
-from ui.home.browse import BrowseController, CatalogLoader
-from ui.home.home_view import HomeView
 from ui.main_window import MainWindow
 from ui.playback_telemetry import PlaybackTelemetry
-from ui.telemetry_controls import TelemetryControls
 from ui.theme import apply_theme
+
+if TYPE_CHECKING:
+    from player.catalog import Catalog
+    from player.history import WatchHistory
+    from ui.home.browse import CatalogLoader
 
 log = logging.getLogger("reelscope.app")
 _QT_LEVELS = {
@@ -144,10 +142,50 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     settings, config = _telemetry_config(store.load())
     telemetry = TelemetryClient(config)
+    # The home page, Settings and the privacy window are built once the window is up: the
+    # first picture of `reelscope FILE` needs none of them. Play sessions are wired first,
+    # so the first title's play_request is time zero.
+    window = MainWindow(engine_factory, QWidget())
+    playback = PlaybackTelemetry(window, telemetry.track, parent=window)
+    _log_first_picture(window, started)
+    window.show()
+    log.info("window shown after %.0f ms", (time.monotonic() - started) * 1000)
+    try:
+        window.player.engine  # noqa: B018 - libVLC starts here, after the window is up
+    except vlc_engine.LibVlcUnavailableError as exc:
+        return _fail(str(exc))
+    if args.sources:
+        window.play(args.sources[0])
+    QTimer.singleShot(
+        0,
+        lambda: _finish_start_up(
+            app, window, playback, telemetry, store, settings, args, vlc_engine
+        ),
+    )
+    return app.exec()
+
+
+def _finish_start_up(  # noqa: PLR0917 - the parts main() made, handed over once
+    app: QApplication,
+    window: MainWindow,
+    playback: PlaybackTelemetry,
+    telemetry: TelemetryClient,
+    store: SettingsStore,
+    settings: Settings,
+    args: argparse.Namespace,
+    vlc_engine: ModuleType,
+) -> None:
+    """Everything the window's first paint and first picture do not need, on the first turn
+    of the event loop: the home screen, sync controls and consent, telemetry's threads, crash
+    recovery and catalog loading. Imported here, not at the top, for the same reason."""
+    from player.history import WatchHistory, default_history_path
+    from ui.home.browse import BrowseController
+    from ui.home.home_view import HomeView
+    from ui.telemetry_controls import TelemetryControls
+
     history = WatchHistory(default_history_path())
     home = HomeView(telemetry.track)
-    window = MainWindow(engine_factory, home)
-    playback = PlaybackTelemetry(window, telemetry.track, parent=window)
+    window.set_home(home)
     browse = BrowseController(home, window, history, parent=window)
     browse.play_starting.connect(playback.prepare)
     controls = TelemetryControls(
@@ -157,21 +195,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         lambda folders: browse.load_in_background(_catalog_loaders(args, vlc_engine, folders))
     )
     app.aboutToQuit.connect(browse.shutdown)
-    _log_first_picture(window, started)
-    window.show()
-    log.info("window shown after %.0f ms", (time.monotonic() - started) * 1000)
     controls.ask_consent_if_needed()
-    # What the window's first paint does not need starts once it is up.
     telemetry.start()
     _recover_crashed_sessions(telemetry, history)
     browse.load_in_background(_catalog_loaders(args, vlc_engine, settings.library_folders))
-    try:
-        window.player.engine  # noqa: B018 - libVLC starts here, after the window is up
-    except vlc_engine.LibVlcUnavailableError as exc:
-        return _fail(str(exc))
-    if args.sources:
-        window.play(args.sources[0])
-    return app.exec()
 
 
 def _telemetry_config(settings: Settings) -> tuple[Settings, TelemetryConfig]:
@@ -188,6 +215,8 @@ def _telemetry_config(settings: Settings) -> tuple[Settings, TelemetryConfig]:
 
 def _recover_crashed_sessions(telemetry: TelemetryClient, history: WatchHistory) -> None:
     """Sends the `session_end` a killed run could not, and keeps where it was for resuming."""
+    from player.session_journal import default_journal_dir, recover_crashed_sessions
+
     for session in recover_crashed_sessions(default_journal_dir(), telemetry.track):
         log.info("recovered play session %s after a crash", session.play_session_id)
         if session.position_ms > 0:
@@ -217,6 +246,10 @@ def _catalog_loaders(
 ) -> list[tuple[str, CatalogLoader]]:
     """The bundled samples, each `--catalog`, then each `--library` and library folder from
     Settings, in that order."""
+    from player.catalog import load_catalog_file, load_catalog_url, load_sample_catalog
+    from player.library_scan import FolderScanner
+    from player.sources import is_url
+
     loaders: list[tuple[str, CatalogLoader]] = [("samples", load_sample_catalog)]
     for source in args.catalog:
 

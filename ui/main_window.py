@@ -145,6 +145,17 @@ class MainWindow(QMainWindow):
             self.recents.add(source)
         self.source_opened.emit(source)
 
+    def set_home(self, home: QWidget) -> None:
+        """Put `home` in place of the current home page (the app builds the real one once the
+        window is up, so that the window shows sooner)."""
+        showing = self.pages.currentWidget() is self.home
+        old, self.home = self.home, home
+        self.pages.insertWidget(0, home)
+        self.pages.removeWidget(old)
+        old.deleteLater()
+        if showing:
+            self.pages.setCurrentWidget(home)
+
     def show_home(self) -> None:
         if self.isFullScreen():
             self.toggle_fullscreen()
