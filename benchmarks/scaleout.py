@@ -200,6 +200,11 @@ def report(store: Path, directory: Path) -> dict[str, Any]:
     warehouse.command(
         f"INSERT INTO contexts SELECT lower(hex(hash)), json FROM sqlite('{source}', 'contexts')"
     )
+    warehouse.command(
+        "INSERT INTO client_drops (key_id, drop_id, reason, device_id, dropped, received_at)"
+        " SELECT key_id, if(batch_digest IS NULL, toString(id), lower(hex(batch_digest))),"
+        f" reason, device_id, dropped, received_at FROM sqlite('{source}', 'client_drops')"
+    )
     # One receipt per stored row plus the copies the SQLite collector absorbed, so the
     # duplicates figure matches too.
     warehouse.command(
