@@ -1,12 +1,10 @@
 #!/usr/bin/env bash
 # Regenerates the bundled sample clips and posters from ffmpeg's synthetic sources.
 # The outputs are committed (all media together stay under 5 MB); run `make samples`
-# only to change them. Needs ffmpeg (Debian: ffmpeg) and DejaVu Sans (fonts-dejavu-core).
+# only to change them. Needs ffmpeg (Debian: ffmpeg).
 set -euo pipefail
 cd "$(dirname "$0")/samples"
-font=/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf
 command -v ffmpeg >/dev/null || { echo "needs ffmpeg: apt-get install ffmpeg" >&2; exit 1; }
-[[ -f $font ]] || { echo "needs $font: apt-get install fonts-dejavu-core" >&2; exit 1; }
 
 size=480x270
 # id | seconds | video source | audio source
@@ -27,9 +25,8 @@ for spec in "${clips[@]}"; do
     -f lavfi -i "$video" -f lavfi -i "$audio" -t "$secs" \
     -c:v libx264 -preset slow -crf 30 -maxrate 420k -bufsize 840k -pix_fmt yuv420p -g 48 \
     -c:a aac -b:a 48k -ac 2 -movflags +faststart -shortest "$id.mp4"
-  title=$(tr '-' ' ' <<<"$id" | sed 's/\b./\u&/g')
+  # Posters carry no title: the home screen draws titles itself.
   ffmpeg -hide_banner -loglevel error -y -ss 2 -i "$id.mp4" -frames:v 1 \
-    -vf "scale=320:180,drawbox=y=ih-44:w=iw:h=44:color=black@0.55:t=fill,drawtext=fontfile=$font:text='$title':fontcolor=white:fontsize=22:x=12:y=h-34" \
-    -q:v 4 "$id.jpg"
+    -vf "scale=320:180" -q:v 4 "$id.jpg"
 done
 du -ch ./*.mp4 | tail -1

@@ -155,6 +155,7 @@ class MainWindow(QMainWindow):
         old.deleteLater()
         if showing:
             self.pages.setCurrentWidget(home)
+            home.setFocus()
 
     def show_home(self) -> None:
         if self.isFullScreen():

@@ -17,7 +17,15 @@ from dataclasses import dataclass, field
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QHideEvent, QShowEvent
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
 
 from player.catalog import CatalogItem, CatalogProblem
 from player.feed import Feed
@@ -71,6 +79,7 @@ class DetailsPanel(QFrame):
         layout.addWidget(self.title)
         layout.addWidget(self.meta)
         layout.addWidget(self.description, 1)
+        self.meta.setText("Choose a title to see what it is about.")
 
     def show_item(self, item: CatalogItem) -> None:
         self.title.setText(item.title)
@@ -199,6 +208,15 @@ class HomeView(QWidget):
         self.feed, self.rows, self._row_boxes = feed, rows, boxes
         if rows:
             self.setFocusProxy(rows[0])
+            focused = QApplication.focusWidget()
+            if (
+                state is None
+                and self.isVisible()
+                and (focused is None or self.isAncestorOf(focused))
+            ):
+                # A first feed lands with its first tile chosen, so Enter plays and the details
+                # panel has something to say.
+                rows[0].setFocus()
         self._track("feed_served", feed.served_properties())
         if state is not None:
             self.restore_scroll_state(state)
