@@ -3,22 +3,28 @@ has acknowledged it, plus a bounded history of acknowledged events, the dead-let
 drop counters and the batch contexts.
 
 Layout (schema version in `PRAGMA user_version`, upgraded by `_MIGRATIONS` in order):
-- `events`: `seq` (AUTOINCREMENT, so strictly increasing and never reused: FIFO order, and a
-  range of seqs read for a batch can only shrink), `event_id` UNIQUE, `type`, eviction
-  `priority`, `created_ms` (for the age bound), `size`, the batch context `ctx_id` and the
-  serialised event `body` exactly as it goes on the wire (serialised once, in `track()`).
+- `events`: the pending events: `seq` (AUTOINCREMENT, so strictly increasing and never
+  reused: FIFO order, and a range of seqs read for a batch can only shrink), `event_id`
+  UNIQUE, `type`, eviction `priority`, `created_ms` (for the age bound), `size` and the batch
+  context `ctx_id`.
+- `bodies` (schema 3): each event's serialised `body` exactly as it goes on the wire
+  (serialised once, in `track()`), keyed by the event's seq and written once: an
+  acknowledgement moves only the small `events` row to `history`, and the body is deleted
+  when the event leaves both (evicted, expired, trimmed from the history, purged).
 - `contexts`: batch contexts (app version, OS, libVLC, locale, screen) as serialised JSON, so
   events left over from an older launch are sent with the context they were recorded under.
 - `history` (schema 2): the events that left `events`, moved by the transaction that deleted
   them, with the time of the collector's answer and the outcome (`accepted`, `duplicate`,
   `delivered` when the collector answered with a mix of both and did not say which, or
   `dead_letter`), so the privacy window can show what was sent, not only what waits. Bounded
-  by rows (trimmed with each acknowledgement, one statement per batch) and by age (trimmed by
-  the writer's periodic expiry): it is a view for the viewer, not a delivery record.
-- `dead_letter`: events the collector refused, with its status, code and message.
+  by rows (trimmed with each acknowledgement, a few statements per batch) and by age (trimmed
+  by the writer's periodic expiry): it is a view for the viewer, not a delivery record.
+- `dead_letter`: events the collector refused, with its status, code, message and own copy of
+  the body (it outlives the history).
 - `drops`: events lost on purpose, counted by reason, until a batch carrying the counts is
   acknowledged (then subtracted, so drops counted meanwhile survive).
-- `stats`: row and byte totals of `events`, kept by triggers so the bounds are checked without
+- `stats`: row and byte totals of `events`, updated once by each transaction that adds or
+  removes events (schema 3; per-row triggers before), so the bounds are checked without
   scanning, and stay right when two app instances share the file.
 
 Corruption (`SQLITE_CORRUPT`, `SQLITE_NOTADB`) or a file from a newer schema is moved aside as
@@ -97,26 +103,62 @@ _MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
             acked_ms INTEGER NOT NULL,
             outcome TEXT NOT NULL)""",
     ),
+    (
+        # Bodies move out of `events` and `history` into one table. Tables are rebuilt rather
+        # than altered: ALTER TABLE ... DROP COLUMN needs SQLite 3.35, older than some
+        # distributions' system SQLite that Python links.
+        "CREATE TABLE bodies (seq INTEGER PRIMARY KEY, body BLOB NOT NULL)",
+        "INSERT INTO bodies SELECT seq, body FROM events",
+        "INSERT OR IGNORE INTO bodies SELECT seq, body FROM history",
+        """CREATE TABLE events_v3 (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            event_id TEXT NOT NULL UNIQUE,
+            type TEXT NOT NULL,
+            priority INTEGER NOT NULL,
+            created_ms INTEGER NOT NULL,
+            size INTEGER NOT NULL,
+            ctx_id INTEGER NOT NULL)""",
+        """INSERT INTO events_v3
+            SELECT seq, event_id, type, priority, created_ms, size, ctx_id FROM events""",
+        # Seqs are never reused: carry the counter over even when `events` is empty.
+        "DELETE FROM sqlite_sequence WHERE name = 'events_v3'",
+        """INSERT INTO sqlite_sequence (name, seq)
+            SELECT 'events_v3', seq FROM sqlite_sequence WHERE name = 'events'""",
+        "DROP TABLE events",  # with its triggers and index
+        "ALTER TABLE events_v3 RENAME TO events",
+        "CREATE INDEX events_by_priority ON events (priority, seq)",
+        """CREATE TABLE history_v3 (
+            seq INTEGER PRIMARY KEY,
+            event_id TEXT NOT NULL,
+            type TEXT NOT NULL,
+            created_ms INTEGER NOT NULL,
+            acked_ms INTEGER NOT NULL,
+            outcome TEXT NOT NULL)""",
+        """INSERT INTO history_v3
+            SELECT seq, event_id, type, created_ms, acked_ms, outcome FROM history""",
+        "DROP TABLE history",
+        "ALTER TABLE history_v3 RENAME TO history",
+        "UPDATE stats SET rows = (SELECT COUNT(*) FROM events),"
+        " bytes = (SELECT TOTAL(size) FROM events) WHERE id = 0",
+    ),
 )
 SCHEMA_VERSION: Final = len(_MIGRATIONS)
 
 _INSERT: Final = (
-    "INSERT OR IGNORE INTO events (event_id, type, priority, created_ms, size, ctx_id, body)"
+    "INSERT OR IGNORE INTO events (seq, event_id, type, priority, created_ms, size, ctx_id)"
     " VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
 _TO_DEAD_LETTER: Final = (
     "INSERT OR IGNORE INTO dead_letter"
-    " SELECT seq, event_id, type, created_ms, body, ?, ?, ?, ? FROM events"
+    " SELECT seq, event_id, type, created_ms, body, ?, ?, ?, ? FROM events JOIN bodies USING (seq)"
 )
 _TO_HISTORY: Final = (
-    "INSERT OR IGNORE INTO history SELECT seq, event_id, type, created_ms, body, ?, ?"
+    "INSERT OR IGNORE INTO history SELECT seq, event_id, type, created_ms, ?, ?"
     " FROM events WHERE seq BETWEEN ? AND ?"
 )
-# Keeps the newest `max_rows`: the subquery walks the primary key back `max_rows` entries and
-# is NULL (nothing deleted) while the history is smaller.
-_TRIM_HISTORY: Final = (
-    "DELETE FROM history WHERE seq <= (SELECT seq FROM history ORDER BY seq DESC LIMIT 1 OFFSET ?)"
-)
+# The newest `max_rows` are kept: the subquery walks the primary key back `max_rows` entries
+# and is NULL (nothing deleted) while the history is smaller.
+_HISTORY_CUTOFF: Final = "SELECT seq FROM history ORDER BY seq DESC LIMIT 1 OFFSET ?"
 ACCEPTED: Final = "accepted"
 DUPLICATE: Final = "duplicate"
 DELIVERED: Final = "delivered"
@@ -162,16 +204,21 @@ class OutboxFile:
         self.path = path
         self._lock = threading.Lock()
         self._generation = 0
+        # Serialises this process's write transactions (writer and sender threads). SQLite's
+        # own busy handler polls with sleeps of 1, 2, 5, 10... ms, so a thread finding the
+        # file locked by the other one lost several ms per transaction; a lock hands over
+        # at once. Another process sharing the file still waits in the busy handler.
+        self._write_lock = threading.Lock()
 
     def connect(self) -> Outbox:
         with self._lock:
             try:
-                return Outbox(self._open(), self._generation)
+                return Outbox(self._open(), self._generation, self._write_lock)
             except sqlite3.DatabaseError as exc:
                 if not is_corruption(exc):
                     raise
                 self._move_aside(exc)
-            return Outbox(self._open(), self._generation)
+            return Outbox(self._open(), self._generation, self._write_lock)
 
     def fresh(self, outbox: Outbox) -> Outbox:
         """`outbox` itself, or a new connection if the file was replaced since it was opened."""
@@ -249,9 +296,12 @@ def _migrate(conn: sqlite3.Connection) -> None:
 class Outbox:
     """A read-write connection to the outbox, for the one thread that opened it."""
 
-    def __init__(self, conn: sqlite3.Connection, generation: int) -> None:
+    def __init__(
+        self, conn: sqlite3.Connection, generation: int, write_lock: threading.Lock
+    ) -> None:
         self._conn = conn
         self.generation = generation
+        self._write_lock = write_lock
         self._context_ids: dict[bytes, int] = {}
 
     def close(self) -> None:
@@ -260,16 +310,17 @@ class Outbox:
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         conn = self._conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            # Context ids handed out inside the rolled-back transaction no longer exist.
-            self._context_ids.clear()
-            raise
-        conn.execute("COMMIT")
+        with self._write_lock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                # Context ids handed out inside the rolled-back transaction no longer exist.
+                self._context_ids.clear()
+                raise
+            conn.execute("COMMIT")
 
     # Writer side
 
@@ -284,11 +335,32 @@ class Outbox:
         """Store `events` and `drops` in one transaction, then evict down to the bounds.
         Returns how many events the bounds evicted."""
         with self._transaction() as conn:
-            rows = [
-                (event_id, type_, priority, created, len(body), self._context_id(ctx), body)
-                for event_id, type_, priority, created, body, ctx, _ in events
-            ]
-            conn.executemany(_INSERT, rows)
+            # Seqs are given here (the transaction holds the write lock) so each body can be
+            # stored under its event's seq; an event id already stored leaves a gap.
+            base = self.last_seq()
+            conn.executemany(
+                _INSERT,
+                [
+                    (base + n, event_id, type_, priority, created, len(body), self._context_id(ctx))
+                    for n, (event_id, type_, priority, created, body, ctx, _) in enumerate(
+                        events, 1
+                    )
+                ],
+            )
+            conn.executemany(
+                "INSERT INTO bodies (seq, body) VALUES (?, ?)",
+                [(base + n, event[4]) for n, event in enumerate(events, 1)],
+            )
+            rows, size = conn.execute(
+                "SELECT COUNT(*), TOTAL(size) FROM events WHERE seq > ?", (base,)
+            ).fetchone()
+            if rows < len(events):
+                conn.execute(
+                    "DELETE FROM bodies WHERE seq > ? AND seq NOT IN"
+                    " (SELECT seq FROM events WHERE seq > ?)",
+                    (base, base),
+                )
+            self._count(rows, int(size))
             evicted = self._evict(max_rows, max_bytes)
             self._add_drops({**drops, "outbox_full": drops.get("outbox_full", 0) + evicted})
         return evicted
@@ -299,24 +371,33 @@ class Outbox:
         with self._transaction() as conn:
             now = now_ms()
             cutoff = now - int(max_age * 1000)
-            expired = conn.execute("DELETE FROM events WHERE created_ms < ?", (cutoff,)).rowcount
-            self._add_drops({"expired": expired})
-            # A scan, but of a table bounded to a few thousand rows, and only at the writer's
-            # expiry cadence (start-up, then hourly).
             conn.execute(
-                "DELETE FROM history WHERE acked_ms < ?", (now - int(history_max_age * 1000),)
+                "DELETE FROM bodies WHERE seq IN (SELECT seq FROM events WHERE created_ms < ?)",
+                (cutoff,),
             )
+            expired = self._remove("created_ms < ?", (cutoff,))
+            self._add_drops({"expired": expired})
+            # Scans, but of a table bounded to a few thousand rows, and only at the writer's
+            # expiry cadence (start-up, then hourly).
+            history_cutoff = now - int(history_max_age * 1000)
+            conn.execute(
+                "DELETE FROM bodies WHERE seq IN (SELECT seq FROM history WHERE acked_ms < ?)",
+                (history_cutoff,),
+            )
+            conn.execute("DELETE FROM history WHERE acked_ms < ?", (history_cutoff,))
         return expired
 
     def purge(self) -> None:
         """Delete every local event (pending and history), dead letter and drop count, and
         shrink the files so the deleted data does not linger in free pages or the WAL."""
         with self._transaction() as conn:
-            for table in ("events", "history", "dead_letter", "drops", "contexts"):
+            for table in ("events", "bodies", "history", "dead_letter", "drops", "contexts"):
                 conn.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
+            conn.execute("UPDATE stats SET rows = 0, bytes = 0 WHERE id = 0")
         self._context_ids.clear()
-        self._conn.execute("VACUUM")
-        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        with self._write_lock:
+            self._conn.execute("VACUUM")
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def _context_id(self, body: bytes) -> int:
         found = self._context_ids.get(body)
@@ -333,6 +414,7 @@ class Outbox:
         if excess_rows <= 0 and excess_bytes <= 0:
             return 0
         victims: list[tuple[int]] = []
+        removed_bytes = 0
         for priority in Priority:
             cursor = self._conn.execute(
                 "SELECT seq, size FROM events WHERE priority = ? ORDER BY seq", (int(priority),)
@@ -341,13 +423,43 @@ class Outbox:
                 if excess_rows <= 0 and excess_bytes <= 0:
                     break
                 victims.append((seq,))
+                removed_bytes += event_size
                 excess_rows -= 1
                 excess_bytes -= event_size
             cursor.close()
             if excess_rows <= 0 and excess_bytes <= 0:
                 break
         self._conn.executemany("DELETE FROM events WHERE seq = ?", victims)
+        self._conn.executemany("DELETE FROM bodies WHERE seq = ?", victims)
+        self._count(-len(victims), -removed_bytes)
         return len(victims)
+
+    def _count(self, rows: int, size: int) -> None:
+        """Add to the pending totals (once per transaction: per-row triggers cost ~1 µs a row)."""
+        if rows:
+            self._conn.execute(
+                "UPDATE stats SET rows = rows + ?, bytes = bytes + ? WHERE id = 0", (rows, size)
+            )
+
+    def _remove(self, where: str, params: Sequence[object]) -> int:
+        """Delete the pending rows matching `where` (not their bodies) and count them out."""
+        rows, size = self._conn.execute(
+            f"SELECT COUNT(*), TOTAL(size) FROM events WHERE {where}",  # noqa: S608 - callers' SQL
+            params,
+        ).fetchone()
+        if rows:
+            self._conn.execute(f"DELETE FROM events WHERE {where}", params)  # noqa: S608
+            self._count(-rows, -int(size))
+        return int(rows)
+
+    def _trim_history(self, max_rows: int) -> None:
+        (cutoff,) = self._conn.execute(f"SELECT ({_HISTORY_CUTOFF})", (max_rows,)).fetchone()
+        if cutoff is not None:
+            self._conn.execute(
+                "DELETE FROM bodies WHERE seq IN (SELECT seq FROM history WHERE seq <= ?)",
+                (cutoff,),
+            )
+            self._conn.execute("DELETE FROM history WHERE seq <= ?", (cutoff,))
 
     def _add_drops(self, drops: Mapping[str, int]) -> None:
         self._conn.executemany(
@@ -378,8 +490,10 @@ class Outbox:
         conn = self._conn
         conn.execute("BEGIN")
         try:
+            # CROSS JOIN keeps `events` the outer loop: walked in seq order, bodies looked up.
             rows = conn.execute(
-                "SELECT seq, ctx_id, size, event_id, body FROM events ORDER BY seq LIMIT ?",
+                "SELECT seq, ctx_id, size, event_id, body FROM events CROSS JOIN bodies"
+                " USING (seq) ORDER BY seq LIMIT ?",
                 (max_events,),
             ).fetchall()
             last_seq = self.last_seq()
@@ -445,10 +559,8 @@ class Outbox:
                     "UPDATE history SET outcome = ? WHERE seq BETWEEN ? AND ? AND event_id = ?",
                     (DEAD_LETTER, batch.first_seq, batch.last_seq, event_id),
                 )
-            conn.execute(
-                "DELETE FROM events WHERE seq BETWEEN ? AND ?", (batch.first_seq, batch.last_seq)
-            )
-            conn.execute(_TRIM_HISTORY, (history_rows,))
+            self._remove("seq BETWEEN ? AND ?", (batch.first_seq, batch.last_seq))
+            self._trim_history(history_rows)
             conn.executemany(
                 "UPDATE drops SET count = count - ? WHERE reason = ?",
                 [(count, reason) for reason, count in batch.drops.items()],
@@ -467,10 +579,8 @@ class Outbox:
                 (status, code, message, failed, batch.first_seq, batch.last_seq),
             )
             conn.execute(_TO_HISTORY, (failed, DEAD_LETTER, batch.first_seq, batch.last_seq))
-            conn.execute(
-                "DELETE FROM events WHERE seq BETWEEN ? AND ?", (batch.first_seq, batch.last_seq)
-            )
-            conn.execute(_TRIM_HISTORY, (history_rows,))
+            self._remove("seq BETWEEN ? AND ?", (batch.first_seq, batch.last_seq))
+            self._trim_history(history_rows)
 
 
 PENDING: Final = "pending"
@@ -525,7 +635,10 @@ class OutboxReader:
         with self._connect() as conn:
             if conn is None:
                 return []
-            rows = conn.execute("SELECT body FROM events ORDER BY seq DESC LIMIT ?", (limit,))
+            rows = conn.execute(
+                "SELECT body FROM events CROSS JOIN bodies USING (seq) ORDER BY seq DESC LIMIT ?",
+                (limit,),
+            )
             return [orjson.loads(body) for (body,) in rows]
 
     def local_events(self, limit: int = 100) -> list[LocalEvent]:
@@ -535,9 +648,10 @@ class OutboxReader:
                 return []
             rows = conn.execute(
                 "SELECT * FROM"
-                " (SELECT seq, event_id, body, NULL, NULL FROM events ORDER BY seq DESC LIMIT ?)"
+                " (SELECT seq, event_id, body, NULL, NULL FROM events CROSS JOIN bodies"
+                " USING (seq) ORDER BY seq DESC LIMIT ?)"
                 " UNION ALL SELECT * FROM (SELECT seq, event_id, body, outcome, acked_ms"
-                " FROM history ORDER BY seq DESC LIMIT ?)"
+                " FROM history CROSS JOIN bodies USING (seq) ORDER BY seq DESC LIMIT ?)"
                 " ORDER BY 1 DESC LIMIT ?",
                 (limit, limit, limit),
             )
@@ -589,7 +703,10 @@ class OutboxReader:
                 return {"events": [], "history": [], "dead_letter": [], "drops": {}}
             conn.execute("BEGIN")
             events = [
-                orjson.loads(b) for (b,) in conn.execute("SELECT body FROM events ORDER BY seq")
+                orjson.loads(b)
+                for (b,) in conn.execute(
+                    "SELECT body FROM events CROSS JOIN bodies USING (seq) ORDER BY seq"
+                )
             ]
             history = [
                 {
@@ -601,7 +718,8 @@ class OutboxReader:
                 for local in (
                     _local_event(*row)
                     for row in conn.execute(
-                        "SELECT seq, event_id, body, outcome, acked_ms FROM history ORDER BY seq"
+                        "SELECT seq, event_id, body, outcome, acked_ms FROM history"
+                        " CROSS JOIN bodies USING (seq) ORDER BY seq"
                     )
                 )
             ]

@@ -38,7 +38,10 @@ def outbox_events(path: Path) -> list[dict[str, object]]:
     if not path.exists():
         return []
     with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as conn:
-        return [orjson.loads(body) for (body,) in conn.execute("SELECT body FROM events")]
+        return [
+            orjson.loads(body)
+            for (body,) in conn.execute("SELECT body FROM events JOIN bodies USING (seq)")
+        ]
 
 
 def test_sigkill_loses_only_the_uncommitted_group(

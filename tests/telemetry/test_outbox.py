@@ -52,7 +52,7 @@ def test_new_outbox_has_schema_version_and_wal(tmp_path: Path) -> None:
     path = tmp_path / "o.sqlite3"
     OutboxFile(path).connect().close()
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     # Reopening an up-to-date file migrates nothing and keeps the data.
     outbox = OutboxFile(path).connect()
@@ -424,3 +424,66 @@ def test_a_schema_1_outbox_upgrades_in_place_keeping_pending_events(tmp_path: Pa
     ]
     outbox.append([queued(4)], {}, max_rows=10, max_bytes=10**6)
     assert ids(path) == ["e3", "e4"]
+
+
+def _schema_2_file(path: Path) -> None:
+    """An outbox as schema 2 left it: bodies inline in `events` and copied into `history`,
+    the last event already acknowledged (so the highest seq is in the history only)."""
+    _schema_1_file(path)
+    with closing(sqlite3.connect(path, isolation_level=None)) as conn:
+        for statement in _MIGRATIONS[1]:
+            conn.execute(statement)
+        conn.execute(
+            "INSERT INTO history SELECT seq, event_id, type, created_ms, body, 1000, 'accepted'"
+            " FROM events WHERE event_id = 'e3'"
+        )
+        conn.execute("DELETE FROM events WHERE event_id = 'e3'")
+        conn.execute("PRAGMA user_version = 2")
+
+
+def test_a_schema_2_outbox_upgrades_in_place_storing_each_body_once(tmp_path: Path) -> None:
+    path = tmp_path / "o.sqlite3"
+    _schema_2_file(path)
+    outbox = OutboxFile(path).connect()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        columns = {
+            table: [row[1] for row in conn.execute(f"PRAGMA table_info({table})")]
+            for table in ("events", "history")
+        }
+        assert "body" not in columns["events"]
+        assert "body" not in columns["history"]
+        assert [row[0] for row in conn.execute("SELECT seq FROM bodies ORDER BY seq")] == [1, 2, 3]
+    assert not list(tmp_path.glob("o.sqlite3.corrupt-*"))
+    assert outbox.totals() == (2, sum(len(queued(n)[4]) for n in (1, 2)))
+    reader = OutboxReader(path)
+    assert [(e.event_id, e.status, e.event["seq"]) for e in reader.local_events()] == [
+        ("e3", "sent", 3),
+        ("e2", "pending", 2),
+        ("e1", "pending", 1),
+    ]
+    # The seq counter survives the rebuild: a new event never reuses the acknowledged seq 3.
+    outbox.append([queued(4)], {}, max_rows=10, max_bytes=10**6)
+    assert outbox.last_seq() == 4
+    acknowledge(outbox, 3, history_rows=2)
+    assert ids(path) == []
+    assert [(e.event_id, e.status) for e in reader.local_events()] == [
+        ("e4", "sent"),
+        ("e3", "sent"),
+    ]
+    with sqlite3.connect(path) as conn:  # bodies leave with the history rows trimmed
+        assert [row[0] for row in conn.execute("SELECT seq FROM bodies ORDER BY seq")] == [3, 4]
+
+
+def test_a_duplicate_event_id_stores_no_orphan_body(tmp_path: Path) -> None:
+    path = tmp_path / "o.sqlite3"
+    outbox = OutboxFile(path).connect()
+    outbox.append([queued(1), queued(2)], {}, max_rows=10, max_bytes=10**6)
+    outbox.append([queued(2), queued(3)], {}, max_rows=10, max_bytes=10**6)
+    assert ids(path) == ["e1", "e2", "e3"]
+    assert outbox.totals() == (3, sum(len(queued(n)[4]) for n in (1, 2, 3)))
+    with sqlite3.connect(path) as conn:
+        orphans = conn.execute(
+            "SELECT COUNT(*) FROM bodies WHERE seq NOT IN (SELECT seq FROM events)"
+        )
+        assert orphans.fetchone()[0] == 0
