@@ -8,6 +8,8 @@ import json
 import logging
 import os
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -313,6 +315,47 @@ def test_two_instances_never_send_the_same_rows(
     finally:
         first.close()
         second.close()
+
+
+_OTHER_INSTANCE = """
+import sys
+from pathlib import Path
+from telemetry.client import TelemetryClient
+from telemetry.config import TelemetryConfig
+root, url = Path(sys.argv[1]), sys.argv[2]
+client = TelemetryClient(TelemetryConfig(
+    endpoint=url, write_key="test-key", outbox_path=root / "state" / "outbox.sqlite3",
+    settings_path=root / "config-other" / "telemetry.json", flush_interval=0.2))
+client.start()
+ids = [client.track("pause", {"play_session_id": "p", "position_ms": n}) for n in range(5)]
+client.close(timeout=1.0)
+print(" ".join(ids))
+"""
+
+
+def test_rows_committed_by_another_process_are_sent_by_the_idle_sender(
+    tmp_path: Path, collector: ScriptedCollector
+) -> None:
+    # The sending instance hears only of its own writer's commits; rows that another app
+    # instance commits to the shared outbox (it cannot send: it is locked out) must still
+    # leave within a flush period while the sender has nothing of its own to send.
+    sender = TelemetryClient(client_config(tmp_path, collector.url, flush_interval=0.2))
+    sender.start()
+    try:
+        assert sender.flush(5.0)  # it holds the send lock, with nothing pending
+        other = subprocess.run(
+            [sys.executable, "-c", _OTHER_INSTANCE, str(tmp_path), collector.url],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert other.returncode == 0, other.stderr
+        ids = set(other.stdout.split())
+        assert len(ids) == 5
+        wait_until(lambda: set(collector.stored) >= ids, what="the other process's rows")
+        assert max(collector.copies.values()) == 1
+    finally:
+        sender.close()
 
 
 def test_corrupt_outbox_is_set_aside_and_recording_continues(
