@@ -178,6 +178,7 @@ class Adapter:
 
             self.client: Any = TelemetryClient(
                 TelemetryConfig(
+                    consent_before_choice=True,  # a viewer who opted in
                     endpoint=url,
                     write_key="reelscope-bench",
                     outbox_path=directory / "outbox.sqlite3",

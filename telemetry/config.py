@@ -1,8 +1,9 @@
 """Settings of the telemetry client: where it sends, where it keeps data, and its limits.
 
 `TelemetryConfig.default()` puts the outbox in the user *state* dir (it cannot be recreated)
-and the consent/device-id file in the user *config* dir, both from platformdirs, and records
-nothing until the viewer has opted in (`consent_before_choice=False`). Strict
+and the consent/device-id file in the user *config* dir, both from platformdirs. Every
+config records nothing until the viewer has opted in, unless it says otherwise
+(`consent_before_choice=True`: tests, benchmarks and simulated fleets of opted-in viewers). Strict
 validation (invalid events raise) is on when the environment variable `REELSCOPE_ENV` is
 `test` or `dev`; in production invalid events are counted, logged and never sent.
 
@@ -44,9 +45,9 @@ class TelemetryConfig:
     write_key: str
     outbox_path: Path
     settings_path: Path
-    # Whether to record before the viewer has made a choice. The app's `default()` says no (it
-    # asks at first run); configs built directly (tests, benchmarks, tools) record at once.
-    consent_before_choice: bool = True
+    # Whether to record before the viewer has made a choice. No by default: the app asks at
+    # first run, and forgetting this flag must never mean collecting without consent.
+    consent_before_choice: bool = False
     strict: bool = field(default_factory=strict_from_env)
     app_version: str = field(default_factory=app_version)
     # Writer: a group is committed once it is this old or this large (the crash-loss bound).
@@ -92,6 +93,5 @@ class TelemetryConfig:
             / "outbox.sqlite3",
             settings_path=Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
             / "telemetry.json",
-            consent_before_choice=False,
         )
         return replace(config, **overrides)  # type: ignore[arg-type]

@@ -65,6 +65,7 @@ def client_config(
 ) -> TelemetryConfig:
     offset_ns = clock_offset_ms * 1_000_000
     return TelemetryConfig(
+        consent_before_choice=True,  # a viewer who opted in
         endpoint=endpoint,
         write_key=write_key,
         outbox_path=directory / OUTBOX,

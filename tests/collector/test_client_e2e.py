@@ -17,6 +17,7 @@ def test_the_telemetry_client_delivers_every_event_once(tmp_path: Path) -> None:
     with thread_collector(tmp_path / "collector") as running:
         client = TelemetryClient(
             TelemetryConfig(
+                consent_before_choice=True,  # a viewer who opted in
                 endpoint=running.url,
                 write_key=KEY,
                 outbox_path=tmp_path / "client" / "outbox.db",

@@ -410,6 +410,7 @@ def test_a_killed_player_is_recovered_as_crash_recovered_at_the_next_launch(
     # The next launch: a real telemetry client whose collector is unreachable, so the
     # recovered event stays in its outbox where the test can read it.
     config = TelemetryConfig(
+        consent_before_choice=True,  # a viewer who opted in
         endpoint="http://127.0.0.1:9",
         write_key="test",
         outbox_path=tmp_path / "outbox.sqlite3",

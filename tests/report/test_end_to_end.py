@@ -27,6 +27,7 @@ def test_a_played_sample_shows_in_the_report(
     with thread_collector(tmp_path / "collector") as collector:
         client = TelemetryClient(
             TelemetryConfig(
+                consent_before_choice=True,  # a viewer who opted in
                 endpoint=collector.url,
                 write_key=KEY,
                 outbox_path=tmp_path / "state" / "outbox.sqlite3",

@@ -27,6 +27,7 @@ def collector() -> Iterator[ScriptedCollector]:
 
 def client_config(tmp_path: Path, endpoint: str, **overrides: object) -> TelemetryConfig:
     config = TelemetryConfig(
+        consent_before_choice=True,  # a viewer who opted in
         endpoint=endpoint,
         write_key="test-key",
         outbox_path=tmp_path / "state" / "outbox.sqlite3",

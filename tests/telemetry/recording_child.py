@@ -21,6 +21,7 @@ def main() -> None:
     outbox, settings, endpoint, progress_path = sys.argv[1:5]
     client = TelemetryClient(
         TelemetryConfig(
+            consent_before_choice=True,  # a viewer who opted in
             endpoint=endpoint,
             write_key="crash-test",
             outbox_path=Path(outbox),

@@ -324,6 +324,7 @@ from telemetry.client import TelemetryClient
 from telemetry.config import TelemetryConfig
 root, url = Path(sys.argv[1]), sys.argv[2]
 client = TelemetryClient(TelemetryConfig(
+    consent_before_choice=True,  # a viewer who opted in
     endpoint=url, write_key="test-key", outbox_path=root / "state" / "outbox.sqlite3",
     settings_path=root / "config-other" / "telemetry.json", flush_interval=0.2))
 client.start()

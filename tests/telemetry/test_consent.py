@@ -19,8 +19,16 @@ from .samples import VALID
 from .scripted_collector import ScriptedCollector
 
 
-def test_the_apps_configuration_asks_before_recording() -> None:
+def test_every_configuration_asks_before_recording_unless_told_otherwise(tmp_path: Path) -> None:
     assert TelemetryConfig.default().consent_before_choice is False
+    built = TelemetryConfig(
+        endpoint="http://127.0.0.1:9",
+        write_key="k",
+        outbox_path=tmp_path / "outbox.sqlite3",
+        settings_path=tmp_path / "telemetry.json",
+    )
+    assert built.consent_before_choice is False
+    assert TelemetryClient(built).track("app_start", VALID["app_start"]) is None
 
 
 def test_nothing_is_recorded_or_sent_before_the_viewer_opts_in(

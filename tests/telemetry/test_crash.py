@@ -95,6 +95,7 @@ def test_sigkill_loses_only_the_uncommitted_group(
 
     relaunched = TelemetryClient(
         TelemetryConfig(
+            consent_before_choice=True,  # a viewer who opted in
             endpoint=collector.url,
             write_key="crash-test",
             outbox_path=outbox,

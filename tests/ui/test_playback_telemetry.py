@@ -38,6 +38,7 @@ class App:
 @pytest.fixture
 def app(qtbot: QtBot, tmp_path: Path) -> Iterator[App]:
     config = TelemetryConfig(
+        consent_before_choice=True,  # a viewer who opted in
         endpoint="http://127.0.0.1:9",  # unreachable: events stay in the outbox to be read
         write_key="test",
         outbox_path=tmp_path / "state" / "outbox.sqlite3",

@@ -26,6 +26,7 @@ def test_the_overlay_shows_the_engines_own_figures(
 ) -> None:
     client = TelemetryClient(
         TelemetryConfig(
+            consent_before_choice=True,  # a viewer who opted in
             endpoint="http://127.0.0.1:9",  # unreachable: nothing needs to be sent here
             write_key="test",
             outbox_path=tmp_path / "state" / "outbox.sqlite3",
