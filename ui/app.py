@@ -10,15 +10,23 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
+import socket
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QMessageLogContext, QTimer, QtMsgType, qInstallMessageHandler
+from PySide6.QtCore import (
+    QMessageLogContext,
+    QSocketNotifier,
+    QTimer,
+    QtMsgType,
+    qInstallMessageHandler,
+)
 from PySide6.QtGui import QGuiApplication, QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
@@ -46,6 +54,13 @@ _QT_LEVELS = {
     QtMsgType.QtFatalMsg: logging.CRITICAL,
 }
 _HEADLESS_PLATFORMS = {"offscreen", "minimal", "vnc"}
+_SIGNAL_SOCKETS: list[socket.socket] = []
+_CLOSING_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})
+_FIRST_PICTURE_OR_FAILURE = {
+    EngineEventKind.VIDEO_OUTPUT,
+    EngineEventKind.ERROR,
+    EngineEventKind.ENDED,
+}
 
 
 def _route_qt_messages(kind: QtMsgType, _context: QMessageLogContext, message: str) -> None:
@@ -154,14 +169,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         window.player.engine  # noqa: B018 - libVLC starts here, after the window is up
     except vlc_engine.LibVlcUnavailableError as exc:
         return _fail(str(exc))
+
+    _close_on_termination_signals(window)
+
+    def finish() -> None:
+        _finish_start_up(app, window, playback, telemetry, store, settings, args, vlc_engine)
+
     if args.sources:
         window.play(args.sources[0])
-    QTimer.singleShot(
-        0,
-        lambda: _finish_start_up(
-            app, window, playback, telemetry, store, settings, args, vlc_engine
-        ),
-    )
+        _after_first_picture(window, finish)
+    else:
+        QTimer.singleShot(0, finish)
     return app.exec()
 
 
@@ -228,6 +246,53 @@ def _fail(problem: str) -> int:
     if QGuiApplication.platformName() not in _HEADLESS_PLATFORMS:
         QMessageBox.critical(None, "Reelscope cannot play video", problem)
     return 1
+
+
+def _close_on_termination_signals(window: MainWindow) -> None:
+    """SIGTERM (logout, `kill`) and SIGINT close the window as the viewer would, so the play
+    session ends as `app_exit` and telemetry flushes, instead of the next launch finding a
+    crash. Python runs signal handlers only between bytecodes and Qt's loop runs in C, so a
+    wake-up socket watched by the loop brings control back to Python."""
+    reader, writer = socket.socketpair()
+    reader.setblocking(False)
+    writer.setblocking(False)
+    signal.set_wakeup_fd(writer.fileno())
+    notifier = QSocketNotifier(reader.fileno(), QSocketNotifier.Type.Read, window)
+
+    def on_wake_up() -> None:
+        received = reader.recv(64)
+        if any(number in _CLOSING_SIGNALS for number in received):
+            log.info("closing on signal %s", ", ".join(str(n) for n in received))
+            window.close()
+
+    notifier.activated.connect(on_wake_up)
+    for number in _CLOSING_SIGNALS:
+        signal.signal(number, lambda *_: None)  # the wake-up byte is the message
+    # The sockets live as long as the process: the wake-up fd must stay valid until exit.
+    _SIGNAL_SOCKETS.extend((reader, writer))
+
+
+def _after_first_picture(window: MainWindow, then: Callable[[], None]) -> None:
+    """Run `then` once the title being opened shows its first picture (or fails, or 1.5 s
+    have passed): with a title playing, the picture comes before the rest of start-up."""
+    done = False
+
+    def run_once() -> None:
+        nonlocal done
+        if not done:
+            done = True
+            window.player.engine_event.disconnect(on_engine_event)
+            QTimer.singleShot(0, then)
+
+    def on_engine_event(event: EngineEvent) -> None:
+        if event.kind in _FIRST_PICTURE_OR_FAILURE and (
+            event.kind is not EngineEventKind.VIDEO_OUTPUT or event.value
+        ):
+            run_once()
+
+    window.player.engine_event.connect(on_engine_event)
+    window.player.playback_failed.connect(run_once)
+    QTimer.singleShot(1500, run_once)
 
 
 def _log_first_picture(window: MainWindow, started: float) -> None:

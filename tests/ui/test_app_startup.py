@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -54,3 +55,38 @@ def test_reelscope_file_shows_the_window_then_the_first_picture() -> None:
     assert "window shown after" in text
     assert "first picture after" in text
     assert "Traceback" not in text
+
+
+def test_sigterm_closes_like_the_viewer_would(tmp_path: Path) -> None:
+    # A logout or `kill` must end the play session as app_exit, not leave a crash behind.
+    state = tmp_path / "state"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ui.app", CLIP],
+        stderr=subprocess.PIPE,
+        text=True,
+        env={
+            **os.environ,
+            "QT_QPA_PLATFORM": "offscreen",
+            "REELSCOPE_AOUT": "dummy",
+            "REELSCOPE_LOG": "info",
+            "XDG_STATE_HOME": str(state),
+        },
+    )
+    assert process.stderr is not None
+    try:
+        for line in process.stderr:
+            if "first picture after" in line:
+                break
+        journals = state / "reelscope" / "sessions"
+        assert any(journals.iterdir())  # a live play session keeps a journal
+        process.send_signal(signal.SIGTERM)
+        rest = process.stderr.read()
+        assert process.wait(timeout=20) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+        process.stderr.close()
+    assert "closing on signal" in rest
+    assert "Traceback" not in rest
+    assert not any(journals.iterdir())  # the session ended: nothing to recover next launch
