@@ -17,7 +17,6 @@ import sys
 import sysconfig
 import tarfile
 import time
-import tomllib
 from importlib import metadata
 from pathlib import Path
 
@@ -34,7 +33,7 @@ _LICENSE_FILE = re.compile(r"licen[cs]e|copying|notice", re.IGNORECASE)
 
 
 def version() -> str:
-    return str(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"])
+    return metadata.version("reelscope")
 
 
 def archive_path() -> Path:

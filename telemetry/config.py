@@ -17,24 +17,19 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from importlib import metadata
 from pathlib import Path
 
 import platformdirs
 
 APP_NAME = "reelscope"
+# The one place the version is written: pyproject.toml reads it from here (setuptools `attr:`),
+# and reading it costs nothing at start-up, unlike importlib.metadata (~20 ms).
+APP_VERSION = "0.1.0"
 DEFAULT_ENDPOINT = "http://127.0.0.1:8765"
 
 
 def strict_from_env() -> bool:
     return os.environ.get("REELSCOPE_ENV", "") in {"test", "dev"}
-
-
-def app_version() -> str:
-    try:
-        return metadata.version(APP_NAME)
-    except metadata.PackageNotFoundError:
-        return "0+unknown"
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +44,7 @@ class TelemetryConfig:
     # first run, and forgetting this flag must never mean collecting without consent.
     consent_before_choice: bool = False
     strict: bool = field(default_factory=strict_from_env)
-    app_version: str = field(default_factory=app_version)
+    app_version: str = APP_VERSION
     # Writer: a group is committed once it is this old or this large (the crash-loss bound).
     commit_interval: float = 0.1
     commit_max_events: int = 100

@@ -35,7 +35,7 @@ from player.errors import LIBVLC_INSTALL_HINT
 from player.paths import APP_ID, config_dir, resources_dir
 from player.settings import Settings, SettingsStore
 from telemetry.client import TelemetryClient
-from telemetry.config import TelemetryConfig
+from telemetry.config import APP_VERSION, TelemetryConfig
 from ui.main_window import MainWindow
 from ui.playback_telemetry import PlaybackTelemetry
 from ui.theme import apply_theme
@@ -87,7 +87,7 @@ def _parse_args(argv: Sequence[str]) -> argparse.Namespace:
         metavar="FOLDER",
         help="a folder of videos to browse (scanned in the background); repeatable",
     )
-    parser.add_argument("--version", action="version", version="reelscope 0.1.0")
+    parser.add_argument("--version", action="version", version=f"reelscope {APP_VERSION}")
     return parser.parse_args(list(argv))
 
 
