@@ -46,7 +46,7 @@ class Harness:
     def client(self, key: str = KEY, *, asks_first: bool = False) -> TelemetryClient:
         client = TelemetryClient(
             TelemetryConfig(
-                                endpoint=self.collector.url,
+                endpoint=self.collector.url,
                 write_key=key,
                 outbox_path=self.tmp_path / "state" / "outbox.sqlite3",
                 settings_path=self.tmp_path / "config" / "telemetry.json",
