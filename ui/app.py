@@ -34,16 +34,16 @@ from player.engine import EngineEvent, EngineEventKind, EventSink, PlaybackEngin
 from player.errors import LIBVLC_INSTALL_HINT
 from player.paths import APP_ID, config_dir, resources_dir
 from player.settings import Settings, SettingsStore
-from telemetry.client import TelemetryClient
 from telemetry.config import APP_VERSION, TelemetryConfig
 from ui.main_window import MainWindow
-from ui.playback_telemetry import PlaybackTelemetry
 from ui.theme import apply_theme
 
 if TYPE_CHECKING:
     from player.catalog import Catalog
     from player.history import WatchHistory
+    from telemetry.client import TelemetryClient
     from ui.home.browse import CatalogLoader
+    from ui.playback_telemetry import PlaybackTelemetry
 
 log = logging.getLogger("reelscope.app")
 _QT_LEVELS = {
@@ -155,16 +155,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return engine
 
-    settings, config = _telemetry_config(store.load())
-    telemetry = TelemetryClient(config)
-    # The home page, Settings and the privacy window are built once the window is up: the
-    # first picture of `reelscope FILE` needs none of them. Play sessions are wired first,
-    # so the first title's play_request is time zero.
+    # Only what the window's first paint needs comes before it; the rest is imported after.
     window = MainWindow(engine_factory, QWidget())
-    playback = PlaybackTelemetry(window, telemetry.track, parent=window)
     _log_first_picture(window, started)
     window.show()
     log.info("window shown after %.0f ms", (time.monotonic() - started) * 1000)
+
+    from telemetry.client import TelemetryClient
+    from ui.playback_telemetry import PlaybackTelemetry
+
+    settings, config = _telemetry_config(store.load())
+    telemetry = TelemetryClient(config)
+    # Play sessions are wired before anything plays, so a title's play_request is time zero;
+    # the home page, Settings and the privacy window wait (see `_finish_start_up`).
+    playback = PlaybackTelemetry(window, telemetry.track, parent=window)
     try:
         window.player.engine  # noqa: B018 - libVLC starts here, after the window is up
     except vlc_engine.LibVlcUnavailableError as exc:
