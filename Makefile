@@ -12,6 +12,7 @@ XVFB   := xvfb-run -a -s "-screen 0 1280x800x24 -nolisten tcp"
         bundle bundle-test install-desktop system-bundle
 
 run: system-run $(STAMP)
+	@$(BIN)/python -m compileall -q player telemetry ui  # bytecode, as an installed app has
 	@packaging/run-app.sh $(BIN) $(ARGS)
 
 test: system-test $(STAMP) lint typecheck unit xvfb-tests
