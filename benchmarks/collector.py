@@ -5,8 +5,10 @@
 The collector runs as `reelscope-collector serve` pinned to CPU 0 (one core); the load comes
 from `collector_load.py` pinned to CPU 1, over 127.0.0.1. For 100- and 500-event gzip batches
 it reports events/s and p50/p99 request latency, and in the same run the rate of inserting
-the same rows into a fresh SQLite file with INSERT OR IGNORE, one transaction per batch, with
-the collector's own schema and pragmas. Then it sends gzip bombs and reports peak RSS.
+the same rows (the load generator's bodies through the collector's validation) into a fresh
+SQLite file with INSERT OR IGNORE, one transaction per batch, with the collector's own schema,
+pragmas and insert statement (and, for comparison, with executemany). Then it sends gzip bombs
+and reports peak RSS.
 Prints a table and writes JSON to benchmarks/results/.
 """
 
@@ -25,6 +27,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 
@@ -33,12 +36,21 @@ import requests
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from benchmarks.collector_load import batch_body  # noqa: E402
+from telemetry.collector.body import gunzip  # noqa: E402
+from telemetry.collector.config import CollectorConfig  # noqa: E402
 from telemetry.collector.keys import KeyFile  # noqa: E402
+from telemetry.collector.sqlite_sink import INSERT_EVENT, insert_events  # noqa: E402
 from telemetry.collector.store import EventRow  # noqa: E402
-from telemetry.collector.validate import canonical_context  # noqa: E402
+from telemetry.collector.validate import (  # noqa: E402
+    batch_items,
+    parse_json,
+    parse_reelscope_batch,
+)
 
 KEY = "benchmark-key-0123456789"
 SYNCHRONOUS = "FULL"
+BARE_EVENTS = 30_000
 HAS_TASKSET = shutil.which("taskset") is not None and (os.cpu_count() or 1) >= 2
 
 
@@ -106,46 +118,26 @@ def _load(mode: str, url: str, seconds: float, events: int = 100) -> dict[str, o
 
 
 def _rows(batches: int, size: int) -> list[list[EventRow]]:
-    """The rows the collector would store for `batches` batches of `size` heartbeat events."""
-    context_hash, _ = canonical_context({"app": {"name": "reelscope", "version": "0.1.0"}})
-    now = time.time_ns() // 1_000_000
+    """The rows the collector stores for `batches` of the load generator's `size`-event batches:
+    the same bodies, through the same validation, so the raw JSON is the same size too."""
+    config = CollectorConfig()
     result = []
     for _ in range(batches):
-        prefix = uuid.uuid4().hex
-        result.append(
-            [
-                EventRow(
-                    "k_bench",
-                    f"{prefix}-{i}",
-                    "heartbeat",
-                    "reelscope",
-                    1,
-                    "device",
-                    prefix,
-                    i + 1,
-                    i,
-                    prefix,
-                    None,
-                    now,
-                    now,
-                    now,
-                    now,
-                    context_hash,
-                    json.dumps({"event_id": f"{prefix}-{i}", "properties": {"position_ms": i}}),
-                )
-                for i in range(size)
-            ]
+        document = parse_json(gunzip(batch_body(size, uuid.uuid4().hex), 1 << 30))
+        parsed = parse_reelscope_batch(
+            document, batch_items(document, config), "k_bench", time.time_ns() // 10**6, config
         )
+        result.append(parsed.write.rows)
     return result
 
 
-def bare_sqlite_rate(directory: Path, size: int, events: int = 30_000) -> float:
+def bare_sqlite_rate(
+    directory: Path, size: int, insert: Callable[[sqlite3.Connection, list[EventRow]], object]
+) -> float:
     """INSERT OR IGNORE, one transaction per batch, same schema and pragmas as the collector."""
-    from telemetry.collector.sqlite_sink import INSERT_EVENT
-
-    path = directory / f"bare-{size}.db"
+    path = directory / f"bare-{size}-{uuid.uuid4().hex}.db"
     schema = (REPO / "telemetry" / "collector" / "schema.sql").read_text()
-    batches = _rows(max(1, events // size), size)
+    batches = _rows(max(1, BARE_EVENTS // size), size)
     with closing(sqlite3.connect(path, isolation_level=None)) as connection:
         connection.execute("PRAGMA journal_mode = WAL")
         connection.execute(f"PRAGMA synchronous = {SYNCHRONOUS}")
@@ -153,10 +145,14 @@ def bare_sqlite_rate(directory: Path, size: int, events: int = 30_000) -> float:
         began = time.perf_counter()
         for rows in batches:
             connection.execute("BEGIN IMMEDIATE")
-            connection.executemany(INSERT_EVENT, rows)
+            insert(connection, rows)
             connection.execute("COMMIT")
         elapsed = time.perf_counter() - began
     return sum(len(rows) for rows in batches) / elapsed
+
+
+def _executemany(connection: sqlite3.Connection, rows: list[EventRow]) -> None:
+    connection.executemany(INSERT_EVENT, rows)
 
 
 def bomb_rss(directory: Path, seconds: float) -> dict[str, object]:
@@ -205,7 +201,10 @@ def main() -> None:
             with closing(sqlite3.connect(collector.db)) as check:
                 (stored,) = check.execute("SELECT count(*) FROM events").fetchone()
             load["stored"] = stored
-            load["bare_sqlite_events_per_s"] = bare_sqlite_rate(run, size)
+            # The collector's own multi-row statement; executemany (one step per row) for
+            # comparison with earlier results.
+            load["bare_sqlite_events_per_s"] = bare_sqlite_rate(run, size, insert_events)
+            load["bare_executemany_events_per_s"] = bare_sqlite_rate(run, size, _executemany)
             load["ratio_to_bare"] = float(load["events_per_s"]) / load["bare_sqlite_events_per_s"]  # type: ignore[arg-type]
             throughput.append(load)
         results["throughput"] = throughput
@@ -219,13 +218,14 @@ def main() -> None:
         " 8 keep-alive connections from another process"
     )
     print(
-        f"{'batch':>6} {'events/s':>10} {'bare SQLite/s':>14} {'ratio':>6} {'p50 ms':>8}"
-        f" {'p99 ms':>8} {'requests':>9} {'stored':>8} {'RSS MB':>7}"
+        f"{'batch':>6} {'events/s':>10} {'bare SQLite/s':>14} {'ratio':>6} {'executemany/s':>14}"
+        f" {'p50 ms':>8} {'p99 ms':>8} {'requests':>9} {'stored':>8} {'RSS MB':>7}"
     )
     for row in throughput:
         print(
             f"{row['events_per_batch']:>6} {row['events_per_s']:>10,.0f}"
             f" {row['bare_sqlite_events_per_s']:>14,.0f} {row['ratio_to_bare']:>6.2f}"
+            f" {row['bare_executemany_events_per_s']:>14,.0f}"
             f" {row['p50_ms']:>8.2f} {row['p99_ms']:>8.2f} {row['requests']:>9}"
             f" {row['stored']:>8} {row['collector_rss_mb']:>7.1f}"
         )

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 import orjson
 
 
-def _batch(size: int, device: str) -> bytes:
+def batch_body(size: int, device: str) -> bytes:
     now = time.time_ns() // 1_000_000
     prefix = uuid.uuid4().hex
     events = [
@@ -99,7 +99,7 @@ def run(
         mine_statuses: dict[int, int] = {}
         start.wait()
         while time.perf_counter() < deadline:
-            body = bomb if mode == "bombs" else _batch(events, device)
+            body = bomb if mode == "bombs" else batch_body(events, device)
             began = time.perf_counter()
             connection.request("POST", parts.path or "/v1/batch", body, headers)
             response = connection.getresponse()

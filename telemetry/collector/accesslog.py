@@ -44,6 +44,12 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(level: str, as_json: bool) -> None:
+    # No format here shows the caller's file and line, thread or process: not looking them up
+    # for every record is a good part of what an access-log line costs.
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     handler = logging.StreamHandler(sys.stderr)
     if as_json:
         formatter: logging.Formatter = JsonFormatter()

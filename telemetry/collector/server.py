@@ -1,10 +1,14 @@
-"""Running the app under uvicorn: protocol, timeouts, graceful SIGTERM.
+"""Running the app under uvicorn: protocol, event loop, timeouts, graceful SIGTERM.
 
 `serve` is called by the CLI on the main thread and blocks until the server stops. uvicorn
 handles SIGTERM/SIGINT: it stops accepting, lets in-flight requests finish (each one awaits its
 commit), then runs the app's lifespan shutdown, which commits whatever is still queued.
 
-uvicorn only times out idle keep-alive connections; `GuardedH11Protocol` also closes a
+HTTP is parsed by httptools (llhttp, in C) and the loop is uvloop where it is installed (not on
+Windows). Against h11 and asyncio they measured within the benchmark's noise (docs/collector.md):
+per-request CPU is mostly Starlette, validation and the hand-off to the writer, not parsing.
+
+uvicorn only times out idle keep-alive connections; `GuardedHttpToolsProtocol` also closes a
 connection that has not delivered a complete request's headers within `header_timeout_s`
 (slowloris), and one still trickling a body nobody will read after its answer went out.
 """
@@ -12,10 +16,11 @@ connection that has not delivered a complete request's headers within `header_ti
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 
 import uvicorn
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from telemetry.collector.app import create_app
 from telemetry.collector.config import CollectorConfig
@@ -24,8 +29,8 @@ from telemetry.collector.store import open_sink
 log = logging.getLogger("reelscope.collector.server")
 
 
-class GuardedH11Protocol(H11Protocol):
-    """h11 with a deadline for every stretch in which no request is being served."""
+class GuardedHttpToolsProtocol(HttpToolsProtocol):
+    """httptools with a deadline for every stretch in which no request is being served."""
 
     header_timeout_s = 10.0
     _guard: asyncio.TimerHandle | None = None
@@ -52,9 +57,9 @@ class GuardedH11Protocol(H11Protocol):
         self._disarm()
         super().connection_lost(exc)
 
-    def handle_events(self) -> None:
+    def on_headers_complete(self) -> None:
         cycle = self.cycle
-        super().handle_events()
+        super().on_headers_complete()
         if self.cycle is not cycle:
             self._disarm()
 
@@ -66,8 +71,8 @@ class GuardedH11Protocol(H11Protocol):
 
 def build_server(config: CollectorConfig) -> uvicorn.Server:
     protocol = type(
-        "ConfiguredH11Protocol",
-        (GuardedH11Protocol,),
+        "ConfiguredHttpToolsProtocol",
+        (GuardedHttpToolsProtocol,),
         {"header_timeout_s": config.header_timeout_s},
     )
     uvicorn_config = uvicorn.Config(
@@ -75,6 +80,7 @@ def build_server(config: CollectorConfig) -> uvicorn.Server:
         host=config.host,
         port=config.port,
         http=protocol,
+        loop="auto",
         lifespan="on",
         access_log=False,
         log_config=None,
@@ -89,4 +95,8 @@ def serve(config: CollectorConfig) -> None:
     log.info(
         "collector listening", extra={"host": config.host, "port": config.port, "db": config.db}
     )
-    build_server(config).run()
+    server = build_server(config)
+    # Every request allocates a few hundred containers, so collections run often; frozen, the
+    # long-lived objects of the imported libraries are no longer walked by each full one.
+    gc.freeze()
+    server.run()

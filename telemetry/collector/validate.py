@@ -9,6 +9,7 @@ goes to `segment.py`. Integers headed for SQLite columns are range-checked here,
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -73,6 +74,13 @@ def depth_within(value: Any, allowed: int) -> bool:
     )
 
 
+@functools.lru_cache(maxsize=1024)
+def is_snake_case(name: str) -> bool:
+    """Cached: a collector sees a few dozen event types, and matching each event cost more than
+    any other check of it."""
+    return TYPE_PATTERN.match(name) is not None
+
+
 def optional_text(item: dict[str, Any], name: str, limit: int) -> str | None:
     value = item.get(name)
     if value is None:
@@ -128,12 +136,21 @@ def canonical_context(context: dict[str, Any]) -> tuple[bytes, str]:
 
 
 def encode_event(item: dict[str, Any], config: CollectorConfig) -> str:
-    """The event as JSON for the `raw` column, refusing oversized or over-deep events."""
-    if not depth_within(item, config.max_depth):
+    """The event as JSON for the `raw` column, refusing over-deep or oversized events."""
+    try:
+        encoded: bytes | None = orjson.dumps(item)
+    except orjson.JSONEncodeError:
+        # Parsed JSON always encodes, unless it nests past orjson's own limit of 254 levels.
+        encoded = None
+    # Nesting never exceeds the number of opening brackets (those inside strings only add to
+    # the count): counting them in C spares nearly every event the walk in Python.
+    if encoded is None or (
+        encoded.count(b"{") + encoded.count(b"[") > config.max_depth
+        and not depth_within(item, config.max_depth)
+    ):
         raise InvalidEventError(
             "too_deep", f"the event nests deeper than {config.max_depth} levels"
         )
-    encoded = orjson.dumps(item)
     if len(encoded) > config.max_event_bytes:
         raise InvalidEventError(
             "event_too_large", f"the event exceeds {config.max_event_bytes} bytes"
@@ -155,7 +172,7 @@ def _reelscope_event(
     ids = config.max_id_chars
     event_id = text(item, "event_id", ids)
     event_type = text(item, "type", ids)
-    if not TYPE_PATTERN.match(event_type):
+    if not is_snake_case(event_type):
         raise InvalidEventError("invalid_field", "type must be snake_case")
     schema = integer(item, "schema", 1, MAX_INT64)
     time = integer(item, "time", 0, MAX_TIME_MS)
@@ -170,24 +187,25 @@ def _reelscope_event(
         raise InvalidEventError(
             "time_in_future", f"time is more than {config.max_future_ms} ms after sent_at"
         )
+    # Positional, in the table's column order: keyword arguments cost more than the checks.
     return EventRow(
-        key_id=key_id,
-        event_id=event_id,
-        type=event_type,
-        source="reelscope",
-        schema=schema,
-        device_id=device_id,
-        app_session_id=app_session_id,
-        seq=seq,
-        mono_ms=mono_ms,
-        play_session_id=optional_id(properties, "play_session_id", ids),
-        request_id=optional_id(properties, "request_id", ids),
-        time=time,
-        sent_at=sent_at,
-        received_at=received_at,
-        corrected_time=received_at - (sent_at - time),
-        context_hash=context_hash,
-        raw=encode_event(item, config),
+        key_id,
+        event_id,
+        event_type,
+        "reelscope",
+        schema,
+        device_id,
+        app_session_id,
+        seq,
+        mono_ms,
+        optional_id(properties, "play_session_id", ids),
+        optional_id(properties, "request_id", ids),
+        time,
+        sent_at,
+        received_at,
+        received_at - (sent_at - time),
+        context_hash,
+        encode_event(item, config),
     )
 
 

@@ -7,13 +7,16 @@ import sqlite3
 import threading
 import uuid
 from contextlib import closing
+from importlib import resources
+from pathlib import Path
 
 import orjson
 import pytest
 
+from telemetry.collector.sqlite_sink import SCHEMA_VERSION
 from telemetry.collector.store import open_store_readonly
 
-from .harness import KEY, OTHER_KEY, Running, auth, batch, event, now_ms
+from .harness import KEY, OTHER_KEY, Running, auth, batch, event, now_ms, thread_collector
 
 
 def test_the_same_batch_twice_is_stored_once(collector: Running) -> None:
@@ -166,3 +169,56 @@ def test_the_report_reads_while_the_collector_writes(collector: Running) -> None
         assert reader.execute("SELECT count(*) FROM events").fetchone()[0] == snapshot + 10
         with pytest.raises(sqlite3.OperationalError):
             reader.execute("DELETE FROM events")
+
+
+def test_a_batch_of_any_size_is_stored_once_across_insert_chunks(collector: Running) -> None:
+    # 347 = 256 + 64 + 16 + 4 + 3 * 1 rows: every statement size, with stored events among them.
+    items = [event() for _ in range(347)]
+    assert collector.post(batch(items[100:200])).json()["accepted"] == 100
+    assert collector.post(batch(items)).json() == {
+        "accepted": 247,
+        "duplicates": 100,
+        "rejected": [],
+    }
+    ids = [item["event_id"] for item in items]
+    assert collector.count(f"event_id IN ({','.join('?' * len(ids))})", *ids) == 347
+
+
+def _indexes(connection: sqlite3.Connection) -> set[str]:
+    rows = connection.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+    )
+    return {name for (name,) in rows}
+
+
+def test_a_version_1_store_is_upgraded_in_place(tmp_path: Path) -> None:
+    db = tmp_path / "events.db"
+    schema = resources.files("telemetry.collector").joinpath("schema.sql").read_text()
+    kept = orjson.dumps(event()).decode()
+    with closing(sqlite3.connect(db)) as old:
+        old.executescript(
+            f"{schema}; CREATE INDEX events_type_time ON events (type, corrected_time);"
+            " CREATE INDEX events_play_session ON events (play_session_id);"
+            " PRAGMA user_version = 1;"
+        )
+        old.execute(
+            "INSERT INTO events (key_id, event_id, type, source, time, sent_at, received_at,"
+            " corrected_time, raw) VALUES ('k_old', 'old-1', 'heartbeat', 'reelscope', 1, 1, 1,"
+            " 1, ?)",
+            (kept,),
+        )
+        old.commit()
+        assert {"events_type_time", "events_play_session"} <= _indexes(old)
+    with thread_collector(tmp_path) as running:
+        assert running.post(batch([event()])).json()["accepted"] == 1
+        assert running.count() == 2
+    with closing(sqlite3.connect(db)) as upgraded:
+        assert upgraded.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+        assert _indexes(upgraded) == {
+            "events_app_session_seq",
+            "events_device",
+            "client_drops_device",
+        }
+        assert upgraded.execute("SELECT raw FROM events WHERE event_id = 'old-1'").fetchall() == [
+            (kept,)
+        ]
