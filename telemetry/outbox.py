@@ -38,6 +38,7 @@ used from any thread (the reader opens a short-lived read-only connection per ca
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sqlite3
@@ -143,11 +144,27 @@ _MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
     ),
 )
 SCHEMA_VERSION: Final = len(_MIGRATIONS)
+# Rows per INSERT statement: a writer group (100) fits in one; a backlog committed after a
+# disk error may be larger, and SQLite caps the variables per statement (999 before 3.32).
+_ROWS_PER_INSERT: Final = 128
 
-_INSERT: Final = (
-    "INSERT OR IGNORE INTO events (seq, event_id, type, priority, created_ms, size, ctx_id)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?)"
-)
+
+@functools.cache
+def _insert_rows(count: int) -> tuple[str, str]:
+    """Statements adding `count` events and their bodies, one row of values per event.
+
+    One multi-row INSERT rather than `executemany`: the sqlite3 module releases the GIL around
+    every step, once per row with `executemany`, and while the app's thread is busy each
+    release costs the writer up to the interpreter's switch interval (5 ms) to get it back."""
+    events = ",".join(["(?,?,?,?,?,?,?)"] * count)
+    bodies = ",".join(["(?,?)"] * count)
+    return (
+        "INSERT OR IGNORE INTO events"  # noqa: S608 - placeholders only
+        f" (seq, event_id, type, priority, created_ms, size, ctx_id) VALUES {events}",
+        f"INSERT INTO bodies (seq, body) VALUES {bodies}",  # noqa: S608 - placeholders only
+    )
+
+
 _TO_DEAD_LETTER: Final = (
     "INSERT OR IGNORE INTO dead_letter"
     " SELECT seq, event_id, type, created_ms, body, ?, ?, ?, ? FROM events JOIN bodies USING (seq)"
@@ -338,19 +355,8 @@ class Outbox:
             # Seqs are given here (the transaction holds the write lock) so each body can be
             # stored under its event's seq; an event id already stored leaves a gap.
             base = self.last_seq()
-            conn.executemany(
-                _INSERT,
-                [
-                    (base + n, event_id, type_, priority, created, len(body), self._context_id(ctx))
-                    for n, (event_id, type_, priority, created, body, ctx, _) in enumerate(
-                        events, 1
-                    )
-                ],
-            )
-            conn.executemany(
-                "INSERT INTO bodies (seq, body) VALUES (?, ?)",
-                [(base + n, event[4]) for n, event in enumerate(events, 1)],
-            )
+            for start in range(0, len(events), _ROWS_PER_INSERT):
+                self._insert(base + start, events[start : start + _ROWS_PER_INSERT])
             rows, size = conn.execute(
                 "SELECT COUNT(*), TOTAL(size) FROM events WHERE seq > ?", (base,)
             ).fetchone()
@@ -364,6 +370,17 @@ class Outbox:
             evicted = self._evict(max_rows, max_bytes)
             self._add_drops({**drops, "outbox_full": drops.get("outbox_full", 0) + evicted})
         return evicted
+
+    def _insert(self, base: int, events: Sequence[QueuedEvent]) -> None:
+        """Add `events` with seqs from `base + 1` (an event id already stored is skipped)."""
+        insert_events, insert_bodies = _insert_rows(len(events))
+        values: list[object] = []
+        bodies: list[object] = []
+        for n, (event_id, type_, priority, created, body, ctx, _) in enumerate(events, base + 1):
+            values += (n, event_id, type_, priority, created, len(body), self._context_id(ctx))
+            bodies += (n, body)
+        self._conn.execute(insert_events, values)
+        self._conn.execute(insert_bodies, bodies)
 
     def expire(self, max_age: float, history_max_age: float) -> int:
         """Drop events older than `max_age` seconds (reason `expired`) and forget history rows
@@ -483,18 +500,29 @@ class Outbox:
     def dead_letter_count(self) -> int:
         return int(self._conn.execute("SELECT COUNT(*) FROM dead_letter").fetchone()[0])
 
-    def read_batch(self, max_events: int, max_bytes: int) -> tuple[Batch | None, int]:
-        """The oldest events, up to the limits (checked before adding each event), all with
-        the same context, and the highest seq committed; both from one snapshot. The batch
-        is None when the outbox is empty."""
+    def read_batch(
+        self,
+        max_events: int,
+        max_bytes: int,
+        *,
+        after_seq: int = 0,
+        in_flight_drops: Mapping[str, int] | None = None,
+    ) -> tuple[Batch | None, int]:
+        """The oldest events after `after_seq`, up to the limits (checked before adding each
+        event), all with the same context, and the highest seq committed; both from one
+        snapshot. The batch is None when there are no such events.
+
+        The sender reads the next batch while the previous one is in flight: `after_seq` is
+        that batch's last seq, and `in_flight_drops` the drop counts it carries, which are
+        still in the table until it is acknowledged and must not be reported twice."""
         conn = self._conn
         conn.execute("BEGIN")
         try:
             # CROSS JOIN keeps `events` the outer loop: walked in seq order, bodies looked up.
             rows = conn.execute(
                 "SELECT seq, ctx_id, size, event_id, body FROM events CROSS JOIN bodies"
-                " USING (seq) ORDER BY seq LIMIT ?",
-                (max_events,),
+                " USING (seq) WHERE seq > ? ORDER BY seq LIMIT ?",
+                (after_seq, max_events),
             ).fetchall()
             last_seq = self.last_seq()
             if not rows:
@@ -506,6 +534,12 @@ class Outbox:
             drops = dict(conn.execute("SELECT reason, count FROM drops WHERE count > 0"))
         finally:
             conn.execute("COMMIT")
+        if in_flight_drops:
+            drops = {
+                reason: count - in_flight_drops.get(reason, 0)
+                for reason, count in drops.items()
+                if count > in_flight_drops.get(reason, 0)
+            }
         # The envelope around the events: sent_at, context, drops, punctuation.
         budget = max_bytes - len(context) - len(orjson.dumps(drops)) - 64
         taken = 0

@@ -18,23 +18,33 @@ Answers (the collector's wire contract):
 - network errors, 408, 410, 429, 460, 5xx except 501/505 (and anything unexpected): full-jitter
   exponential backoff, Retry-After as a floor (see `telemetry.backoff`).
 
+Pipelining: exactly one request is in flight, but while it is, the sender thread acknowledges
+the batch answered before it and reads and compresses the next one, so a backlog costs one
+request per batch rather than read + compress + request + acknowledgement. The next batch is
+posted only after the current one was answered with a 2xx; any other answer discards it.
+`sent_at` is appended to the compressed body when the request goes out, not when it was
+prepared.
+
 The cross-process `SenderLock` is taken before the first send, so a second app instance
 sharing the outbox records but does not send until the first one exits.
 
 Threads: public methods from any thread (they only touch state under `_cv`); `_run` and
-everything it calls is the sender thread, which owns the HTTP session and its own outbox
-connection.
+everything it calls is the sender thread, which owns its own outbox connection. The HTTP
+session belongs to the sender's `_Courier` thread, which only carries requests the sender
+thread hands it, one at a time.
 """
 
 from __future__ import annotations
 
 import base64
 import logging
+import queue
 import sqlite3
 import threading
 import time
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -60,13 +70,32 @@ def basic_auth(write_key: str) -> str:
     return f"Basic {token}"
 
 
-def encode_batch(batch: Batch, sent_at_ms: int) -> bytes:
-    """The request body (uncompressed): the stored event bodies are joined as they are."""
-    parts = [b'{"sent_at":%d,"context":' % sent_at_ms, batch.context]
-    if batch.drops:
-        parts += [b',"drops":', orjson.dumps(dict(batch.drops))]
-    parts += [b',"batch":[', b",".join(batch.bodies), b"]}"]
-    return b"".join(parts)
+class RequestBody:
+    """A batch's gzip request body, compressed ahead of time (the stored event bodies are
+    joined as they are) except for `sent_at`, which `at()` appends when the request goes out:
+    the collector corrects device clock skew with it, so it must be the time of the attempt
+    even when the body was prepared while the previous request was in flight."""
+
+    __slots__ = ("_compressor", "_head")
+
+    def __init__(self, batch: Batch) -> None:
+        compressor = zlib.compressobj(_FAST, zlib.DEFLATED, _GZIP_WBITS)
+        head = [compressor.compress(b'{"context":'), compressor.compress(batch.context)]
+        if batch.drops:
+            head.append(compressor.compress(b',"drops":' + orjson.dumps(dict(batch.drops))))
+        head += [
+            compressor.compress(b',"batch":['),
+            compressor.compress(b",".join(batch.bodies)),
+            # A sync flush emits everything compressed so far, so at() only adds a few bytes.
+            compressor.compress(b"]") + compressor.flush(zlib.Z_SYNC_FLUSH),
+        ]
+        self._head = b"".join(head)
+        self._compressor = compressor
+
+    def at(self, sent_at_ms: int) -> bytes:
+        """The complete body; call once."""
+        tail = self._compressor.compress(b',"sent_at":%d}' % sent_at_ms)
+        return self._head + tail + self._compressor.flush()
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +111,48 @@ class _Answer:
             code if isinstance(code, str) else f"http_{self.status}",
             message if isinstance(message, str) else f"HTTP {self.status}",
         )
+
+
+class _Courier:
+    """The thread that performs the sender's HTTP requests, one at a time, so the sender
+    thread can work on the outbox while a request is in flight. A daemon thread: a request
+    stuck until its read timeout must not hold up the app's exit (the rows stay on disk)."""
+
+    def __init__(self, session: requests.Session) -> None:
+        self._session = session
+        self._jobs: queue.SimpleQueue[
+            tuple[Future[requests.Response], Callable[[], requests.Response]] | None
+        ] = queue.SimpleQueue()
+        self._thread = threading.Thread(
+            target=self._run, name="reelscope-telemetry-http", daemon=True
+        )
+        self._thread.start()
+
+    def post(
+        self, url: str, body: bytes, headers: Mapping[str, str], timeout: tuple[float, float]
+    ) -> Future[requests.Response]:
+        future: Future[requests.Response] = Future()
+
+        def call() -> requests.Response:
+            return self._session.post(url, data=body, headers=headers, timeout=timeout)
+
+        self._jobs.put((future, call))
+        return future
+
+    def close(self) -> None:
+        """End the thread after the request in flight, if any, and close the session."""
+        self._jobs.put(None)
+
+    def _run(self) -> None:
+        try:
+            while (job := self._jobs.get()) is not None:
+                future, call = job
+                try:
+                    future.set_result(call())
+                except BaseException as exc:  # handed to the sender thread
+                    future.set_exception(exc)
+        finally:
+            self._session.close()
 
 
 class Sender:
@@ -215,14 +286,14 @@ class Sender:
         self._writer_ready.wait()
         import requests  # ~100 ms to import: paid here, on the sender thread, not at start-up
 
-        session = requests.Session()
+        courier = _Courier(requests.Session())
         outbox: Outbox | None = None
         try:
             outbox = self._open_and_count()
             while self._wait_for_work():
                 try:
                     outbox = self._file.fresh(outbox) if outbox else self._file.connect()
-                    self._send_once(outbox, session)
+                    self._send(outbox, courier)
                 except sqlite3.Error as exc:
                     if outbox is not None and is_corruption(exc):
                         outbox = self._file.recover(outbox, exc)
@@ -233,7 +304,7 @@ class Sender:
                     _log.exception("telemetry sender failed")
                     self._back_off(SyncState.BACKING_OFF, f"internal error: {exc}", None)
         finally:
-            session.close()
+            courier.close()
             if outbox is not None:
                 outbox.close()
             self._lock.release()
@@ -280,7 +351,9 @@ class Sender:
                 else:
                     self._cv.wait()
 
-    def _send_once(self, outbox: Outbox, session: requests.Session) -> None:
+    def _send(self, outbox: Outbox, courier: _Courier) -> None:
+        """Send the oldest batch, then, while each answer is a 2xx and more is due, the next
+        ones, each prepared while the one before it was in flight."""
         if not self._lock.try_acquire():
             with self._cv:
                 self._locked_out = True
@@ -290,37 +363,80 @@ class Sender:
             return
         with self._cv:
             self._locked_out = False
-            endpoint, authorization = self._endpoint, self._authorization
         batch, last_seq = outbox.read_batch(self._limit, self._config.batch_max_bytes)
         if batch is None:
             self._settle(outbox, last_seq, delivered=False)
             return
         with self._cv:
             self._sent_through = max(self._sent_through, batch.first_seq - 1)
-        body = encode_batch(batch, self._config.wall_clock_ns() // 1_000_000)
-        try:
-            response = session.post(
-                endpoint,
-                data=zlib.compress(body, _FAST, wbits=_GZIP_WBITS),
-                headers={
-                    "Authorization": authorization,
-                    "Content-Type": "application/json",
-                    "Content-Encoding": "gzip",
-                },
-                timeout=(self._config.connect_timeout, self._config.read_timeout),
+        body = RequestBody(batch)
+        answered: tuple[Batch, _Answer] | None = None
+        while True:
+            request = self._post(courier, body)
+            try:
+                if answered is not None:
+                    self._handle(outbox, *answered)
+                    with self._cv:
+                        self._sent_through = max(self._sent_through, batch.first_seq - 1)
+                upcoming = self._read_ahead(outbox, batch)
+                response = request.result()
+            except OSError as exc:  # requests' errors derive from IOError (= OSError)
+                self._back_off(SyncState.OFFLINE, f"collector unreachable: {exc}", None)
+                return
+            finally:
+                # Whatever failed on this thread, the next attempt must not overlap this one.
+                request.exception()
+            with self._cv:
+                if self._disabled:
+                    return  # opted out meanwhile: the outbox has been (or is being) purged
+                stopping = self._stopping
+            answer = _Answer(
+                response.status_code,
+                _json_object(response.content),
+                response.headers.get("Retry-After"),
             )
-        except OSError as exc:  # requests' errors derive from IOError (= OSError)
-            self._back_off(SyncState.OFFLINE, f"collector unreachable: {exc}", None)
-            return
+            if upcoming is None or stopping or not 200 <= answer.status < 300:
+                self._handle(outbox, batch, answer)
+                return
+            answered = (batch, answer)
+            batch, body = upcoming
+
+    def _post(self, courier: _Courier, body: RequestBody) -> Future[requests.Response]:
         with self._cv:
-            if self._disabled:
-                return  # opted out meanwhile: the outbox has been (or is being) purged
-        answer = _Answer(
-            response.status_code,
-            _json_object(response.content),
-            response.headers.get("Retry-After"),
+            endpoint, authorization = self._endpoint, self._authorization
+        return courier.post(
+            endpoint,
+            body.at(self._config.wall_clock_ns() // 1_000_000),
+            {
+                "Authorization": authorization,
+                "Content-Type": "application/json",
+                "Content-Encoding": "gzip",
+            },
+            (self._config.connect_timeout, self._config.read_timeout),
         )
-        self._handle(outbox, batch, answer)
+
+    def _read_ahead(self, outbox: Outbox, in_flight: Batch) -> tuple[Batch, RequestBody] | None:
+        """The batch after `in_flight`, compressed, if it is due now (by the rules of
+        `_wait_for_work`, not counting the rows in flight); else None."""
+        in_flight_bytes = sum(map(len, in_flight.bodies))
+        with self._cv:
+            rows = self._pending_rows - len(in_flight)
+            size = self._pending_bytes - in_flight_bytes
+            due = rows > 0 and (
+                in_flight.last_seq < self._flush_target
+                or rows >= self._config.batch_max_events
+                or size >= self._config.batch_max_bytes
+                or (self._due is not None and time.monotonic() >= self._due)
+            )
+        if not due:
+            return None
+        batch, _ = outbox.read_batch(
+            self._limit,
+            self._config.batch_max_bytes,
+            after_seq=in_flight.last_seq,
+            in_flight_drops=in_flight.drops,
+        )
+        return None if batch is None else (batch, RequestBody(batch))
 
     def _handle(self, outbox: Outbox, batch: Batch, answer: _Answer) -> None:
         status = answer.status
