@@ -12,23 +12,15 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from html import escape
 
-from telemetry.report import charts
-from telemetry.report.metrics import Report, percentile
-from telemetry.report.render_text import (
-    NONE,
-    distribution,
-    filters_line,
-    moment,
-    ms,
-    number,
-    percent,
-    rate,
-)
+from telemetry.report import charts, tables
+from telemetry.report.metrics import Report
+from telemetry.report.tables import Table, ms, number, percent
 
 _CSS = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 24px auto; max-width: 1100px;
        color: #111; padding: 0 16px; }
 h1 { font-size: 22px; margin-bottom: 4px; } h2 { font-size: 17px; margin-top: 32px; }
+h3 { font-size: 15px; margin-top: 20px; }
 .muted { color: #6b7280; }
 .cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(200px, 1fr)); gap: 10px; }
 .card { border: 1px solid #e5e7eb; border-radius: 8px; padding: 10px 12px; }
@@ -40,12 +32,25 @@ figure { margin: 12px 0; } figcaption { font-weight: 600; margin-bottom: 4px; }
 """
 
 
-def _table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+def _heading(t: Table) -> str:
+    tag = "h2" if t.major else "h3"
+    title = f"{t.title} ({t.note})" if t.note else t.title
+    return f"<{tag}>{escape(title)}</{tag}>"
+
+
+def _table(t: Table) -> str:
+    if not t.rows:
+        return ""
+    head = "".join(f"<th>{escape(h)}</th>" for h in t.headers)
     body = "".join(
-        "<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in row) + "</tr>" for row in rows
+        "<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in row) + "</tr>" for row in t.rows
     )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _section(t: Table) -> str:
+    """A sub-table with its heading; nothing when it has no rows."""
+    return f"{_heading(t)}\n{_table(t)}" if t.rows else ""
 
 
 def _cards(items: Sequence[tuple[str, str]]) -> str:
@@ -127,15 +132,17 @@ def _charts(report: Report) -> list[str]:
 
 def render_html(report: Report, *, sessions: int = 20) -> str:
     """The whole report as an HTML document; `sessions` caps the per-session table."""
-    q, b, d = report.qoe, report.browse, report.quality
+    q, b = report.qoe, report.browse
     startup_chart, rebuffer_chart, heat_map, titles_chart, funnel_chart = _charts(report)
+    qoe, browse, titles = tables.qoe(report), tables.browse(report), tables.titles(report, 50)
+    quality, recent = tables.data_quality(report), tables.play_sessions(report, sessions)
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
         "<title>Reelscope report</title>",
         f"<style>{_CSS}</style></head><body>",
         "<h1>Reelscope report</h1>",
-        f'<p class="muted">{escape(filters_line(report))}. Times in UTC.</p>',
-        "<h2>Quality of experience</h2>",
+        f'<p class="muted">{escape(tables.filters_line(report))}. Times in UTC.</p>',
+        _heading(qoe),
         _cards(
             [
                 ("startup p50 / p95", f"{ms(q.startup.p50)} / {ms(q.startup.p95)}"),
@@ -152,26 +159,8 @@ def render_html(report: Report, *, sessions: int = 20) -> str:
         ),
         startup_chart,
         rebuffer_chart,
-        _table(
-            ["figure", "value"],
-            [
-                ["startup time", distribution(q.startup)],
-                ["stalls", f"{q.stalls} ({ms(q.rebuffer_ms)} stalled)"],
-                ["seek latency", distribution(q.seek_latency)],
-                ["exits before video start", rate(q.exits_before_video_start)],
-                ["video start failures", rate(q.video_start_failures)],
-                ["playback failures", rate(q.playback_failures)],
-                ["completion rate", rate(q.completion)],
-                ["playing time", ms(q.playing_ms)],
-                ["content watched", ms(q.content_watched_ms)],
-                ["end reasons", ", ".join(f"{k} {v}" for k, v in q.end_reasons.items()) or NONE],
-                [
-                    "failure categories",
-                    ", ".join(f"{k} {v}" for k, v in q.failure_categories.items()) or NONE,
-                ],
-            ],
-        ),
-        "<h2>Browse</h2>",
+        _table(qoe),
+        _heading(browse),
         _cards(
             [
                 ("impressions", str(b.impressions)),
@@ -184,103 +173,15 @@ def render_html(report: Report, *, sessions: int = 20) -> str:
         ),
         heat_map,
         funnel_chart,
-        _table(
-            ["row", "impressions", "plays", "take rate", "dwell median"],
-            [
-                [r.index, r.impressions, r.plays, percent(r.take_rate, 2), ms(r.dwell_median_ms)]
-                for r in b.by_row
-            ],
-        ),
-        _table(
-            ["rank", "impressions", "plays", "take rate", "dwell median"],
-            [
-                [r.index, r.impressions, r.plays, percent(r.take_rate, 2), ms(r.dwell_median_ms)]
-                for r in b.by_rank
-            ],
-        ),
-        _table(
-            ["row", "served", "seen", "reach", "deepest rank (max)", "deepest rank (median)"],
-            [
-                [
-                    r.row,
-                    r.served,
-                    r.seen,
-                    percent(r.reach),
-                    r.deepest_rank_max,
-                    r.deepest_rank_median,
-                ]
-                for r in b.reach_by_row
-            ],
-        ),
-        "<h2>Titles</h2>",
+        _table(browse),
+        _section(tables.by_row(report)),
+        _section(tables.by_rank(report)),
+        _heading(titles),
         titles_chart,
-        _table(
-            [
-                "title",
-                "sessions",
-                "plays",
-                "completed",
-                "watch time",
-                "served",
-                "seen",
-                "impressions",
-                "plays from impressions",
-                "expected plays",
-                "position-corrected",
-            ],
-            [
-                [
-                    t.video_id,
-                    t.sessions,
-                    t.plays,
-                    t.completed,
-                    ms(t.watch_ms),
-                    t.served,
-                    t.seen,
-                    t.impressions,
-                    t.attributed_plays,
-                    number(t.expected_plays),
-                    number(t.position_corrected_take_rate),
-                ]
-                for t in report.titles[:50]
-            ],
-        ),
-        "<h2>Data quality</h2>",
-        _table(
-            ["figure", "value"],
-            [
-                ["launches (app sessions)", d.app_sessions],
-                ["devices", d.devices],
-                ["events read", d.events],
-                ["events lost (gaps in seq)", d.lost_events],
-                [
-                    "drops reported by clients",
-                    ", ".join(f"{k} {v}" for k, v in d.drops_reported.items()) or "0",
-                ],
-                ["duplicates absorbed by the collector", d.duplicates_absorbed_by_collector],
-                ["duplicates absorbed by the report", d.duplicates_absorbed_by_report],
-                ["clock-skew corrections (≥ 1 s)", d.clock_skew_corrections],
-                ["session ends without a play_request", d.sessions_without_request],
-                ["non-Reelscope events ignored", d.foreign_events_ignored],
-            ],
-        ),
+        _table(titles),
+        _heading(quality),
+        _table(quality),
+        _section(recent),
+        "</body></html>\n",
     ]
-    if report.sessions and sessions > 0:
-        shown = report.sessions[-sessions:][::-1]
-        parts += [
-            f"<h2>Play sessions ({len(shown)} most recent of {len(report.sessions)})</h2>",
-            _table(
-                ["started", "title", "startup", "stalls", "stalled", "seeks", "seek p50",
-                 "playing", "watch", "watched", "completed", "end", "failure"],
-                [
-                    [moment(s.started_at), s.video_id or NONE, ms(s.startup_ms), s.stall_count,
-                     ms(s.rebuffer_ms), s.seek_count, ms(percentile(s.seek_latencies_ms, 50)),
-                     ms(s.playing_ms), ms(s.watch_ms), ms(s.content_watched_ms),
-                     "yes" if s.completed else "no", s.end_reason or "no end",
-                     s.failure_category or NONE]
-                    for s in shown
-                ],
-            ),
-        ]  # fmt: skip
-    parts.append("</body></html>\n")
-    return "\n".join(parts)
+    return "\n".join(part for part in parts if part)
