@@ -2,36 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from itertools import count
 
 import pytest
 
-from telemetry.events import SPECS
 from telemetry.tile_actions import TileActionTracker
 from telemetry.visibility import TileRef, VisibilityTracker
 
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 10_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.events: list[tuple[str, dict[str, object]]] = []
-
-    def __call__(self, event_type: str, properties: Mapping[str, object]) -> str | None:
-        problem = SPECS[event_type].problem(properties)
-        assert problem is None, problem
-        self.events.append((event_type, dict(properties)))
-        return None
-
-    def of(self, event_type: str) -> list[dict[str, object]]:
-        return [p for t, p in self.events if t == event_type]
+from .track_recorder import Clock, Recorder
 
 
 def ref(rank: int, row: str = "genre:Ambient", request: str = "req-1") -> TileRef:
@@ -40,7 +18,7 @@ def ref(rank: int, row: str = "genre:Ambient", request: str = "req-1") -> TileRe
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(10_000.0)
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ reported while the rest is shown."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,37 +17,13 @@ from player.catalog import load_catalog_file, load_sample_catalog
 from player.engine import EngineEventKind
 from player.history import WatchHistory
 from player.recents import RecentSources
-from telemetry.events import SPECS
 from ui.home.browse import BrowseController
 from ui.home.home_view import HomeView
 from ui.main_window import MainWindow
 from ui.playback_telemetry import PlaybackTelemetry
 
+from ..telemetry.track_recorder import Clock, Recorder
 from .conftest import engine_factory
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 5_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.events: list[tuple[str, dict[str, object]]] = []
-
-    def __call__(
-        self, event_type: str, properties: Mapping[str, object], *, critical: bool = False
-    ) -> str | None:
-        problem = SPECS[event_type].problem(properties)
-        assert problem is None, f"{event_type}: {problem}"
-        self.events.append((event_type, dict(properties)))
-        return None
-
-    def of(self, event_type: str) -> list[dict[str, object]]:
-        return [p for t, p in self.events if t == event_type]
 
 
 class Browse:
@@ -57,7 +33,7 @@ class Browse:
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(5_000_000.0)
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ wheel forwarding, keyboard navigation, details, activation."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
@@ -13,37 +13,13 @@ from pytestqt.qtbot import QtBot
 
 from player.catalog import CatalogItem
 from player.feed import Feed, FeedItem, FeedRow
-from telemetry.events import SPECS
 from ui.home.home_view import HomeView
 from ui.home.row_view import RowView
 
+from ..telemetry.track_recorder import Clock, Recorder
+
 ROWS = 6
 PER_ROW = 30
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.events: list[tuple[str, dict[str, object]]] = []
-
-    def __call__(self, event_type: str, properties: Mapping[str, object]) -> str | None:
-        problem = SPECS[event_type].problem(properties)
-        assert problem is None, f"{event_type}: {problem}"
-        self.events.append((event_type, dict(properties)))
-        return None
-
-    def of(self, event_type: str) -> list[dict[str, object]]:
-        return [p for t, p in self.events if t == event_type]
-
-    def impressed(self) -> set[tuple[object, object]]:
-        return {(p["row_id"], p["rank"]) for p in self.of("impression")}
 
 
 def make_feed() -> tuple[Feed, dict[str, CatalogItem]]:
@@ -68,7 +44,7 @@ def make_feed() -> tuple[Feed, dict[str, CatalogItem]]:
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(1_000_000.0)
 
 
 @pytest.fixture
