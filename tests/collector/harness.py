@@ -4,7 +4,7 @@ Also the helpers to build events and batches, post them, and read what was store
 
 Thread collectors start in milliseconds and suit most checks; a child process is used where the
 test needs signals (SIGKILL, SIGTERM), another user, or the server's own memory figures.
-Nothing sleeps to synchronise: `wait_for` polls a condition until a deadline.
+Nothing sleeps to synchronise: `wait_until` polls a condition until a deadline.
 """
 
 from __future__ import annotations
@@ -21,36 +21,24 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pytest
 import requests
 
 from telemetry.collector.config import ENV_PREFIX, load_config
 from telemetry.collector.keys import KeyFile
 from telemetry.collector.server import build_server
 from telemetry.collector.store import open_store_readonly
+from tests.telemetry.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 KEY = "test-write-key-0123456789"
 OTHER_KEY = "other-write-key-0123456789"
 REVOKED_KEY = "revoked-write-key-0123456789"
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
-    """Poll `condition` until it returns something truthy, failing after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.01)
 
 
 def free_port() -> int:
@@ -158,7 +146,7 @@ def thread_collector(directory: Path, **settings: Any) -> Iterator[Running]:
     server = build_server(load_config(environ={}, overrides=overrides))
     thread = threading.Thread(target=server.run, name="test-collector", daemon=True)
     thread.start()
-    wait_for(lambda: server.started or not thread.is_alive(), what="collector start")
+    wait_until(lambda: server.started or not thread.is_alive(), what="collector start")
     assert server.started, "the collector did not start"
     running = Running(f"http://127.0.0.1:{overrides['port']}", db, keys)
     try:
@@ -211,7 +199,7 @@ def child_collector(
             return False
 
     try:
-        wait_for(healthy, timeout=20, what="child collector health")
+        wait_until(healthy, timeout=20, what="child collector health")
         yield Child(running, process, log)
     finally:
         running.close()

@@ -25,7 +25,7 @@ from .harness import (
     batch,
     event,
     thread_collector,
-    wait_for,
+    wait_until,
 )
 
 
@@ -63,7 +63,7 @@ def test_revoking_a_key_takes_effect_without_a_restart(tmp_path: Path) -> None:
     with thread_collector(tmp_path) as running:
         assert running.post(batch([event()]), key=OTHER_KEY).status_code == 200
         KeyFile(running.keys).revoke("other")
-        wait_for(
+        wait_until(
             lambda: running.post(batch([event()]), key=OTHER_KEY).status_code == 403,
             what="the revocation to be picked up",
         )

@@ -24,7 +24,7 @@ from .harness import (
     open_raw,
     sqlite_connect,
     thread_collector,
-    wait_for,
+    wait_until,
 )
 
 
@@ -148,7 +148,7 @@ def test_sigterm_finishes_the_request_in_flight_and_commits_it(tmp_path: Path) -
         with closing(open_raw(child.running)) as connection:
             connection.sendall(_request_head(len(body)) + body[:100])
             client_port = connection.getsockname()[1]
-            wait_for(lambda: _server_has_read(server_port, client_port), what="server read")
+            wait_until(lambda: _server_has_read(server_port, client_port), what="server read")
             child.signal(signal.SIGTERM)
             connection.sendall(body[100:])
             answer = _read_all(connection)

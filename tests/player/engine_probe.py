@@ -47,12 +47,3 @@ class EngineProbe:
                     seen = [e.kind.value for e in self.events]
                     raise AssertionError(f"no {kind.value} event within {timeout} s; saw {seen}")
                 self._changed.wait(remaining)
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, poll: float = 0.02) -> None:
-    """Poll `predicate` until it holds; fail the test after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        threading.Event().wait(poll)

@@ -35,7 +35,8 @@ from telemetry.client import TelemetryClient
 from telemetry.config import TelemetryConfig
 from telemetry.outbox import OutboxReader
 
-from .engine_probe import EngineProbe, wait_until
+from ..telemetry.waiting import wait_until
+from .engine_probe import EngineProbe
 from .media_server import MediaServer, Pacing
 from .session_harness import Recorder
 
@@ -399,7 +400,7 @@ def test_a_killed_player_is_recovered_as_crash_recovered_at_the_next_launch(
                 return False
             return int(totals["position_ms"]) >= 3000
 
-        wait_until(played_a_while, timeout=20, poll=0.05)
+        wait_until(played_a_while, timeout=20)
         child.send_signal(signal.SIGKILL)
     finally:
         child.kill()

@@ -12,7 +12,8 @@ from player.engine import EngineEventKind, PlaybackState
 from player.errors import ErrorCategory, classify
 from player.vlc_engine import VlcEngine, check_video_output_plugins
 
-from .engine_probe import EngineProbe, wait_until
+from ..telemetry.waiting import wait_until
+from .engine_probe import EngineProbe
 
 SAMPLES = Path(__file__).resolve().parents[2] / "resources" / "samples"
 CLIP = SAMPLES / "colour-bars.mp4"  # 8 s

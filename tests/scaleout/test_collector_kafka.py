@@ -23,7 +23,7 @@ from tests.collector.harness import (
     event,
     free_port,
     thread_collector,
-    wait_for,
+    wait_until,
 )
 
 from .broker import Broker
@@ -135,7 +135,7 @@ def test_a_broker_outage_answers_503_with_retry_after_and_the_retry_then_succeed
             assert running.session.get(f"{running.url}/readyz", timeout=10).status_code == 503
         finally:
             broker.resume()
-        wait_for(
+        wait_until(
             lambda: running.post(during).status_code == 200, timeout=20, what="a retry to land"
         )
         assert running.session.get(f"{running.url}/readyz", timeout=10).status_code == 200
