@@ -1,8 +1,8 @@
 """`reelscope [FILE_OR_URL]`: start-up checks, the QApplication, and the wiring of the parts.
 
-Owns process start-up and shutdown: logging (Qt's own messages routed into it), the libVLC
-check with a message that names what to install, the engine's options for this display, and
-the main window. GUI thread (the main thread) only.
+Owns process start-up and shutdown: logging (set up by `ui.log_file`, Qt's own messages routed
+into it), the libVLC check with a message that names what to install, the engine's options for
+this display, and the main window. GUI thread (the main thread) only.
 """
 
 from __future__ import annotations
@@ -32,9 +32,10 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from player.engine import EngineEvent, EngineEventKind, EventSink, PlaybackEngine
 from player.errors import LIBVLC_INSTALL_HINT
-from player.paths import APP_ID, config_dir, resources_dir
+from player.paths import APP_ID, config_dir, log_dir, resources_dir
 from player.settings import Settings, SettingsStore
 from telemetry.config import APP_VERSION, TelemetryConfig
+from ui.log_file import configure_logging
 from ui.main_window import MainWindow
 from ui.theme import apply_theme
 
@@ -120,10 +121,7 @@ def _load_libvlc() -> tuple[ModuleType | None, str | None]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     started = time.monotonic()
-    logging.basicConfig(
-        level=os.environ.get("REELSCOPE_LOG", "WARNING").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(log_dir(), os.environ.get("REELSCOPE_LOG", "WARNING"))
     args = _parse_args(sys.argv[1:] if argv is None else argv)
     qInstallMessageHandler(_route_qt_messages)
     QGuiApplication.setDesktopFileName(APP_ID)
