@@ -17,6 +17,7 @@ from player.catalog import load_catalog_file, load_sample_catalog
 from player.engine import EngineEventKind
 from player.history import WatchHistory
 from player.recents import RecentSources
+from player.session_journal import SessionJournals
 from ui.home.browse import BrowseController
 from ui.home.home_view import HomeView
 from ui.main_window import MainWindow
@@ -45,7 +46,7 @@ def events() -> Recorder:
 def browse(qtbot: QtBot, tmp_path: Path, clock: Clock, events: Recorder) -> Iterator[Browse]:
     home = HomeView(events, clock=clock)
     window = MainWindow(engine_factory, home, recents=RecentSources(tmp_path / "recent.json"))
-    playback = PlaybackTelemetry(window, events, journal_dir=tmp_path / "sessions")
+    playback = PlaybackTelemetry(window, events, journals=SessionJournals(tmp_path / "sessions"))
     controller = BrowseController(home, window, WatchHistory(tmp_path / "history.json"), seed=11)
     controller.play_starting.connect(playback.prepare)
     qtbot.addWidget(window)
