@@ -18,8 +18,8 @@ running process (another Reelscope window); a dead process's file is first claim
 it to a name that carries the recovering process, so two windows starting together cannot both
 recover it, and a claim whose process died is taken over at the next launch.
 
-Writes are atomic (temp file + `os.replace`): a crash leaves the previous snapshot or the new
-one, never a torn file. There is no fsync: the journal is for the app dying, not the machine,
+Writes are atomic (`player.atomic_file`): a crash leaves the previous snapshot or the new one,
+never a torn file. There is no fsync: the journal is for the app dying, not the machine,
 and the kernel keeps a dead process's writes; fsync would cost the GUI thread milliseconds.
 
 Threads: a `SessionJournal` belongs to its session's thread; `SessionJournals.recover` runs once
@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+from player.atomic_file import replace_file
 from player.paths import state_dir
 from player.play_session import Emit, EndReason
 
@@ -185,8 +186,6 @@ class SessionJournal:
     def __init__(self, journals: SessionJournals, play_session_id: str) -> None:
         self._journals = journals
         self._path = journals.directory / f"{play_session_id}{_SUFFIX}"
-        # Unique per session (its id is a UUID), so no other writer shares it.
-        self._tmp = journals.directory / f"{play_session_id}{_SUFFIX}.tmp"
 
     @property
     def path(self) -> Path:
@@ -195,15 +194,12 @@ class SessionJournal:
     def save(self, snapshot: Mapping[str, object]) -> None:
         document = {**snapshot, "pid": os.getpid(), "run": _Run.id}
         try:
-            self._path.parent.mkdir(parents=True, exist_ok=True)
-            self._tmp.write_text(json.dumps(document), encoding="utf-8")
-            os.replace(self._tmp, self._path)
+            replace_file(self._path, json.dumps(document).encode())
         except OSError as exc:
             # Losing crash recovery must not stop playback.
             _log.warning("could not write the session journal %s: %s", self._path, exc)
 
     def end(self, send_end: Callable[[], object]) -> None:
-        _remove(self._tmp)
         self._journals.send_then_remove(self._path, send_end)
 
 
