@@ -221,6 +221,8 @@ def _finish_start_up(  # noqa: PLR0917 - the parts main() made, handed over once
     controls = TelemetryControls(
         window, telemetry, store, settings, session=lambda: playback.session, parent=window
     )
+    # A feed laid out while the consent question was open is recorded once the viewer opts in.
+    controls.recording_started.connect(home.recording_started)
     controls.library_changed.connect(
         lambda folders: browse.load_in_background(_catalog_loaders(args, vlc_engine, folders))
     )

@@ -16,6 +16,8 @@ import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
+from player.catalog import load_sample_catalog
+from player.feed import build_feed
 from player.settings import Settings, SettingsStore
 from telemetry.client import TelemetryClient
 from telemetry.config import TelemetryConfig
@@ -23,6 +25,8 @@ from telemetry.status import SyncState
 from tests.collector.harness import KEY, Running, batch, event
 from tests.collector.harness import thread_collector as start_collector
 from tests.telemetry.samples import VALID, heartbeat
+from tests.telemetry.track_recorder import Clock
+from ui.home.home_view import HomeView
 from ui.main_window import MainWindow
 from ui.telemetry_controls import TelemetryControls
 
@@ -368,3 +372,55 @@ def test_the_privacy_window_does_its_file_and_database_work_off_the_gui_thread(
     assert window.result.text() == "Local data deleted."
     assert _outbox_count(client) == 0
     assert model.rowCount() == 0
+
+
+def test_the_feed_on_screen_before_consent_is_recorded_once_the_viewer_opts_in(
+    qtbot: QtBot, harness: Harness, window: MainWindow
+) -> None:
+    client = harness.client(asks_first=True)
+    clock = Clock()
+    home = HomeView(client.track, clock=clock)
+    window.set_home(home)
+    window.resize(1000, 560)
+    catalog = load_sample_catalog()
+    feed = build_feed(catalog, [], seed=11)
+    home.show_feed(feed, catalog.by_id())  # the catalog loaded before the viewer answered
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=3000)
+    home.monitor.run_pass()
+    clock.now += 1500
+    home.monitor.poll()
+    first = home.rows[0].tile_model.tile(0).ref
+    assert home.tracker.has_impression(first)  # it qualified while nothing was recorded
+
+    controls = harness.controls(client)
+    controls.recording_started.connect(home.recording_started)  # as the app wires it
+    dialog = controls.ask_consent_if_needed()
+    assert dialog is not None
+    qtbot.waitUntil(dialog.isVisible)
+    qtbot.mouseClick(dialog.share, Qt.MouseButton.LeftButton)
+    opted_in = clock.now
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=3000)
+    home.monitor.run_pass()
+    clock.now += 1500
+    home.monitor.poll()
+    home.shutdown()  # ends the open spans
+
+    # A play of that tile now joins to its impression and to the served feed.
+    impression_id = home.tracker.impression_id(first)
+    assert client.flush(5.0)
+    events = [local.event for local in client.outbox.local_events(1000)]
+    served = [e["properties"] for e in events if e["type"] == "feed_served"]
+    impressions = {
+        e["properties"]["impression_id"]: e["properties"]  # type: ignore[index]
+        for e in events
+        if e["type"] == "impression"
+    }
+    assert [p["request_id"] for p in served] == [feed.request_id]  # type: ignore[index]
+    assert impressions[impression_id]["request_id"] == feed.request_id
+    assert impressions[impression_id]["video_id"] == first.video_id
+    # What was seen before the opt-in is not recorded: every span starts after it.
+    spans = [e["properties"] for e in events if e["type"] == "tile_visibility"]
+    assert spans
+    assert all(s["start_mono"] >= opted_in for s in spans)  # type: ignore[index]
