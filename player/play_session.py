@@ -24,11 +24,11 @@ method; engine events must already have been handed over to it. No Qt, no libVLC
 from __future__ import annotations
 
 import enum
-import os
 import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Final, Protocol
 
 from player.engine import EngineEvent, EngineEventKind, MediaStats, PlaybackState, VideoInfo
@@ -105,7 +105,9 @@ class Journal(Protocol):
 
     def save(self, snapshot: Mapping[str, object]) -> None: ...
 
-    def discard(self) -> None: ...
+    def end(self, send_end: Callable[[], object]) -> None:
+        """Calls `send_end` (it emits the `session_end`, returning what `emit` returned), and
+        lets the snapshot go once that event can no longer be lost."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -423,9 +425,11 @@ class PlaySession:
         self._credit_watched(now)
         totals = self.totals()
         self._closed = True
-        self._emit("session_end", critical=True, reason=reason.value, **totals)
-        if self._journal is not None:
-            self._journal.discard()
+        send_end = partial(self._emit, "session_end", critical=True, reason=reason.value, **totals)
+        if self._journal is None:
+            send_end()
+        else:
+            self._journal.end(send_end)
 
     # -- engine events -----------------------------------------------------------------------
 
@@ -728,8 +732,8 @@ class PlaySession:
                 position = min(position, self._duration)
         return position
 
-    def _emit(self, event_type: str, *, critical: bool = False, **properties: object) -> None:
-        self._emit_to(
+    def _emit(self, event_type: str, *, critical: bool = False, **properties: object) -> object:
+        return self._emit_to(
             event_type,
             {"play_session_id": self.play_session_id, **properties},
             critical=critical,
@@ -743,7 +747,6 @@ class PlaySession:
             {
                 "play_session_id": self.play_session_id,
                 "video_id": self.video_id,
-                "pid": os.getpid(),
                 "saved_at": time.time(),
                 "totals": self.totals(),
             }

@@ -1,9 +1,13 @@
-"""`BackgroundCall`: run one blocking call (an HTTP request to the collector) off the GUI thread
-and deliver its result, or the exception it raised, back on the GUI thread.
+"""`BackgroundCall`: run one blocking call (an HTTP request to the collector, a read, purge or
+export of the outbox) off the GUI thread and deliver its result, or the exception it raised,
+back on the GUI thread. The windows' one way of handing work off the GUI thread.
 
-Each call gets its own short-lived daemon thread: these calls are rare (a button press) and
-must never queue behind the thumbnail pool. Create and connect on the GUI thread; `finished`
-is emitted from the worker thread and reaches GUI-thread slots through a queued connection.
+Each call gets its own short-lived daemon thread: these calls are few (a button press, the
+privacy window's read of the outbox once a second while it is shown) and must never queue
+behind the thumbnail pool. One call at a time per instance: `running` stays true until its
+result has been delivered, so the receiving slot may start the next one. Create and connect on
+the GUI thread; `finished` is emitted from the worker thread and reaches GUI-thread slots
+through a queued connection.
 """
 
 from __future__ import annotations
@@ -25,14 +29,19 @@ class BackgroundCall(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._thread: threading.Thread | None = None
+        self._running = False
+        # Connected first, so it runs before the owner's slots (Qt calls them in order).
+        self.finished.connect(self._on_finished)
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        """From `start` until `finished` has reached the GUI thread."""
+        return self._running
 
     def start(self, function: Callable[[], object]) -> None:
-        if self.running:
+        if self._running:
             raise RuntimeError("a background call is already running")
+        self._running = True
         self._thread = threading.Thread(
             target=self._run, args=(function,), name="reelscope-ui-call", daemon=True
         )
@@ -44,6 +53,9 @@ class BackgroundCall(QObject):
             return True
         self._thread.join(timeout)
         return not self._thread.is_alive()
+
+    def _on_finished(self, _result: object) -> None:
+        self._running = False
 
     def _run(self, function: Callable[[], object]) -> None:
         result: object

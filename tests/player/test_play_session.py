@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,7 @@ from player.engine import EngineEventKind as K
 from player.engine import MediaStats, PlaybackState, VideoInfo
 from player.errors import ErrorCategory, PlaybackProblem, missing_local_file
 from player.play_session import JOURNAL_EVERY_MS, EndReason, WindowState
-from player.session_journal import SessionJournal, recover_crashed_sessions
+from player.session_journal import SessionJournals
 from player.watched_ranges import WatchedRanges
 
 from .session_harness import Harness, Recorder
@@ -457,7 +458,8 @@ class _Journal:
     def save(self, snapshot: object) -> None:
         self.saved.append(dict(snapshot))  # type: ignore[call-overload]
 
-    def discard(self) -> None:
+    def end(self, send_end: Callable[[], object]) -> None:
+        send_end()
         self.discarded = True
 
 
@@ -486,19 +488,19 @@ def _dead_pid() -> int:
 
 def test_an_unfinished_journal_becomes_a_crash_recovered_session_end(tmp_path: Path) -> None:
     out = Recorder()
-    h = Harness(journal=SessionJournal(tmp_path, "s-1"), session_id="s-1")
+    h = Harness(journal=SessionJournals(tmp_path).journal("s-1"), session_id="s-1")
     h.open_and_play()
     h.time(400, at=480)
     h.play_steadily(480, 4480)
     path = tmp_path / "s-1.session.json"
     snapshot = json.loads(path.read_text())
-    snapshot["pid"] = _dead_pid()
+    snapshot["pid"], snapshot["run"] = _dead_pid(), "an-earlier-run"
     path.write_text(json.dumps(snapshot))
     (tmp_path / "torn.session.json").write_text("{")
     alive = dict(snapshot, play_session_id="s-2", pid=os.getppid())
     (tmp_path / "s-2.session.json").write_text(json.dumps(alive))
 
-    recovered = recover_crashed_sessions(tmp_path, out)
+    recovered = SessionJournals(tmp_path).recover(out)
 
     assert [r.play_session_id for r in recovered] == ["s-1"]
     end = out.one("session_end")

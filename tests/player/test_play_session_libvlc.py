@@ -28,7 +28,7 @@ import pytest
 
 from player.engine import EngineEventKind
 from player.play_session import Activity, EndReason, PlaySession, SourceContext
-from player.session_journal import recover_crashed_sessions
+from player.session_journal import SessionJournals
 from player.session_loop import EventQueue, SessionLoop
 from player.vlc_engine import VlcEngine
 from telemetry.client import TelemetryClient
@@ -358,7 +358,7 @@ CHILD = """
 import sys, time
 from pathlib import Path
 from player.play_session import PlaySession, SourceContext
-from player.session_journal import SessionJournal
+from player.session_journal import SessionJournals
 from player.session_loop import EventQueue, SessionLoop
 from player.vlc_engine import VlcEngine
 
@@ -368,7 +368,8 @@ engine = VlcEngine(events, video_output="dummy", audio_output="dummy")
 session = PlaySession(
     video_id="test-card", source=clip, context=SourceContext("test"), readout=engine,
     emit=lambda *args, **kwargs: None,
-    journal=SessionJournal(journal_dir, "crashing-session"), session_id="crashing-session",
+    journal=SessionJournals(journal_dir).journal("crashing-session"),
+    session_id="crashing-session",
 )
 loop = SessionLoop(events)
 loop.session = session
@@ -420,7 +421,7 @@ def test_a_killed_player_is_recovered_as_crash_recovered_at_the_next_launch(
     )
     client = TelemetryClient(config)
     client.start()
-    recovered = recover_crashed_sessions(journal_dir, client.track)
+    recovered = SessionJournals(journal_dir, client.add_commit_listener).recover(client.track)
     client.close(timeout=2.0)
 
     assert [r.play_session_id for r in recovered] == ["crashing-session"]

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
 
 from player.recents import RecentSources
+from player.session_journal import SessionJournals
 from telemetry.client import TelemetryClient
 from telemetry.config import TelemetryConfig
 from telemetry.outbox import OutboxReader
@@ -48,7 +49,9 @@ def app(qtbot: QtBot, tmp_path: Path) -> Iterator[App]:
     client = TelemetryClient(config)
     client.start()
     window = MainWindow(engine_factory, QWidget(), recents=RecentSources(tmp_path / "recent.json"))
-    playback = PlaybackTelemetry(window, client.track, journal_dir=tmp_path / "sessions")
+    playback = PlaybackTelemetry(
+        window, client.track, journals=SessionJournals(tmp_path / "sessions")
+    )
     qtbot.addWidget(window)
     window.show()
     qtbot.waitExposed(window)

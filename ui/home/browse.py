@@ -47,6 +47,13 @@ class _LoadJob(QRunnable):
                 catalogs.append(loader())
             except CatalogError as exc:
                 catalogs.append(Catalog((), (CatalogProblem(name, -1, str(exc)),), name))
+            except Exception as exc:
+                # Whatever one source raises (a folder whose scan hit an OSError, libVLC gone
+                # for probing) costs that source only: the others, the bundled samples first,
+                # still make the home screen.
+                log.exception("catalog source %s failed", name)
+                problem = CatalogProblem(name, -1, f"{name} could not be loaded: {exc}")
+                catalogs.append(Catalog((), (problem,), name))
         self._relay.loaded.emit(merge_catalogs(catalogs))
 
 
