@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from player.vlc_engine import VlcEngine, check_video_output_plugins
 
 from ..telemetry.waiting import wait_until
 from .engine_probe import EngineProbe
+from .refused_port import refused_port
 
 SAMPLES = Path(__file__).resolve().parents[2] / "resources" / "samples"
 CLIP = SAMPLES / "colour-bars.mp4"  # 8 s
@@ -29,12 +29,6 @@ def engine(probe: EngineProbe) -> Iterator[VlcEngine]:
     engine = VlcEngine(probe, video_output="dummy", audio_output="dummy")
     yield engine
     engine.release()
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_video_output_plugins_are_found() -> None:
@@ -116,7 +110,7 @@ def _text_file(folder: Path) -> str:
     [
         (lambda tmp: str(tmp / "missing.mp4"), ErrorCategory.NOT_FOUND),
         (_text_file, ErrorCategory.UNSUPPORTED),
-        (lambda _tmp: f"http://127.0.0.1:{_closed_port()}/x.mp4", ErrorCategory.NETWORK),
+        (lambda _tmp: f"http://127.0.0.1:{refused_port()}/x.mp4", ErrorCategory.NETWORK),
     ],
     ids=["missing-file", "text-renamed-mp4", "closed-port"],
 )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
@@ -12,17 +11,12 @@ from pytestqt.qtbot import QtBot
 
 from player.engine import EngineEventKind, PlaybackState
 from player.errors import ErrorCategory, PlaybackProblem
+from tests.player.refused_port import refused_port
 from ui.main_window import MainWindow
 
 SAMPLES = Path(__file__).resolve().parents[2] / "resources" / "samples"
 CLIP = str(SAMPLES / "colour-bars.mp4")  # 8 s
 LONG_CLIP = str(SAMPLES / "test-card.mp4")  # 24 s
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait_playing(qtbot: QtBot, window: MainWindow, past_ms: int = 200) -> None:
@@ -154,7 +148,7 @@ def test_bad_inputs_show_a_message_and_the_next_file_plays(
     cases = [
         (str(tmp_path / "missing.mp4"), ErrorCategory.NOT_FOUND, "Can't find"),
         (str(text_file), ErrorCategory.UNSUPPORTED, "not a video"),
-        (f"http://127.0.0.1:{_closed_port()}/x.mp4", ErrorCategory.NETWORK, "Can't reach"),
+        (f"http://127.0.0.1:{refused_port()}/x.mp4", ErrorCategory.NETWORK, "Can't reach"),
     ]
     for source, category, words in cases:
         with qtbot.waitSignal(window.player.playback_failed, timeout=10_000) as failed:
