@@ -16,6 +16,7 @@ from telemetry.server_data import ServerDataError, check_connection, delete_devi
 from tests.collector.harness import KEY, OTHER_KEY, REVOKED_KEY, Running, batch, event
 from tests.collector.harness import thread_collector as start_collector
 
+from .samples import VALID
 from .scripted_collector import ScriptedCollector
 
 
@@ -91,3 +92,24 @@ def test_plain_http_off_this_machine_is_refused_unless_allowed(
     monkeypatch.setenv(ALLOW_INSECURE_ENV, "1")
     # Allowed: it is then tried, and this address does not answer.
     assert check_connection("http://127.0.0.2:9", KEY).message.startswith("Could not reach")
+
+
+def test_the_sender_refuses_plain_http_off_this_machine(tmp_path: Path) -> None:
+    from telemetry.client import TelemetryClient
+    from telemetry.status import SyncState
+
+    from .conftest import client_config
+
+    config = client_config(tmp_path, "http://192.0.2.1:9", allow_insecure_http=False)
+    client = TelemetryClient(config)
+    client.start()
+    try:
+        client.track("app_start", VALID["app_start"])
+        assert not client.flush(5.0)
+        status = client.status()
+        assert status.state == SyncState.AUTH_FAILED
+        assert status.last_error is not None
+        assert "https://" in status.last_error
+        assert status.pending == 1  # kept for when a proper URL is set
+    finally:
+        client.close()
