@@ -25,6 +25,7 @@ import orjson
 import pytest
 
 from telemetry.collector.config import CollectorConfig
+from telemetry.collector.limits import Admission, OverloadedError
 from telemetry.collector.sqlite_sink import SqliteSink
 
 from .harness import (
@@ -315,3 +316,27 @@ def test_a_keys_file_removed_while_running_keeps_its_keys(
             what="the keys file's removal to be noticed",
         )
         assert running.post(batch([event()])).json()["accepted"] == 1
+
+
+def test_admission_bounds_requests_uploads_per_key_and_bytes_held() -> None:
+    admission = Admission(max_in_flight=3, max_uploads_per_key=2, max_bytes=100)
+    admission.enter("k_a")
+    admission.enter("k_a")
+    with pytest.raises(OverloadedError, match="uploads"):
+        admission.enter("k_a")
+    admission.enter("k_b")  # another key still gets in
+    with pytest.raises(OverloadedError, match="too many requests"):
+        admission.enter("k_c")
+    admission.uploaded("k_a")
+    admission.hold(90)  # one request alone always passes the byte budget
+    admission.uploaded("k_a")
+    with pytest.raises(OverloadedError, match="bodies"):
+        admission.hold(20)
+    admission.hold(10)
+    admission.leave(90)
+    admission.leave(10)
+    admission.uploaded("k_b")
+    admission.leave(0)
+    assert (admission.in_flight, admission.held_bytes) == (0, 0)
+    admission.enter("k_a")
+    admission.enter("k_a")
