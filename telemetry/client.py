@@ -183,6 +183,11 @@ class TelemetryClient:
         return self._device_id
 
     @property
+    def device_secret(self) -> str:
+        """Proves `device_id` is this device's when asking the collector to delete its data."""
+        return self._consent.device_secret
+
+    @property
     def app_session_id(self) -> str:
         return self._app_session_id
 

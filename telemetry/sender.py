@@ -51,7 +51,7 @@ from typing import TYPE_CHECKING
 import orjson
 
 from telemetry.backoff import RETRYABLE_STATUSES, backoff_delay, parse_retry_after
-from telemetry.config import TelemetryConfig
+from telemetry.config import TelemetryConfig, insecure_refusal
 from telemetry.outbox import Batch, Outbox, OutboxFile, is_corruption
 from telemetry.sender_lock import SenderLock
 from telemetry.status import StatusBoard, SyncState
@@ -363,6 +363,12 @@ class Sender:
             return
         with self._cv:
             self._locked_out = False
+            refusal = insecure_refusal(self._endpoint, self._config.allow_insecure_http)
+            self._auth_failed |= refusal is not None
+        if refusal is not None:  # like a refused key: stopped until a new endpoint is set
+            _log.error("telemetry not sent: %s", refusal)
+            self._board.update(state=SyncState.AUTH_FAILED, last_error=refusal)
+            return
         batch, last_seq = outbox.read_batch(self._limit, self._config.batch_max_bytes)
         if batch is None:
             self._settle(outbox, last_seq, delivered=False)

@@ -508,7 +508,7 @@ class PrivacyWindow(QWidget):
         def work() -> int:
             if not client.delete_local_data().wait(PURGE_TIMEOUT_S):
                 raise TimeoutError("the local data could not be deleted in time")
-            return delete_device_data(url, key, client.device_id)
+            return delete_device_data(url, key, client.device_id, client.device_secret)
 
         self._server_call.start(work)
 
