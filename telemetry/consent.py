@@ -3,8 +3,8 @@ the config dir (`TelemetryConfig.settings_path`).
 
 The device id is made on first run from a random secret kept beside it
 (`telemetry.device_proof`): never a hardware id, and the secret proves to the collector that a
-deletion request comes from this device. A file from before the secret existed gets a new
-secret and id. Until the viewer has
+deletion request comes from this device. A file from before the secret existed keeps the
+viewer's choice and gets a new secret and id. Until the viewer has
 chosen (`decided` is False, stored as `"enabled": null`), the choice is the store's
 `undecided` default: off in the app, which asks at first run, so nothing is recorded or sent
 before an opt-in. The file is rewritten atomically (temp file + `os.replace`), so a crash leaves
@@ -66,20 +66,21 @@ class ConsentStore:
             choice = data["enabled"]
             device_id = data["device_id"]
             secret = data.get("device_secret")
-            if (
-                isinstance(choice, bool | None)
-                and isinstance(secret, str)
-                and device_id == device_id_for(secret)
-            ):
+            if not isinstance(choice, bool | None):
+                raise TypeError(f"enabled is {choice!r}")
+            if isinstance(secret, str) and device_id == device_id_for(secret):
                 self._device_secret = secret
                 return choice, device_id
-            _log.warning("telemetry settings %s have unexpected values; starting anew", self._path)
+            # A file from before the secret existed: the viewer's choice stands; only the
+            # device id changes, once, to one this device can prove.
+            _log.info("telemetry settings %s have no device secret; making one", self._path)
         except FileNotFoundError:
-            pass
+            choice = None
         except (OSError, ValueError, KeyError, TypeError) as exc:
             _log.warning("telemetry settings %s unreadable (%s); starting anew", self._path, exc)
+            choice = None
         self._device_secret = new_device_secret()
-        self._choice, self._device_id = None, device_id_for(self._device_secret)
+        self._choice, self._device_id = choice, device_id_for(self._device_secret)
         with self._lock:
             self._save()
         return self._choice, self._device_id
