@@ -207,6 +207,9 @@ class Sender:
         self._failures = 0
         self._limit = config.batch_max_events
         self._dead_letters = 0
+        # 2xx answers the outbox could not record (disk full, locked), oldest first: recorded
+        # before anything else is sent, so their batches are not sent again.
+        self._unrecorded: list[tuple[Batch, _Answer]] = []
 
     # Called from any thread
 
@@ -312,7 +315,10 @@ class Sender:
                         self._send(outbox, courier)
                 except sqlite3.Error as exc:
                     if outbox is not None and is_corruption(exc):
-                        outbox = self._file.recover(outbox, exc)
+                        # The collector has the unrecorded batch: not lost with the file.
+                        delivered = sum(len(batch) for batch, _ in self._unrecorded)
+                        self._unrecorded = []
+                        outbox = self._file.recover(outbox, exc, delivered=delivered)
                     else:
                         _log.exception("telemetry outbox error in the sender")
                     self._back_off(SyncState.BACKING_OFF, f"outbox error: {exc}", None)
@@ -400,6 +406,9 @@ class Sender:
             return
         with self._cv:
             self._locked_out = False
+        while self._unrecorded:
+            self._handle(outbox, *self._unrecorded[0])  # raises again while the disk is full
+            del self._unrecorded[0]
         batch, last_seq = outbox.read_batch(self._limit, self._config.batch_max_bytes)
         if batch is None:
             self._settle(outbox, last_seq, delivered=False)
@@ -420,6 +429,9 @@ class Sender:
             except OSError as exc:  # requests' errors derive from IOError (= OSError)
                 self._back_off(SyncState.OFFLINE, f"collector unreachable: {exc}", None)
                 return
+            except sqlite3.Error:
+                self._keep_in_flight_answer(request, batch)
+                raise
             finally:
                 # Whatever failed on this thread, the next attempt must not overlap this one.
                 request.exception()
@@ -427,16 +439,22 @@ class Sender:
                 if self._disabled:
                     return  # opted out meanwhile: the outbox has been (or is being) purged
                 stopping = self._stopping
-            answer = _Answer(
-                response.status_code,
-                _json_object(response.content),
-                response.headers.get("Retry-After"),
-            )
+            answer = _answer_of(response)
             if upcoming is None or stopping or not 200 <= answer.status < 300:
                 self._handle(outbox, batch, answer)
                 return
             answered = (batch, answer)
             batch, body = upcoming
+
+    def _keep_in_flight_answer(self, request: Future[requests.Response], batch: Batch) -> None:
+        """The outbox failed while `batch` was in flight: a 2xx for it is kept to be recorded
+        with the others, so it is not sent again either."""
+        try:
+            answer = _answer_of(request.result())
+        except OSError:
+            return
+        if 200 <= answer.status < 300:
+            self._unrecorded.append((batch, answer))
 
     def _post(self, courier: _Courier, body: RequestBody) -> Future[requests.Response]:
         with self._cv:
@@ -480,12 +498,17 @@ class Sender:
         if 200 <= status < 300:
             rejected = _rejected(answer.body.get("rejected"))
             duplicates = answer.body.get("duplicates")
-            outbox.acknowledge(
-                batch,
-                rejected,
-                duplicates if isinstance(duplicates, int) else 0,
-                history_rows=self._config.history_max_rows,
-            )
+            try:
+                outbox.acknowledge(
+                    batch,
+                    rejected,
+                    duplicates if isinstance(duplicates, int) else 0,
+                    history_rows=self._config.history_max_rows,
+                )
+            except sqlite3.Error:
+                if not any(kept is batch for kept, _ in self._unrecorded):
+                    self._unrecorded.append((batch, answer))
+                raise
             if rejected:
                 _log.warning("collector rejected %d events: %s", len(rejected), rejected[0][2])
                 self._dead_letters = outbox.dead_letter_count()
@@ -559,6 +582,14 @@ class Sender:
 def _at(deadline: float, now: float, work: _Work) -> _Work | float:
     """`work` once `deadline` has come, else the time left until then."""
     return work if now >= deadline else deadline - now
+
+
+def _answer_of(response: requests.Response) -> _Answer:
+    return _Answer(
+        response.status_code,
+        _json_object(response.content),
+        response.headers.get("Retry-After"),
+    )
 
 
 def _json_object(content: bytes) -> Mapping[str, object]:
