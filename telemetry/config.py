@@ -78,6 +78,9 @@ class TelemetryConfig:
     # Events waiting for the writer; beyond this `track()` drops (reason `queue_full`) rather
     # than grow memory while the disk is stuck.
     max_queue: int = 50_000
+    # ... and beyond this many bytes of serialised events (a count alone let 50 000 large
+    # events hold 200 MB while the disk was full).
+    max_queue_bytes: int = 8 * 1024 * 1024
     max_event_bytes: int = 32 * 1024
     # Outbox bounds: rows, bytes of event bodies, age.
     max_rows: int = 100_000

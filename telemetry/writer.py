@@ -83,12 +83,50 @@ class DropCounter:
             self._counts.clear()
 
 
+class QueuedBytes:
+    """Bytes of serialised events waiting in the in-memory queue. `track()` refuses events
+    once the bound is reached (reason `queue_full`); the writer gives bytes back as it takes
+    events off the queue and takes them again for events it puts back after a disk error.
+    The check and the addition are not atomic together: concurrent callers may overshoot
+    the bound by one event each."""
+
+    def __init__(self, limit: int) -> None:
+        self._lock = threading.Lock()
+        self._limit = limit
+        self._bytes = 0
+
+    def full(self) -> bool:
+        return self._bytes >= self._limit
+
+    def add(self, size: int) -> None:
+        with self._lock:
+            self._bytes += size
+
+    def remove(self, size: int) -> None:
+        with self._lock:
+            # Never below zero: a consent purge clears the count while the writer drains.
+            self._bytes = max(0, self._bytes - size)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._bytes = 0
+
+    @property
+    def size(self) -> int:
+        return self._bytes
+
+
+def _event_bytes(items: Sequence[QueueItem]) -> int:
+    return sum(len(item[4]) for item in items if not isinstance(item, Barrier))
+
+
 class OutboxWriter:
     def __init__(
         self,
         file: OutboxFile,
         *,
         queue: deque[QueueItem],
+        queued: QueuedBytes,
         wake: threading.Event,
         drops: DropCounter,
         config: TelemetryConfig,
@@ -97,6 +135,7 @@ class OutboxWriter:
     ) -> None:
         self._file = file
         self._queue = queue
+        self._queued = queued
         self._wake = wake
         self._drops = drops
         self._config = config
@@ -166,6 +205,7 @@ class OutboxWriter:
             items: list[QueueItem] = []
             while queue and len(items) < self._config.commit_max_events:
                 items.append(queue.popleft())
+            self._queued.remove(_event_bytes(items))
             self._handle(items)
             if queue:
                 self._urgent = True
@@ -230,6 +270,7 @@ class OutboxWriter:
                     item.done.set()
             return False
         _log.error("telemetry outbox write failed (%s); retrying", exc)
+        self._queued.add(_event_bytes([*events, *rest]))
         self._queue.extendleft(reversed([*events, *rest]))
         self._stopped.wait(_RETRY_AFTER_DISK_ERROR)
         return False

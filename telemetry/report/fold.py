@@ -218,7 +218,9 @@ class _Launch:
         elif kind == "impression":
             self._impression(mono, props, selected)
         elif kind == "feed_served" and selected:
-            self._partial.feeds += 1
+            # A feed too large for one event comes in parts: counted once, rows joined.
+            if props.get("part", 0) == 0:
+                self._partial.feeds += 1
             _served_rows(props, self._served, self._filters.video_id)
 
     def _requested(
@@ -341,7 +343,8 @@ def _served_rows(
     served: dict[tuple[str, str], tuple[int, list[str]]],
     video_id: str | None,
 ) -> None:
-    """A `feed_served`'s rows: (request_id, row_id) -> (row_index, distinct video ids)."""
+    """A `feed_served`'s rows: (request_id, row_id) -> (row_index, distinct video ids). A row
+    cut across the parts of a large feed is joined."""
     request = props.get("request_id")
     rows = props.get("rows")
     if not isinstance(request, str) or not isinstance(rows, list):
@@ -357,4 +360,8 @@ def _served_rows(
         distinct = [v for v in dict.fromkeys(videos) if isinstance(v, str)]
         if video_id is not None:
             distinct = [v for v in distinct if v == video_id]
-        served.setdefault((request, row_id), (index, distinct))
+        known = served.get((request, row_id))
+        if known is None:
+            served[(request, row_id)] = (index, distinct)
+        else:  # the rest of a row cut across feed parts (or the same feed shown again)
+            known[1].extend(v for v in distinct if v not in known[1])
