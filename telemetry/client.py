@@ -33,7 +33,8 @@ Public API (any thread unless noted):
 - `outbox`: an `OutboxReader` (read-only) for the privacy window: `recent_events()`
   (pending), `local_events()` (pending and the bounded history of sent and refused events,
   with their status), `counts_by_type()`, `counts_by_status()`, `dead_letters()`, `drops()`,
-  `export()`; `delete_local_data()` purges all of it (returns an Event set when done).
+  `export()`; `delete_local_data()` purges all of it (returns a `PurgeBarrier`: `wait(timeout)` is
+  True once the data is gone, False on timeout or failure).
 
 Threads: see above. After `os.fork()` the child gets a fresh app session, fresh threads (if
 the parent had started them) and does not inherit the parent's sender lock.
@@ -374,14 +375,14 @@ class TelemetryClient:
             state=SyncState.DISABLED, pending=0, dead_letter=0, retry_at=None, last_error=None
         )
 
-    def delete_local_data(self) -> threading.Event:
+    def delete_local_data(self) -> PurgeBarrier:
         """Purge every local event (pending and history), dead letter and drop count
-        (telemetry stays on if it was).
-        Returns an Event set once the data is gone (the writer thread does the work)."""
+        (telemetry stays on if it was). The writer thread does the work; the barrier's
+        `wait(timeout)` is True once the data is gone, False on timeout or failure."""
         barrier = PurgeBarrier()
         self._queue.append(barrier)
         self._writer.urgent()
-        return barrier.done
+        return barrier
 
     # Sending
 

@@ -48,9 +48,18 @@ class Barrier:
 
 
 class PurgeBarrier(Barrier):
-    """Deletes all local telemetry data once the items before it are handled."""
+    """Deletes all local telemetry data once the items before it are handled; `purged` says
+    whether it did (a locked or unwritable outbox is released with False)."""
 
-    __slots__ = ()
+    __slots__ = ("purged",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.purged = False
+
+    def wait(self, timeout: float) -> bool:
+        """True once the data is gone; False on timeout or when the purge failed."""
+        return self.done.wait(timeout) and self.purged
 
 
 QueueItem = QueuedEvent | Barrier
@@ -220,7 +229,7 @@ class OutboxWriter:
                 if not self._commit(items[start:index], items[index:]):
                     return
                 if isinstance(item, PurgeBarrier):
-                    self._purge()
+                    item.purged = self._purge()
                 else:
                     item.seq = self._last_seq()
                 item.done.set()
@@ -300,14 +309,15 @@ class OutboxWriter:
             _log.warning("telemetry outbox: dropped %d events older than the age bound", expired)
         return outbox
 
-    def _purge(self) -> None:
+    def _purge(self) -> bool:
         try:
             self._connected().purge()
         except sqlite3.Error as exc:
             if not is_corruption(exc) or self._outbox is None:
                 _log.error("could not purge the telemetry outbox: %s", exc)
-                return
+                return False
             # A corrupt file is moved aside and replaced by an empty one: purged as well.
             self._outbox = self._file.recover(self._outbox, exc)
         self._file.remove_moved_aside()
         self._on_purged()
+        return True

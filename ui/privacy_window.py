@@ -60,6 +60,7 @@ from telemetry.disclosure import DESCRIPTIONS
 from telemetry.events import SPECS
 from telemetry.outbox import DELIVERED, DUPLICATE, PENDING, REFUSED, SENT, LocalEvent
 from telemetry.server_data import delete_device_data
+from telemetry.writer import PurgeBarrier
 from ui.background import BackgroundCall
 
 log = logging.getLogger("reelscope.ui.privacy")
@@ -299,6 +300,7 @@ class PrivacyWindow(QWidget):
         self._export_call = BackgroundCall(self)
         self._export_call.finished.connect(self._on_export_call_finished)
         self._export_path: Path | None = None
+        self._purge: PurgeBarrier | None = None  # the last purge asked of the writer
         self._purge_call = BackgroundCall(self)
         self._purge_call.finished.connect(self._on_purge_call_finished)
         self._server_call = BackgroundCall(self)
@@ -471,10 +473,10 @@ class PrivacyWindow(QWidget):
         most `timeout` s; `purge_call` delivers whether it finished."""
         if self._purge_call.running:
             return
-        done = self._client.delete_local_data()
+        self._purge = self._client.delete_local_data()
         self.delete_local_button.setEnabled(False)
         self.result.setText("Deleting local data…")
-        self._purge_call.start(partial(done.wait, timeout))
+        self._purge_call.start(partial(self._purge.wait, timeout))
 
     @property
     def purge_call(self) -> BackgroundCall:
@@ -483,11 +485,12 @@ class PrivacyWindow(QWidget):
     def _on_purge_call_finished(self, result: object) -> None:
         self.delete_local_button.setEnabled(True)
         self._forget_shown_data()
-        self.result.setText(
-            "Local data deleted."
-            if result is True
-            else "Deleting local data is taking long; try again."
-        )
+        if result is True:
+            self.result.setText("Local data deleted.")
+        elif self._purge is not None and self._purge.done.is_set():
+            self.result.setText("Local data could not be deleted (the log says why); try again.")
+        else:
+            self.result.setText("Deleting local data is taking long; try again.")
 
     def _on_delete_local_button_clicked(self) -> None:
         self._confirm(

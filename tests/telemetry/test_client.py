@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -240,6 +241,24 @@ def test_opting_out_stops_recording_and_purges(
     client.track("pause", VALID["pause"])
     assert client.flush(5.0)
     assert [e["type"] for e in collector.stored.values()] == ["pause"]
+
+
+def test_a_purge_that_cannot_run_says_so_and_deletes_nothing(
+    make_client: MakeClient, tmp_path: Path
+) -> None:
+    client = make_client()
+    kept = client.track("pause", VALID["pause"])
+    assert wait_until(lambda: client.outbox.local_events(10), what="the event committed")
+    # Another process holding the outbox's write lock past the writer's 5 s busy timeout.
+    with closing(sqlite3.connect(tmp_path / "state" / "outbox.sqlite3")) as other:
+        other.execute("BEGIN EXCLUSIVE")
+        purge = client.delete_local_data()
+        assert wait_until(purge.done.is_set, timeout=30, what="the purge attempted")
+        assert not purge.wait(0)
+        other.rollback()
+    assert [e.event_id for e in client.outbox.local_events(10)] == [kept]
+    assert client.delete_local_data().wait(10.0)
+    assert client.outbox.local_events(10) == []
 
 
 def test_delivered_events_stay_in_the_local_history_until_deleted(
