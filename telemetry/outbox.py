@@ -148,6 +148,11 @@ SCHEMA_VERSION: Final = len(_MIGRATIONS)
 # Rows per INSERT statement: a writer group (100) fits in one; a backlog committed after a
 # disk error may be larger, and SQLite caps the variables per statement (999 before 3.32).
 _ROWS_PER_INSERT: Final = 128
+# Disk space kept back for the last transaction at exit when the disk is full.
+_RESERVE_BYTES: Final = 256 * 1024
+# The file is compacted (VACUUM) when at least this much of it, and half of it, is free pages:
+# after a long offline stretch has been delivered, not after every batch.
+_SHRINK_MIN_FREE: Final = 4 * 1024 * 1024
 
 
 @functools.cache
@@ -203,6 +208,11 @@ def is_corruption(exc: BaseException) -> bool:
         and isinstance(code, int)
         and (code & 0xFF) in _CORRUPTION_CODES
     )
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(code, int) and code & 0xFF == sqlite3.SQLITE_FULL
 
 
 def now_ms() -> int:
@@ -281,6 +291,30 @@ class OutboxFile:
             if outbox.generation == self._generation:
                 self._move_aside(exc, delivered)
         return self.connect()
+
+    def keep_reserve(self) -> None:
+        """Set aside a little disk space (`<name>.reserve`, 256 KiB of zeros, written for real
+        so the blocks are allocated) for `release_reserve`. Best effort."""
+        reserve = self._reserve_path()
+        if reserve.exists():
+            return
+        try:
+            with open(reserve, "wb") as file:
+                file.write(bytes(_RESERVE_BYTES))
+        except OSError:
+            reserve.unlink(missing_ok=True)
+
+    def release_reserve(self) -> bool:
+        """Free the reserved space so a last small transaction fits on a full disk (the drop
+        counts of events lost at exit). True if there was a reserve to free."""
+        try:
+            self._reserve_path().unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
+    def _reserve_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".reserve")
 
     def remove_moved_aside(self) -> None:
         """Delete copies moved aside after corruption: they hold the user's data too."""
@@ -513,6 +547,22 @@ class Outbox:
         with self._write_lock:
             self._conn.execute("VACUUM")
             self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def shrink_if_sparse(self) -> bool:
+        """Compact the file (and truncate the WAL) when most of it is free pages, as after a
+        long offline backlog was delivered: deleted pages are reused but never returned.
+        True if it did."""
+        conn = self._conn
+        (page_size,) = conn.execute("PRAGMA page_size").fetchone()
+        (pages,) = conn.execute("PRAGMA page_count").fetchone()
+        (free,) = conn.execute("PRAGMA freelist_count").fetchone()
+        if free * page_size < _SHRINK_MIN_FREE or free * 2 < pages:
+            return False
+        with self._write_lock:
+            conn.execute("VACUUM")
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        _log.info("telemetry outbox compacted: %d of %d pages were free", free, pages)
+        return True
 
     def _context_id(self, body: bytes) -> int:
         found = self._context_ids.get(body)

@@ -562,11 +562,21 @@ class Sender:
             self._retry_at = None
             self._due = time.monotonic() + self._config.flush_interval if rows else None
             self._cv.notify_all()
+        if delivered and not rows:
+            self._shrink(outbox)
         changes: dict[str, object] = {"pending": rows, "dead_letter": self._dead_letters}
         if delivered:
             changes |= {"state": SyncState.OK, "last_success": time.time(), "retry_at": None}
             changes["last_error"] = None
         self._board.update(**changes)
+
+    @staticmethod
+    def _shrink(outbox: Outbox) -> None:
+        """The outbox just emptied: the moment to give back the space a backlog took."""
+        try:
+            outbox.shrink_if_sparse()
+        except sqlite3.Error as exc:  # e.g. no room for the copy: the file stays as it is
+            _log.warning("could not compact the telemetry outbox: %s", exc)
 
     def _back_off(self, state: SyncState, error: str, retry_after: float | None) -> None:
         config = self._config

@@ -28,7 +28,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Sequence
 
 from telemetry.config import TelemetryConfig
-from telemetry.outbox import Outbox, OutboxFile, QueuedEvent, is_corruption
+from telemetry.outbox import Outbox, OutboxFile, QueuedEvent, is_corruption, is_disk_full
 
 _log = logging.getLogger("reelscope.telemetry.writer")
 
@@ -182,8 +182,10 @@ class OutboxWriter:
         try:
             self._outbox = self._file.connect()
             self._outbox = self._expire(self._outbox)
+            self._shrink(self._outbox)
         except (sqlite3.Error, OSError):
             _log.exception("cannot open the telemetry outbox %s", self._file.path)
+        self._file.keep_reserve()
         self.ready.set()
         last_expiry = time.monotonic()
         queue, wake = self._queue, self._wake
@@ -195,6 +197,7 @@ class OutboxWriter:
                 wake.wait(_EXPIRE_EVERY)
                 if time.monotonic() - last_expiry >= _EXPIRE_EVERY and self._outbox is not None:
                     self._outbox = self._expire(self._outbox)
+                    self._shrink(self._outbox)
                     last_expiry = time.monotonic()
                 continue
             deadline = time.monotonic() + self._config.commit_interval
@@ -256,6 +259,14 @@ class OutboxWriter:
                 if attempt == 1 and is_corruption(exc) and self._outbox is not None:
                     self._outbox = self._file.recover(self._outbox, exc)
                     continue
+                if (
+                    attempt == 1
+                    and self._stopping
+                    and not batch
+                    and is_disk_full(exc)
+                    and self._file.release_reserve()
+                ):
+                    continue  # the last drop counts, in the space kept for them
                 return self._put_back(batch, rest, drops, exc)
         if evicted:
             _log.warning("telemetry outbox full: dropped %d oldest low-priority events", evicted)
@@ -271,9 +282,12 @@ class OutboxWriter:
     ) -> bool:
         self._drops.restore(drops)
         if self._stopping:
-            _log.error(
-                "telemetry outbox write failed at exit (%s): %d events lost", exc, len(events)
-            )
+            # Accepted by track() and now lost: counted, so the loss is reported (the last
+            # commit at exit has disk space kept back for the counts).
+            lost = len(events) + sum(1 for item in rest if not isinstance(item, Barrier))
+            if lost:
+                self._drops.add("disk_full" if is_disk_full(exc) else "write_failed", lost)
+            _log.error("telemetry outbox write failed at exit (%s): %d events lost", exc, lost)
             for item in rest:
                 if isinstance(item, Barrier):
                     item.done.set()
@@ -296,6 +310,12 @@ class OutboxWriter:
             self._outbox = self._file.connect()
         self._outbox = self._file.fresh(self._outbox)
         return self._outbox
+
+    def _shrink(self, outbox: Outbox) -> None:
+        try:
+            outbox.shrink_if_sparse()
+        except sqlite3.Error as exc:  # e.g. no room for the copy: the file stays as it is
+            _log.warning("could not compact the telemetry outbox: %s", exc)
 
     def _expire(self, outbox: Outbox) -> Outbox:
         try:
