@@ -30,6 +30,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Final, Protocol
+from urllib.parse import unquote, urlsplit
 
 from player.engine import EngineEvent, EngineEventKind, MediaStats, PlaybackState, VideoInfo
 from player.errors import PlaybackProblem, classify
@@ -756,11 +757,26 @@ def _label(info: VideoInfo) -> str | None:
 
 
 def _redact(detail: str, source: str) -> str:
-    """libVLC's words without the viewer's own file path (events carry no local paths)."""
+    """libVLC's words without the viewer's own file path or the network address of what they
+    watch (events carry neither: a direct play's video id is a hash of its source)."""
     path = local_path(source)
     if path is None:
-        return detail
+        return _redact_url(detail, source)
     text = detail.replace(str(path.expanduser().resolve()), "<media>")
     return text.replace(str(path), "<media>").replace(
         path.expanduser().resolve().as_uri(), "<media>"
     )
+
+
+def _redact_url(detail: str, url: str) -> str:
+    """The URL in any spelling libVLC logs it (whole, unquoted, host and port, path parts)."""
+    parts = urlsplit(url)
+    text = detail
+    for whole in sorted({url, unquote(url)}, key=len, reverse=True):
+        text = text.replace(whole, "<media>")
+    pieces = {parts.netloc, parts.hostname or "", parts.path, unquote(parts.path), parts.query}
+    for piece in sorted((p for p in pieces if len(p) > 1), key=len, reverse=True):
+        text = text.replace(
+            piece, "<host>" if piece in (parts.netloc, parts.hostname) else "<media>"
+        )
+    return text

@@ -56,6 +56,10 @@ _STATE_MAP: Final = {
 }
 
 _TRACK_TYPES: Final = {0: "audio", 1: "video", 2: "text"}
+# An end this far (ms of media, times the rate) before the known length is not the end of the
+# media but of its data: a truncated or damaged file. Time reports come every 250-500 ms (about
+# 1 s for MPEG-TS and HLS), so a real end is always much closer than this.
+_EARLY_END_MS: Final = 2000
 
 
 class LibVlcUnavailableError(RuntimeError):
@@ -169,6 +173,8 @@ class VlcEngine:
         self._opened_at = time.monotonic()
         self._saw_picture = False
         self._saw_progress = False
+        self._last_time_ms = 0  # the last TimeChanged, and the last LengthChanged, of this media
+        self._length_ms = 0
         self._vsnprintf = _make_vsnprintf()
         self._log_callback = vlc.CallbackDecorators.LogCb(self._on_log)
         self._instance.log_set(self._log_callback, None)
@@ -208,8 +214,10 @@ class VlcEngine:
         elif event_type == vlc.EventType.MediaPlayerTimeChanged:
             value = int(event.u.new_time)
             self._saw_progress = self._saw_progress or value > 0
+            self._last_time_ms = value
         elif event_type == vlc.EventType.MediaPlayerLengthChanged:
             value = int(event.u.new_length)
+            self._length_ms = value
         elif event_type == vlc.EventType.MediaPlayerVout:
             value = _c_int(event.u.new_count)
             self._saw_picture = self._saw_picture or value > 0
@@ -226,7 +234,19 @@ class VlcEngine:
             # A file libVLC cannot demux "plays" and ends at once without an error event:
             # an end with no picture and no progress is reported as the failure it is.
             kind, value = EngineEventKind.ERROR, self._error_detail() or "no playable stream"
+        elif event_type == vlc.EventType.MediaPlayerEndReached and self._ended_early():
+            # libVLC ends a file whose data stops short (a broken download) as if it were
+            # complete: the picture goes black with the bar at the end and no error.
+            kind = EngineEventKind.ERROR
+            value = (
+                f"truncated: the media ended at {self._last_time_ms} ms of its "
+                f"{self._length_ms} ms\n{self._error_detail()}"
+            ).strip()
         self._sink(EngineEvent(kind, now, value))
+
+    def _ended_early(self) -> bool:
+        margin = _EARLY_END_MS * max(1.0, self._rate)
+        return self._length_ms > 0 and self._last_time_ms < self._length_ms - margin
 
     def _error_detail(self) -> str:
         return "\n".join(self._log_ring.errors_since(self._opened_at))
@@ -239,6 +259,7 @@ class VlcEngine:
         self._opened_at = time.monotonic()
         self._saw_picture = False
         self._saw_progress = False
+        self._last_time_ms = self._length_ms = 0
         if self._media is not None:
             self._media.release()
         if is_url(source):

@@ -380,6 +380,28 @@ def test_an_error_after_the_first_frame_is_a_playback_error_without_local_paths(
     assert str(tmp_path) not in json.dumps(h.out.events)
 
 
+def test_a_network_error_is_reported_without_the_address() -> None:
+    """A direct play's video id is a hash of its source: its error must not give it away."""
+    url = "https://media.example.org:8443/private/My%20Show/index.m3u8?token=s3cret"
+    h = Harness(source=url)
+    h.session.start()
+    h.event(
+        K.ERROR,
+        f"VLC is unable to open the MRL '{url}'.\n"
+        "cannot connect to media.example.org:8443\n"
+        "adaptive: cannot fetch /private/My Show/index.m3u8 (token=s3cret)\n"
+        "getaddrinfo failed for media.example.org",
+        at=30,
+    )
+    error = h.out.one("error")
+    assert error["category"] == "network"
+    message = str(error["message"])
+    for secret in ("media.example.org", "8443", "private", "My Show", "My%20Show", "s3cret"):
+        assert secret not in message, message
+    assert "cannot connect to <host>" in message
+    assert secret not in json.dumps(h.out.events)
+
+
 def test_a_missing_file_found_before_opening_is_reported_without_its_path(
     tmp_path: Path,
 ) -> None:

@@ -37,6 +37,7 @@ from telemetry.outbox import OutboxReader
 
 from ..telemetry.waiting import wait_until
 from .engine_probe import EngineProbe
+from .fixture_media import FixtureMedia
 from .media_server import MediaServer, Pacing
 from .session_harness import Recorder
 
@@ -434,3 +435,24 @@ def test_a_killed_player_is_recovered_as_crash_recovered_at_the_next_launch(
     assert properties["position_ms"] == left["position_ms"] >= 3000
     assert properties["playing_ms"] == left["playing_ms"] > 2500
     assert properties["startup_ms"] == left["startup_ms"] is not None
+
+
+def test_a_truncated_file_is_a_playback_failure_not_a_completion(
+    make_rig: Callable[..., Rig], media: FixtureMedia
+) -> None:
+    rig = make_rig()
+    rig.play(str(media.truncated()))
+    rig.run_until(lambda: rig.session.closed, 20)
+
+    types = rig.out.types()
+    assert "first_frame" in types
+    assert "ended" not in types
+    error = rig.out.one("error")
+    assert (error["fatal"], error["phase"], error["category"]) == (True, "playback", "decode")
+    assert str(error["message"]).startswith("truncated")
+    assert str(media.truncated()) not in str(error["message"])
+    end = rig.out.one("session_end")
+    assert end["reason"] == "error"
+    # It stopped where its data did (about half of its 12 s), not at its full length.
+    assert isinstance(end["position_ms"], int)
+    assert 2000 <= end["position_ms"] <= 8000

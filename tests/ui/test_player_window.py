@@ -12,6 +12,7 @@ from pytestqt.qtbot import QtBot
 
 from player.engine import EngineEventKind, PlaybackState
 from player.errors import ErrorCategory, PlaybackProblem
+from tests.player.fixture_media import FixtureMedia
 from ui.main_window import MainWindow
 
 SAMPLES = Path(__file__).resolve().parents[2] / "resources" / "samples"
@@ -147,13 +148,16 @@ def test_end_of_media_resets_the_controls_and_play_restarts(
 
 
 def test_bad_inputs_show_a_message_and_the_next_file_plays(
-    qtbot: QtBot, window: MainWindow, tmp_path: Path
+    qtbot: QtBot, window: MainWindow, tmp_path: Path, media: FixtureMedia
 ) -> None:
     text_file = tmp_path / "notes.mp4"
     text_file.write_text("not a video\n" * 50)
     cases = [
         (str(tmp_path / "missing.mp4"), ErrorCategory.NOT_FOUND, "Can't find"),
         (str(text_file), ErrorCategory.UNSUPPORTED, "not a video"),
+        (str(media.text_mkv()), ErrorCategory.UNSUPPORTED, "text file"),
+        # It plays its first seconds, then its data stops: an error, not a finished title.
+        (str(media.truncated()), ErrorCategory.DECODE, "stops before its end"),
         (f"http://127.0.0.1:{_closed_port()}/x.mp4", ErrorCategory.NETWORK, "Can't reach"),
     ]
     for source, category, words in cases:
@@ -163,6 +167,7 @@ def test_bad_inputs_show_a_message_and_the_next_file_plays(
         assert problem.category is category
         assert window.player.message.isVisible()
         assert words in window.player.message.text()
+        assert not window.player.controls.play_button.toolTip().startswith("Pause")
         window.play(CLIP)
         assert window.player.surface.isVisible()
         _wait_playing(qtbot, window)
