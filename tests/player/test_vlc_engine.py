@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -124,7 +124,7 @@ def _text_file(folder: Path) -> str:
 
 
 @pytest.mark.parametrize(
-    ("make_source", "category", "words"),
+    "case",
     [
         (lambda tmp, _media: str(tmp / "missing.mp4"), ErrorCategory.NOT_FOUND, "Can't find"),
         (lambda tmp, _media: _text_file(tmp), ErrorCategory.UNSUPPORTED, "text file"),
@@ -147,10 +147,9 @@ def test_bad_input_gives_a_classified_error_and_the_next_file_plays(
     probe: EngineProbe,
     tmp_path: Path,
     media: FixtureMedia,
-    make_source,
-    category,
-    words,  # type: ignore[no-untyped-def]
+    case: tuple[Callable[[Path, FixtureMedia], str], ErrorCategory, str],
 ) -> None:
+    make_source, category, words = case
     source = make_source(tmp_path, media)
     engine.open(source)
     error = probe.wait_for(EngineEventKind.ERROR, timeout=20)
