@@ -38,6 +38,10 @@ from player.sources import local_path
 from player.watched_ranges import WatchedRanges
 
 WATCHDOG_MS: Final = 1000  # playhead frozen this long while playing at a rate > 0 = a stall
+# libVLC reports MPEG-TS and HLS time in ~1 s steps: a playhead that only ever moves in steps of
+# `s` ms is frozen between them by design, so the watchdog waits `s` plus this margin there.
+_STEP_MARGIN_MS: Final = 600
+_MAX_STEP_MS: Final = 2000  # larger advances are catch-ups after a freeze, not the report grain
 HEARTBEAT_MS: Final = 10_000
 JUMP_MS: Final = 1250  # an unexplained playhead jump larger than this is a seek
 JOURNAL_EVERY_MS: Final = 2000  # how stale the crash journal's position may get
@@ -221,6 +225,11 @@ class PlaySession:
         self._seek: _Seek | None = None
         self._stall: _Stall | None = None
         self._last: _Observation | None = None  # the latest playhead observation
+        # When the playhead was last seen (event or poll) at `_last.position`; and, once it has
+        # moved on, when it was last seen at the position before (`_still_seen`).
+        self._last_seen = 0.0
+        self._still_seen = 0.0
+        self._step_ms = 0.0  # the smallest regular advance between reports (the report grain)
         self._motion: _Observation | None = None  # where the playhead was last seen moving
         self._rate = 1.0
         self._volume: tuple[int, bool] | None = None
@@ -334,7 +343,7 @@ class PlaySession:
             and self._motion is not None
             and self._rate > 0
             and state is PlaybackState.PLAYING
-            and now - self._motion.mono >= WATCHDOG_MS
+            and now - self._motion.mono >= self._watchdog_ms()
         ):
             self._begin_stall("watchdog", self._motion.mono, now)
         if self._track_check_due:
@@ -520,7 +529,9 @@ class PlaySession:
         """A playhead report (an engine event or a poll). Only changes carry news."""
         previous = self._last
         if previous is not None and position == previous.position:
+            self._last_seen = max(self._last_seen, at)
             return
+        self._still_seen, self._last_seen = self._last_seen, at
         if self._first_frame_at is None or self._ended or self._paused or self._seek is not None:
             self._last = _Observation(at, position)
             if self._ended or self._paused:
@@ -550,8 +561,21 @@ class PlaySession:
         elif position - (motion.position + (at - motion.mono) * self._rate) > JUMP_MS:
             self._infer_seek(at, motion, position)
         else:
+            step = position - motion.position
+            if 0 < step <= _MAX_STEP_MS:
+                # The report grain: remembered as the typical step (a slow-moving average that
+                # follows the steps up fast and down slowly, so 1 s steps stay 1 s steps).
+                self._step_ms = max(step * 1.0, self._step_ms * 0.9 + step * 0.1)
             self._watched.add(motion.position, position)
             self._motion = _Observation(at, position)
+
+    def _watchdog_ms(self) -> float:
+        """How long a playhead may stand still before it is a stall: longer than its grain."""
+        if self._step_ms == 0:
+            return WATCHDOG_MS + _STEP_MARGIN_MS  # no step seen yet since the first frame
+        if self._step_ms <= 0.6 * WATCHDOG_MS:
+            return WATCHDOG_MS
+        return max(WATCHDOG_MS, self._step_ms / max(self._rate, 1e-3) + _STEP_MARGIN_MS)
 
     def _maybe_first_frame(self, at: float, position: int) -> None:
         if self._paused:
@@ -633,6 +657,12 @@ class PlaySession:
         assert stall is not None
         anchor = stall.anchor
         covered = max(0, position - anchor.position) / max(self._rate, 1e-3)
+        # libVLC's playhead jumps ahead when a stall ends (0.5-0.8 s for a starved MP4): that
+        # media was never shown. Seen still frozen at `_last_seen`, the playhead can have played
+        # at most the wall time since then (plus one report step), whatever it says now.
+        since_frozen = max(0.0, at - max(self._still_seen, anchor.mono))
+        grain = self._step_ms if self._watchdog_ms() > WATCHDOG_MS else 0.0
+        covered = min(covered, since_frozen + grain / max(self._rate, 1e-3))
         stall_ms = max(0.0, (at - anchor.mono) - covered)
         self._settle(at)
         # The stall was timed from an estimate of when the picture froze; the formula above is
