@@ -43,6 +43,7 @@ WATCHDOG_MS: Final = 1000  # playhead frozen this long while playing at a rate >
 _STEP_MARGIN_MS: Final = 600
 _MAX_STEP_MS: Final = 2000  # larger advances are catch-ups after a freeze, not the report grain
 HEARTBEAT_MS: Final = 10_000
+TRACK_CHECK_MS: Final = 1000  # how often the picture's size is looked at while playing
 JUMP_MS: Final = 1250  # an unexplained playhead jump larger than this is a seek
 JOURNAL_EVERY_MS: Final = 2000  # how stale the crash journal's position may get
 # Extrapolating the playhead past this would guess across a stall libVLC has not reported.
@@ -236,6 +237,7 @@ class PlaySession:
         self._window: WindowState | None = None
         self._video_label: str | None = None
         self._track_check_due = False
+        self._track_check_at = 0.0
         self._duration = 0
 
         self._times: dict[Activity, float] = dict.fromkeys(Activity, 0.0)
@@ -346,8 +348,13 @@ class PlaySession:
             and now - self._motion.mono >= self._watchdog_ms()
         ):
             self._begin_stall("watchdog", self._motion.mono, now)
-        if self._track_check_due:
+        if self._track_check_due or (
+            self._first_frame_at is not None and now >= self._track_check_at
+        ):
+            # A new stream says so (ESAdded), a size change inside one stream does not: look
+            # at the picture shown about once a second as well.
             self._track_check_due = False
+            self._track_check_at = now + TRACK_CHECK_MS
             self._check_video_track()
         self._heartbeat_if_due(now)
         if now >= self._journal_due:
@@ -724,8 +731,11 @@ class PlaySession:
             lost_audio=stats.lost_audio_buffers,
         )
         last, self._beat_mark = self._beat_mark, mark
+        info = self._readout.video_info()
         self._emit(
             "heartbeat",
+            width=info.width or None,
+            height=info.height or None,
             position_ms=self._position_estimate(now),
             played_ms=round(mark.playing - last.playing),
             stall_ms=round(mark.stalled - last.stalled),

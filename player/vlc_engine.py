@@ -378,19 +378,26 @@ class VlcEngine:
     def video_info(self) -> VideoInfo:
         if self._media is None:
             return VideoInfo()
+        # The media's track list keeps every stream ever seen (each HLS rendition, each size
+        # change), oldest first, and its ids are not the player's ES ids: the picture shown now
+        # is the video output's size; codec and rate come from the track of that size (else the
+        # newest video track).
+        shown = self._player.video_get_size(0) if self._player.has_vout() else None
+        found = VideoInfo()
         for track in self._media.tracks_get() or ():
-            if track.type == vlc.TrackType.video:
-                # libVLC's track struct holds one pointer in a union; python-vlc declares three
-                # fields, so the video pointer is the one it calls `audio`.
-                video = ctypes.cast(track.audio, ctypes.POINTER(vlc.VideoTrack)).contents
-                fps = video.frame_rate_num / video.frame_rate_den if video.frame_rate_den else 0.0
-                return VideoInfo(
-                    codec=_fourcc(int(track.codec)),
-                    width=int(video.width),
-                    height=int(video.height),
-                    fps=round(fps, 3),
-                )
-        return VideoInfo()
+            if track.type != vlc.TrackType.video:
+                continue
+            # libVLC's track struct holds one pointer in a union; python-vlc declares three
+            # fields, so the video pointer is the one it calls `audio`.
+            video = ctypes.cast(track.audio, ctypes.POINTER(vlc.VideoTrack)).contents
+            fps = video.frame_rate_num / video.frame_rate_den if video.frame_rate_den else 0.0
+            size = (int(video.width), int(video.height))
+            found = VideoInfo(_fourcc(int(track.codec)), size[0], size[1], round(fps, 3))
+            if shown is not None and size == tuple(shown):
+                break
+        if shown is not None and shown[0] > 0 and shown[1] > 0:
+            return VideoInfo(found.codec, int(shown[0]), int(shown[1]), found.fps)
+        return found
 
     @property
     def backend_version(self) -> str:

@@ -86,7 +86,8 @@ class FixtureMedia:
             parts = []
             for index, size in enumerate(("320x180", "640x360")):
                 part = self._dir / f"size-change-{index}.ts"
-                _ffmpeg(*_source(4, size), *_H264, *_AAC, "-f", "mpegts", str(part))
+                _ffmpeg(*_source(4, size), *_H264, *_AAC, "-output_ts_offset", str(4 * index),
+                        "-f", "mpegts", str(part))  # fmt: skip
                 parts.append(part.read_bytes())
             path.write_bytes(b"".join(parts))
         return path

@@ -590,3 +590,20 @@ def test_watched_ranges_merge(
         watched.add(start, end)
     assert watched.total_ms == total
     assert watched.ranges() == merged
+
+
+def test_a_picture_size_change_without_a_new_stream_is_a_track_change_and_beats_carry_it() -> None:
+    """Issue 15.4: the rendition shown is reported at the first frame, on every switch (seen
+    within about a second even when libVLC announces no new stream), and in heartbeats."""
+    h = Harness()
+    h.open_and_play()
+    h.time(400, at=480)
+    assert (h.out.one("first_frame")["width"], h.out.one("first_frame")["height"]) == (480, 270)
+    h.play_steadily(480, 3480)
+    h.engine.info = VideoInfo("h264", 1280, 720, 24.0)
+    h.play_steadily(3480, 4730)
+    change = h.out.one("track_change")
+    assert (change["from_track"], change["to_track"]) == ("480x270", "1280x720")
+    h.play_steadily(4730, 10_600)
+    beat = h.out.one("heartbeat")
+    assert (beat["width"], beat["height"]) == (1280, 720)

@@ -160,3 +160,17 @@ def test_bad_input_gives_a_classified_error_and_the_next_file_plays(
     probe.clear()
     engine.open(str(CLIP))
     probe.wait_for(EngineEventKind.TIME_CHANGED, where=lambda e: int(e.value or 0) > 0)
+
+
+def test_video_info_is_the_picture_shown_now_not_the_first_track_seen(
+    engine: VlcEngine, probe: EngineProbe, media: FixtureMedia
+) -> None:
+    """One TS stream whose picture goes from 320x180 to 640x360 at 4 s: libVLC keeps both in
+    its track list, first one first; the engine reports the one on screen."""
+    engine.open(str(media.size_change_ts()))
+    probe.wait_for(EngineEventKind.TIME_CHANGED, where=lambda e: int(e.value or 0) > 0)
+    wait_until(lambda: engine.video_info().width == 320, timeout=5)
+    assert engine.video_info().height == 180
+    wait_until(lambda: engine.position_ms >= 5500, timeout=15)
+    wait_until(lambda: engine.video_info().width == 640, timeout=3)
+    assert engine.video_info().height == 360
