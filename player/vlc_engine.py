@@ -3,8 +3,9 @@
 Owns the libVLC instance, its media player, the event dispatcher and the log ring that
 error messages are read from, plus the start-up check that libVLC and its plugins load.
 
-Threads: construct and call `VlcEngine` from one owning thread. libVLC calls `_dispatch` and
-`_on_log` on its own threads, sometimes synchronously inside our own calls; both only copy
+Threads: construct and call `VlcEngine` from one owning thread; `stop` hands libVLC's stop to a
+worker thread (it can block for seconds), and the next call that needs the player waits for it.
+libVLC calls `_dispatch` and `_on_log` on its own threads, sometimes synchronously inside our own calls; both only copy
 plain values (into an `EngineEvent` handed to the sink, or into the log ring under a lock) and
 never call libVLC, which would deadlock. python-vlc keeps one callback per event type, so one
 dispatcher is attached for every type we use.
@@ -187,6 +188,7 @@ class VlcEngine:
         self._volume = 100
         self._muted = False
         self._rate = 1.0
+        self._stopper: threading.Thread | None = None
         self._event_callback = self._dispatch
         manager = self._player.event_manager()
         for event_type in _EVENT_KINDS:
@@ -254,6 +256,7 @@ class VlcEngine:
     # -- commands: owning thread -------------------------------------------------------------
 
     def open(self, source: str, *, start_ms: int = 0) -> None:
+        self._finish_stop()
         self._source = source
         self._log_ring.clear()
         self._opened_at = time.monotonic()
@@ -276,6 +279,7 @@ class VlcEngine:
         self._apply_audio()
 
     def play(self) -> None:
+        self._finish_stop()
         self._player.play()
 
     def pause(self) -> None:
@@ -289,10 +293,22 @@ class VlcEngine:
         elif state == vlc.State.Paused:
             self._player.set_pause(0)
         else:
+            self._finish_stop()
             self._player.play()
 
     def stop(self) -> None:
-        self._player.stop()
+        # libVLC's stop joins its input thread, which can sit in a network read for many
+        # seconds (12-14 s seen leaving a throttled HLS stream): a worker thread owns it, so
+        # the owning (GUI) thread never waits. The next command that needs the player waits.
+        self._finish_stop()
+        self._stopper = threading.Thread(target=self._player.stop, name="vlc-stop", daemon=True)
+        self._stopper.start()
+
+    def _finish_stop(self) -> None:
+        """Waits for a stop still running on its worker thread (before touching the player)."""
+        stopper, self._stopper = self._stopper, None
+        if stopper is not None:
+            stopper.join()
 
     def seek(self, position_ms: int) -> None:
         length = self.duration_ms
@@ -404,6 +420,7 @@ class VlcEngine:
         return f"libVLC {libvlc_version()}"
 
     def release(self) -> None:
+        self._finish_stop()
         manager = self._player.event_manager()
         for event_type in _EVENT_KINDS:
             manager.event_detach(event_type)
