@@ -5,10 +5,10 @@ error messages are read from, plus the start-up check that libVLC and its plugin
 
 Threads: construct and call `VlcEngine` from one owning thread; `stop` hands libVLC's stop to a
 worker thread (it can block for seconds), and the next call that needs the player waits for it.
-libVLC calls `_dispatch` and `_on_log` on its own threads, sometimes synchronously inside our own calls; both only copy
-plain values (into an `EngineEvent` handed to the sink, or into the log ring under a lock) and
-never call libVLC, which would deadlock. python-vlc keeps one callback per event type, so one
-dispatcher is attached for every type we use.
+libVLC calls `_dispatch` and `_on_log` on its own threads, sometimes synchronously inside our
+own calls; both only copy plain values (into an `EngineEvent` handed to the sink, or into the
+log ring under a lock) and never call libVLC, which would deadlock. python-vlc keeps one
+callback per event type, so one dispatcher is attached for every type we use.
 """
 
 from __future__ import annotations
