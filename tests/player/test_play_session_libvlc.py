@@ -37,7 +37,7 @@ from telemetry.outbox import OutboxReader
 
 from ..telemetry.waiting import wait_until
 from .engine_probe import EngineProbe
-from .fixture_media import FixtureMedia
+from .fixture_media import LADDER, FixtureMedia
 from .media_server import MediaServer, Pacing
 from .session_harness import Recorder
 
@@ -478,5 +478,22 @@ def test_mpeg_ts_time_in_1_s_steps_makes_no_stalls(
         {int(e.value or 0) for e in rig.probe.events if e.kind is EngineEventKind.TIME_CHANGED}
     )
     print(f"time reports {reports}")
+    assert "rebuffer_start" not in rig.out.types()
+    assert end["rebuffer_count"] == 0
+
+
+def test_an_hls_ladder_plays_without_false_stalls_and_reports_a_ladder_rendition(
+    make_rig: Callable[..., Rig], server: MediaServer, media: FixtureMedia
+) -> None:
+    """libVLC reports HLS time in ~1 s steps too: nothing freezes, so nothing is a stall; the
+    first frame names one of the ladder's renditions."""
+    server.add_folder("ladder", media.hls_ladder())
+    rig = make_rig()
+    rig.play(server.url("ladder/master.m3u8"))
+    rig.run_until(rig.has("first_frame"), 15)
+    rig.run_for(6.0)
+    end = rig.end()
+    frame = rig.out.one("first_frame")
+    assert (frame["width"], frame["height"]) in {(w, h) for w, h, _ in LADDER}
     assert "rebuffer_start" not in rig.out.types()
     assert end["rebuffer_count"] == 0
