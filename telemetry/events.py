@@ -238,6 +238,8 @@ SPECS: Final[Mapping[str, EventSpec]] = {
                 "lost_audio_buffers": _INT,
                 "demux_bitrate": _NUM,
             },
+            # The picture shown at the beat (the rendition, for adaptive streams).
+            optional={"width": _OPT_INT, "height": _OPT_INT},
             priority=Priority.HEARTBEAT,
         ),
         _playback("rate_change", {"from_rate": _NUM, "to_rate": _NUM}),
