@@ -260,9 +260,6 @@ class VlcEngine:
         self._source = source
         self._log_ring.clear()
         self._opened_at = time.monotonic()
-        self._saw_picture = False
-        self._saw_progress = False
-        self._last_time_ms = self._length_ms = 0
         if self._media is not None:
             self._media.release()
         if is_url(source):
@@ -275,6 +272,12 @@ class VlcEngine:
             media.add_option(f":start-time={start_ms / 1000.0:.3f}")
         self._media = media
         self._player.set_media(media)
+        # Reset only now: set_media stops the previous media, whose last events (its time, its
+        # picture) arrive during that stop and would otherwise count for this one, making a
+        # file that cannot be demuxed look like one that played and ended.
+        self._saw_picture = False
+        self._saw_progress = False
+        self._last_time_ms = self._length_ms = 0
         self._player.play()
         self._apply_audio()
 

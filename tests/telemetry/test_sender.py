@@ -45,7 +45,8 @@ def test_outage_then_recovery_follows_the_backoff_schedule(
     assert 5 <= len(failed) <= 7
     assert sent <= set(collector.stored)
     assert max(collector.copies.values()) == 1
-    assert client.status().state == SyncState.OK
+    # The status board is updated after the answer that let the flush through is handled.
+    wait_until(lambda: client.status().state == SyncState.OK, what="ok state")
 
 
 def test_unreachable_collector_is_offline_then_everything_arrives(
