@@ -149,6 +149,11 @@ SPECS: Final[Mapping[str, EventSpec]] = {
             "feed_served",
             Priority.BROWSE,
             {"request_id": _STR, "location": _STR, "rows": _LIST},
+            # Who built the feed (the app's local rules, or GET /v1/feed), the experiment
+            # variant and whether it was explored; items may carry `propensity`. Optional:
+            # feeds stored before the feed service existed have none of these.
+            optional={"source": _STR, "variant": _OPT_STR, "explored": _BOOL},
+            choices={"source": frozenset({"local", "server"})},
         ),
         _spec(
             "tile_visibility",

@@ -30,22 +30,35 @@ FLOOR: Final = 0.1
 
 
 def estimate_examination(feeds: Iterable[LoggedFeed], depth: int) -> dict[Cell, float]:
-    """θ̂(row, rank) for the explored cells with enough impressions (row's rank 0 is 1.0)."""
+    """θ̂(row, rank) for the explored cells with enough impressions (row's rank 0 is 1.0).
+
+    Each rank is compared with rank 0 *of the same rows*: a short row (three titles in
+    Continue Watching) has no rank 5, and its titles are not the long rows' titles, so mixing
+    them into rank 0's rate would bias the ratio."""
     shown: Counter[Cell] = Counter()
     taken: Counter[Cell] = Counter()
+    first_shown: Counter[Cell] = Counter()
+    first_taken: Counter[Cell] = Counter()
     for feed in feeds:
         if not feed.explored:
             continue
-        for cell, slot in feed.impressed():
-            if cell[1] < depth:
-                shown[cell] += 1
-                taken[cell] += slot.played
+        rows: dict[int, dict[int, bool]] = {}
+        for (row, rank), slot in feed.impressed():
+            if rank < depth:
+                rows.setdefault(row, {})[rank] = slot.played
+        for row, ranks in rows.items():
+            if 0 not in ranks:
+                continue
+            for rank, played in ranks.items():
+                shown[(row, rank)] += 1
+                taken[(row, rank)] += played
+                first_shown[(row, rank)] += 1
+                first_taken[(row, rank)] += ranks[0]
     curve: dict[Cell, float] = {}
-    for (row, rank), n in shown.items():
-        first = shown[(row, 0)]
-        if n < MIN_IMPRESSIONS or first < MIN_IMPRESSIONS or not taken[(row, 0)]:
+    for cell, n in shown.items():
+        if n < MIN_IMPRESSIONS or not first_taken[cell]:
             continue
-        curve[(row, rank)] = (taken[(row, rank)] / n) / (taken[(row, 0)] / first)
+        curve[cell] = (taken[cell] / n) / (first_taken[cell] / first_shown[cell])
     return curve
 
 

@@ -18,7 +18,13 @@ The operator's file is TOML:
     [[experiment.variants]]
     name = "treatment"
     policy = "model"
-    weight = 50
+    weight = 45
+
+    [[experiment.variants]]        # a small randomised bucket: every feed explored, so
+    name = "random"                # counterfactual estimates have low-variance weights
+    policy = "rules"
+    weight = 5
+    exploration = 1.0
 
 Built once (main thread) and read-only afterwards; any thread.
 """
@@ -47,6 +53,7 @@ class Variant:
     name: str
     policy: str
     weight: float
+    exploration: float | None = None  # None: the experiment's share
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,12 +78,19 @@ class ExperimentConfig:
                 )
             if not variant.weight >= 0:
                 raise ExperimentConfigError(f"variant {variant.name!r}: weight must be >= 0")
+            if variant.exploration is not None and not 0.0 <= variant.exploration <= 1.0:
+                raise ExperimentConfigError(
+                    f"variant {variant.name!r}: exploration must be a share between 0 and 1"
+                )
         if sum(v.weight for v in self.variants) <= 0:
             raise ExperimentConfigError("the variants' weights add up to 0")
         if not 0.0 <= self.exploration <= 1.0:
             raise ExperimentConfigError("exploration must be a share between 0 and 1")
         if self.explore_depth < 2:
             raise ExperimentConfigError("explore_depth must be at least 2")
+
+    def exploration_of(self, variant: Variant) -> float:
+        return self.exploration if variant.exploration is None else variant.exploration
 
     def assign(self, device_id: str) -> Variant:
         """The device's variant: its hash bucket against the variants' cumulative weights."""
@@ -110,7 +124,12 @@ def load_experiment_config(path: Path) -> ExperimentConfig:
         raise ExperimentConfigError(f"{path}: unknown settings {', '.join(unknown)}")
     try:
         variants = tuple(
-            Variant(str(v["name"]), str(v.get("policy", "rules")), float(v.get("weight", 1)))
+            Variant(
+                str(v["name"]),
+                str(v.get("policy", "rules")),
+                float(v.get("weight", 1)),
+                None if v.get("exploration") is None else float(v["exploration"]),
+            )
             for v in table.get("variants", [{"name": "control", "policy": "rules"}])
         )
         model = table.get("model")

@@ -59,6 +59,10 @@ class LoggedFeed:
     variant: str | None
     source: str
     explored: bool
+    corrected_time: int = 0
+    # Every row made by the rule-based policy (track ids `rules/...`): the feeds a re-ranking
+    # of the rule rows can be evaluated on.
+    rules_only: bool = False
     slots: dict[Cell, Slot] = field(default_factory=dict)
 
     def impressed(self) -> Iterator[tuple[Cell, Slot]]:
@@ -74,7 +78,8 @@ class Logs:
 
 _TYPES: Final = ("feed_served", "impression", "play_request", "session_end")
 _SQL: Final = (
-    "SELECT type, device_id, app_session_id, mono_ms, play_session_id, raw FROM events"
+    "SELECT type, device_id, app_session_id, mono_ms, play_session_id, corrected_time, raw"
+    " FROM events"
     " WHERE source = 'reelscope' AND type IN (?, ?, ?, ?) ORDER BY id"
 )
 
@@ -83,7 +88,8 @@ def read_logs(connection: sqlite3.Connection) -> Logs:
     """Every feed in the store with its impressions and attributed plays."""
     logs = Logs()
     impressions: dict[str, tuple[LoggedFeed, Cell, int]] = {}  # impression_id -> slot
-    for kind, device, app_session, mono, play_session, raw in connection.execute(_SQL, _TYPES):
+    rows = connection.execute(_SQL, _TYPES)
+    for kind, device, app_session, mono, play_session, corrected, raw in rows:
         logs.events += 1
         try:
             props = orjson.loads(raw)["properties"]
@@ -92,7 +98,7 @@ def read_logs(connection: sqlite3.Connection) -> Logs:
         if not isinstance(props, dict):
             continue
         if kind == "feed_served":
-            feed = _feed(props, device, app_session)
+            feed = _feed(props, device, app_session, corrected)
             if feed is not None:
                 logs.feeds.setdefault(feed.request_id, feed)
         elif kind == "impression":
@@ -104,7 +110,9 @@ def read_logs(connection: sqlite3.Connection) -> Logs:
     return logs
 
 
-def _feed(props: dict[str, Any], device: str | None, app_session: str | None) -> LoggedFeed | None:
+def _feed(
+    props: dict[str, Any], device: str | None, app_session: str | None, corrected: int
+) -> LoggedFeed | None:
     request, rows = props.get("request_id"), props.get("rows")
     if not isinstance(request, str) or not isinstance(rows, list):
         return None
@@ -116,10 +124,13 @@ def _feed(props: dict[str, Any], device: str | None, app_session: str | None) ->
         variant if isinstance(variant, str) else None,
         "server" if props.get("source") == "server" else "local",
         props.get("explored") is True,
+        corrected,
     )
+    tracks = []
     for row in rows:
         try:
             row_id, index, items = row["row_id"], row["row_index"], row["items"]
+            tracks.append(str(row.get("track_id")))
             for item in items:
                 propensity = item.get("propensity")
                 feed.slots[(int(index), int(item["rank"]))] = Slot(
@@ -129,6 +140,7 @@ def _feed(props: dict[str, Any], device: str | None, app_session: str | None) ->
                 )
         except (KeyError, TypeError, ValueError, AttributeError):
             continue  # a malformed row is left out, the rest of the feed counts
+    feed.rules_only = bool(tracks) and all(t.startswith("rules/") for t in tracks)
     return feed
 
 

@@ -75,7 +75,7 @@ class FeedService:
             device_id=device_id,
             variant=variant,
             model=model,
-            exploration=self.experiment.exploration,
+            exploration=self.experiment.exploration_of(variant),
             explore_depth=self.experiment.explore_depth,
             rng=rng,
             location=location,

@@ -113,19 +113,23 @@ def _fit(
 ) -> tuple[np.ndarray[Any, np.dtype[np.float32]], np.ndarray[Any, np.dtype[np.float32]]]:
     from implicit.cpu.als import AlternatingLeastSquares
     from scipy.sparse import csr_matrix
+    from threadpoolctl import threadpool_limits
 
     rows = np.fromiter((users[d] for d, _ in confidence), dtype=np.int32, count=len(confidence))
     cols = np.fromiter((items[v] for _, v in confidence), dtype=np.int32, count=len(confidence))
     values = np.fromiter(confidence.values(), dtype=np.float32, count=len(confidence))
     matrix = csr_matrix((values, (rows, cols)), shape=(len(users), len(items)))
-    model = AlternatingLeastSquares(
-        factors=options.factors,
-        regularization=options.regularization,
-        iterations=options.iterations,
-        random_state=options.seed,
-        num_threads=options.threads,
-    )
-    model.fit(matrix, show_progress=False)
+    # implicit parallelises itself; BLAS threads on top of its own only contend (its advice,
+    # checked when the model is made).
+    with threadpool_limits(1, "blas"):
+        model = AlternatingLeastSquares(
+            factors=options.factors,
+            regularization=options.regularization,
+            iterations=options.iterations,
+            random_state=options.seed,
+            num_threads=options.threads,
+        )
+        model.fit(matrix, show_progress=False)
     return (
         np.asarray(model.user_factors, dtype=np.float32),
         np.asarray(model.item_factors, dtype=np.float32),
