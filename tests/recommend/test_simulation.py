@@ -20,13 +20,16 @@ from __future__ import annotations
 
 from contextlib import closing
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
+from telemetry.recommend import train_cli
 from telemetry.recommend.estimators import Evaluation, evaluate
 from telemetry.recommend.logged import Logs, read_logs
 from telemetry.recommend.model import Model, load_model
 from telemetry.recommend.train import TrainOptions, train_store
+from telemetry.report import cli as report_cli
 from telemetry.report.compute import compute_report
 from telemetry.report.metrics import Report
 from telemetry.report.queries import Filters, open_report_store
@@ -82,6 +85,7 @@ class World:
     logs: Logs
     report: Report
     store: str
+    directory: Path
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +108,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     with closing(open_report_store(store)) as connection:
         logs = read_logs(connection)
     report = compute_report(store, Filters())
-    return World(population, load_model(directory / "model.npz"), logs, report, store)
+    model = load_model(directory / "model.npz")
+    return World(population, model, logs, report, store, directory)
 
 
 def test_the_examination_curve_is_recovered(world: World) -> None:
@@ -158,3 +163,32 @@ def test_counterfactual_estimates_cover_the_on_policy_value(world: World) -> Non
         assert e.low <= on_policy <= e.high, (name, e, on_policy)
     # Not vacuous: the interval is narrower than half the value it estimates.
     assert estimate.dr.high - estimate.dr.low < 0.5 * on_policy  # type: ignore[operator]
+
+
+def test_the_report_shows_experiments_and_evaluates_a_policy(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert report_cli.main(["--store", world.store]) == 0
+    out = capsys.readouterr().out
+    assert "EXPERIMENTS" in out
+    assert "treatment +" in out
+    assert "plays per feed, 95 % CI [" in out
+    model = str(world.directory / "model.npz")
+    arguments = ["--store", world.store, "--evaluate", "rerank", "--model", model]
+    assert report_cli.main([*arguments, "--variant", "random", "--explore-depth", "6"]) == 0
+    out = capsys.readouterr().out
+    assert "Counterfactual take rate of policy 'rerank'" in out
+    assert "DR " in out
+    assert report_cli.main([*arguments[:-1], str(world.directory / "missing.npz")]) == 2
+
+
+def test_training_an_empty_store_writes_no_model(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with thread_collector(tmp_path) as running:
+        store = f"sqlite:///{running.db}"
+    model = tmp_path / "model.npz"
+    assert train_cli.main(["--store", store, "--model", str(model)]) == 1
+    assert "no attributed play" in capsys.readouterr().err
+    assert not model.exists()
+    assert train_cli.main(["--db", str(tmp_path / "nothing.db"), "--model", str(model)]) == 2
