@@ -7,8 +7,9 @@ from `collector_load.py` pinned to CPU 1, over 127.0.0.1. For 100- and 500-event
 it reports events/s and p50/p99 request latency, and in the same run the rate of inserting
 the same rows (the load generator's bodies through the collector's validation) into a fresh
 SQLite file with INSERT OR IGNORE, one transaction per batch, with the collector's own schema,
-pragmas and insert statement (and, for comparison, with executemany). Then it sends gzip bombs
-and reports peak RSS.
+pragmas and insert statement (and, for comparison, with executemany). Then, each against a
+fresh collector, the hostile cases of `collector_load.py` (gzip bombs, bodies of millions of
+objects, huge headers, amplifying contexts) and the collector's peak RSS under each.
 Prints a table and writes JSON to benchmarks/results/.
 """
 
@@ -123,7 +124,8 @@ def _rows(batches: int, size: int) -> list[list[EventRow]]:
     config = CollectorConfig()
     result = []
     for _ in range(batches):
-        document = parse_json(gunzip(batch_body(size, uuid.uuid4().hex), 1 << 30))
+        body = gunzip(batch_body(size, uuid.uuid4().hex), 1 << 30)
+        document = parse_json(body, config.max_json_tokens)
         parsed = parse_reelscope_batch(
             document, batch_items(document, config), "k_bench", time.time_ns() // 10**6, config
         )
@@ -155,7 +157,10 @@ def _executemany(connection: sqlite3.Connection, rows: list[EventRow]) -> None:
     connection.executemany(INSERT_EVENT, rows)
 
 
-def bomb_rss(directory: Path, seconds: float) -> dict[str, object]:
+HOSTILE = ("bombs", "objects", "heads", "contexts")
+
+
+def hostile_rss(directory: Path, mode: str, seconds: float) -> dict[str, object]:
     collector = Collector(directory)
     try:
         baseline = _status(collector.process.pid, "VmRSS")
@@ -170,12 +175,13 @@ def bomb_rss(directory: Path, seconds: float) -> dict[str, object]:
 
         sampler = threading.Thread(target=sample)
         sampler.start()
-        result = _load("bombs", collector.url, seconds)
+        result = _load(mode, collector.url, seconds)
         done.set()
         sampler.join()
         result["rss_baseline_mb"] = baseline / 2**20
         result["rss_peak_sampled_mb"] = peak / 2**20
         result["rss_hwm_mb"] = _status(collector.process.pid, "VmHWM") / 2**20
+        result["db_mb"] = sum(p.stat().st_size for p in directory.glob("events.db*")) / 2**20
         return result
     finally:
         collector.stop()
@@ -208,9 +214,11 @@ def main() -> None:
             load["ratio_to_bare"] = float(load["events_per_s"]) / load["bare_sqlite_events_per_s"]  # type: ignore[arg-type]
             throughput.append(load)
         results["throughput"] = throughput
-        bombs = directory / "bombs"
-        bombs.mkdir()
-        results["bombs"] = bomb_rss(bombs, min(arguments.seconds, 5.0))
+        hostile: dict[str, object] = {}
+        for mode in HOSTILE:
+            (directory / mode).mkdir()
+            hostile[mode] = hostile_rss(directory / mode, mode, min(arguments.seconds, 5.0))
+        results["hostile"] = hostile
 
     where = "one pinned core" if HAS_TASKSET else "unpinned CPUs"
     print(
@@ -229,13 +237,16 @@ def main() -> None:
             f" {row['p50_ms']:>8.2f} {row['p99_ms']:>8.2f} {row['requests']:>9}"
             f" {row['stored']:>8} {row['collector_rss_mb']:>7.1f}"
         )
-    bomb = results["bombs"]
-    assert isinstance(bomb, dict)
     print(
-        f"gzip bombs: {bomb['requests']} x {bomb['body_bytes'] / 2**20:.1f} MiB (1 GiB inflated)"
-        f" in {bomb['seconds']:.1f} s, statuses {bomb['statuses']}, RSS baseline"
-        f" {bomb['rss_baseline_mb']:.1f} MB, peak {bomb['rss_hwm_mb']:.1f} MB"
+        f"{'hostile case':>12} {'requests':>9} {'statuses':<24} {'RSS MB':>7} {'peak MB':>8}"
+        f" {'db MB':>6}"
     )
+    for mode, row in hostile.items():
+        assert isinstance(row, dict)
+        print(
+            f"{mode:>12} {row['requests']:>9} {json.dumps(row['statuses']):<24}"
+            f" {row['rss_baseline_mb']:>7.1f} {row['rss_hwm_mb']:>8.1f} {row['db_mb']:>6.1f}"
+        )
     out = REPO / "benchmarks" / "results"
     out.mkdir(parents=True, exist_ok=True)
     target = out / f"collector-{time.strftime('%Y%m%d-%H%M%S')}.json"

@@ -4,8 +4,11 @@
     python benchmarks/collector_load.py bombs URL KEY --seconds 5 --connections 8
 
 `batches` posts gzip Reelscope batches with fresh event ids on keep-alive connections and
-reports accepted events, request count and per-request latencies. `bombs` posts gzip bodies of
-1 MiB that inflate to 1 GiB (each one refused with 413) as fast as it can.
+reports accepted events, request count and per-request latencies. The hostile modes send, as
+fast as they can: `bombs`, gzip bodies of 1 MiB that inflate to 1 GiB (413); `objects`, 5 KB
+gzip bodies inflating to 5 MiB of `{}` (1.7 million objects if parsed; 413); `heads`, 64 MiB
+of request headers per connection (431 after 16 KiB); `contexts`, Segment batches whose
+7 KB batch context would be copied into each of 500 messages (stored once).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import base64
 import gzip
 import http.client
 import json
+import socket
 import statistics
 import threading
 import time
@@ -73,6 +77,51 @@ def _bomb() -> bytes:
     return b"".join(parts)
 
 
+def _objects() -> bytes:
+    objects = b"[" + b"{}," * ((5 * 1024 * 1024 - 4096) // 3) + b"{}]"
+    body = b'{"sent_at": %d, "batch": [{"event_id": "x", "properties": {"x": %s}}]}' % (
+        time.time_ns() // 1_000_000,
+        objects,
+    )
+    return gzip.compress(body, compresslevel=9)
+
+
+def _contexts() -> bytes:
+    messages = [
+        {
+            "messageId": uuid.uuid4().hex,
+            "type": "track",
+            "event": "Played",
+            "anonymousId": "bench",
+            "context": {"n": n},
+        }
+        for n in range(500)
+    ]
+    context = {"app": {"name": "bench"}, "blob": "x" * 7000}
+    return gzip.compress(orjson.dumps({"batch": messages, "context": context}))
+
+
+def _heads(host: str, port: int, key: str, deadline: float) -> dict[int, int]:
+    """Connections that send a huge header until the server answers; statuses seen."""
+    statuses: dict[int, int] = {}
+    block = b"a" * 65536
+    while time.perf_counter() < deadline:
+        with socket.create_connection((host, port), timeout=10) as connection:
+            connection.sendall(b"POST /v1/batch HTTP/1.1\r\nHost: c\r\nX-Padding: ")
+            try:
+                for _ in range(1024):
+                    connection.sendall(block)
+            except OSError:
+                pass
+            try:
+                answer = connection.recv(65536)
+            except OSError:
+                answer = b""
+        status = int(answer[9:12]) if answer.startswith(b"HTTP/1.1 ") else 0
+        statuses[status] = statuses.get(status, 0) + 1
+    return statuses
+
+
 def run(
     mode: str, url: str, key: str, *, events: int, seconds: float, connections: int
 ) -> dict[str, object]:
@@ -82,7 +131,8 @@ def run(
         "Content-Encoding": "gzip",
         "Authorization": "Basic " + base64.b64encode(f"{key}:".encode()).decode(),
     }
-    bomb = _bomb() if mode == "bombs" else b""
+    bodies = {"bombs": _bomb, "objects": _objects, "contexts": _contexts}
+    bomb = bodies[mode]() if mode in bodies else b""
     latencies: list[float] = []
     accepted = 0
     statuses: dict[int, int] = {}
@@ -92,6 +142,14 @@ def run(
 
     def worker() -> None:
         nonlocal accepted
+        if mode == "heads":
+            start.wait()
+            seen = _heads(parts.hostname or "127.0.0.1", parts.port or 80, key, deadline)
+            with lock:
+                for status, count in seen.items():
+                    statuses[status] = statuses.get(status, 0) + count
+                    latencies.extend([0.0] * count)
+            return
         connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
         device = uuid.uuid4().hex
         mine: list[float] = []
@@ -99,7 +157,7 @@ def run(
         mine_statuses: dict[int, int] = {}
         start.wait()
         while time.perf_counter() < deadline:
-            body = bomb if mode == "bombs" else batch_body(events, device)
+            body = bomb if bomb else batch_body(events, device)
             began = time.perf_counter()
             connection.request("POST", parts.path or "/v1/batch", body, headers)
             response = connection.getresponse()
@@ -142,7 +200,7 @@ def run(
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=["batches", "bombs"])
+    parser.add_argument("mode", choices=["batches", "bombs", "objects", "heads", "contexts"])
     parser.add_argument("url")
     parser.add_argument("key")
     parser.add_argument("--events", type=int, default=100)

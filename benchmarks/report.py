@@ -20,6 +20,7 @@ to benchmarks/results/.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import random
 import sqlite3
@@ -39,7 +40,6 @@ sys.path.insert(0, str(REPO))
 
 from telemetry.client import new_event_id  # noqa: E402
 from telemetry.collector.sqlite_sink import INSERT_EVENT, SCHEMA_VERSION  # noqa: E402
-from telemetry.collector.validate import canonical_context  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results"
 START = 1_790_000_000_000  # 2026-09-21
@@ -197,6 +197,12 @@ def play_session(launch: Launch, rng: random.Random, video: str, source: dict[st
                     reason="user_stop", position_ms=position + 5000)  # fmt: skip
 
 
+def canonical_context(context: dict[str, Any]) -> tuple[bytes, str]:
+    """(hash, JSON) of a context shared by all devices (the store's unowned rows)."""
+    encoded = orjson.dumps(context, option=orjson.OPT_SORT_KEYS)
+    return hashlib.blake2b(encoded, digest_size=16).digest(), encoded.decode()
+
+
 def batches(target: int, seed: int) -> Iterator[tuple[list[dict[str, Any]], bytes, int]]:
     """(events, context hash, clock skew) batches in arrival order until `target` events."""
     rng = random.Random(seed)
@@ -279,7 +285,7 @@ def generate(path: Path, target: int, seed: int = 7) -> dict[str, Any]:
             digest, text = canonical_context(
                 {"app": {"name": "reelscope", "version": version}, "os": {"name": system}}
             )
-            db.execute("INSERT OR IGNORE INTO contexts VALUES (?, ?)", (digest, text))
+            db.execute("INSERT OR IGNORE INTO contexts (hash, json) VALUES (?, ?)", (digest, text))
     db.execute("INSERT INTO client_drops (key_id, device_id, reason, dropped, received_at)"
                " VALUES ('bench', NULL, 'outbox_full', 42, ?)", (START,))  # fmt: skip
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -64,6 +64,7 @@ _UNSUPPORTED_HINTS = (
     "garbage at input",
     "no playable stream",
 )
+_PLAYLIST_HEADS = (b"#EXTM3U", b"[playlist]", b"<?xml")
 _DECODE_HINTS = ("codec", "decoder", "corrupt", "invalid data", "cannot read")
 
 
@@ -79,6 +80,27 @@ def missing_local_file(source: str) -> PlaybackProblem | None:
     )
 
 
+def _is_text_file(source: str) -> bool:
+    """A local file whose first 4 KiB are text (no NUL byte, valid UTF-8): notes, a playlist
+    or a subtitle renamed, never a video. Told by its bytes, not by libVLC's log lines, which
+    may not have arrived when the error does."""
+    path = local_path(source)
+    if path is None:
+        return False
+    try:
+        with path.open("rb") as file:
+            head = file.read(4096)
+    except OSError:
+        return False
+    if not head or b"\0" in head or head.lstrip().startswith(_PLAYLIST_HEADS):
+        return False  # a playlist is text that names videos: its failure is theirs
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start >= len(head) - 3  # a character cut at the 4 KiB boundary
+    return True
+
+
 def classify(source: str, engine_detail: str) -> PlaybackProblem:
     """Classify an engine error for `source` from the engine's log lines."""
     missing = missing_local_file(source)
@@ -86,12 +108,21 @@ def classify(source: str, engine_detail: str) -> PlaybackProblem:
         return missing
     name = display_name(source)
     text = engine_detail.lower()
-    if is_url(source) and any(hint in text for hint in _NOT_FOUND_HINTS):
+    if _is_text_file(source):
+        category = ErrorCategory.UNSUPPORTED
+        message = f"“{name}” is a text file, not a video."
+    elif is_url(source) and any(hint in text for hint in _NOT_FOUND_HINTS):
         category = ErrorCategory.NOT_FOUND
         message = f"“{name}” was not found on the server."
     elif is_url(source) and (any(hint in text for hint in _NETWORK_HINTS) or not text):
         category = ErrorCategory.NETWORK
         message = f"Can't reach the server for “{name}”. Check the address and your connection."
+    elif text.startswith("truncated"):
+        category = ErrorCategory.DECODE
+        message = (
+            f"“{name}” stops before its end: the file is incomplete or damaged "
+            "(an unfinished download, say)."
+        )
     elif any(hint in text for hint in _UNSUPPORTED_HINTS):
         category = ErrorCategory.UNSUPPORTED
         message = f"“{name}” is not a video Reelscope can play (unknown or damaged format)."

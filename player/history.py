@@ -3,8 +3,10 @@ often it was played. Feeds resume positions to the player and the Continue Watch
 Watched rows to the home screen.
 
 Stored as one small JSON document in the user *state* dir (`default_history_path()`), rewritten
-atomically (temp file + `os.replace`) on every change, so a crash leaves either the old or the
-new history, never a torn file. An unreadable file is set aside as `<name>.corrupt` and history
+atomically on every change (`player.atomic_file`: a uniquely named temp file, so a second
+Reelscope saving at the same moment cannot tear it), so a crash leaves either the old or the
+new history, never a torn file. A save that fails (a full disk, a read-only folder) is logged and
+the history carries on in memory. An unreadable file is set aside as `<name>.corrupt` and history
 starts empty: losing resume points is better than refusing to start.
 
 Threads: any thread; one lock serialises reads and writes within a process.
@@ -21,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+from player.atomic_file import replace_file
 from player.paths import state_dir
 
 _log = logging.getLogger(__name__)
@@ -161,7 +164,7 @@ class WatchHistory:
 
     def _save(self) -> None:
         document = {"schema": SCHEMA, "entries": [asdict(e) for e in self._entries.values()]}
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self._path.with_name(self._path.name + ".tmp")
-        tmp.write_text(json.dumps(document, indent=1), encoding="utf-8")
-        os.replace(tmp, self._path)
+        try:
+            replace_file(self._path, json.dumps(document, indent=1).encode())
+        except OSError as exc:
+            _log.warning("could not save the watch history to %s: %s", self._path, exc)

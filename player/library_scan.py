@@ -5,7 +5,10 @@ that are new or changed since the last one.
 
 The cache index is a JSON file per folder in `cache_dir`, keyed by path with the file's size and
 mtime; posters are PNGs next to it. Files that cannot be probed are reported as problems (and
-remembered, so an unchanged broken file is not probed again).
+remembered, so an unchanged broken file is not probed again); so are files that cannot even be
+looked at (a dangling symlink, a permission error), which the next scan tries again. A cache that
+cannot be saved costs only the next scan's time. What the folder as a whole cannot survive (no
+libVLC to probe with, an unusable cache dir) raises, for the caller to report.
 
 Threads: blocking file I/O and probing: call `scan()` off the GUI thread. One scanner per
 folder at a time.
@@ -22,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from player.atomic_file import replace_file
 from player.catalog import Catalog, CatalogItem, CatalogProblem
 from player.paths import cache_dir
 
@@ -72,7 +76,13 @@ class FolderScanner:
         problems: list[CatalogProblem] = []
         self.probe_count = 0
         for number, path in enumerate(self._videos()):
-            stat = path.stat()
+            try:
+                stat = path.stat()
+            except OSError as exc:
+                # A dangling symlink, say: this file is skipped, not the whole folder.
+                reason = exc.strerror or str(exc)
+                problems.append(CatalogProblem(str(self._root), number, f"{path}: {reason}"))
+                continue
             key = str(path)
             known = index.get(key)
             if known is None or (known.size, known.mtime_ns) != (stat.st_size, stat.st_mtime_ns):
@@ -104,6 +114,8 @@ class FolderScanner:
             duration_ms, poster = self._probe(path, self._cache_dir / f"{name}.png")
         except ProbeError as exc:
             return _Probed(size, mtime_ns, 0, None, str(exc) or "not a playable video")
+        except OSError as exc:
+            return _Probed(size, mtime_ns, 0, None, exc.strerror or str(exc))
         return _Probed(size, mtime_ns, duration_ms, str(poster) if poster else None, None)
 
     def _item(self, path: Path, probed: _Probed, mtime: float) -> CatalogItem:
@@ -136,7 +148,6 @@ class FolderScanner:
         for key, gone in old.items():
             if gone.poster and (key not in fresh or fresh[key].poster != gone.poster):
                 Path(gone.poster).unlink(missing_ok=True)
-        self._cache_dir.mkdir(parents=True, exist_ok=True)
         document = {
             key: {
                 "size": p.size,
@@ -147,6 +158,7 @@ class FolderScanner:
             }
             for key, p in fresh.items()
         }
-        tmp = self._index_path.with_name("index.json.tmp")
-        tmp.write_text(json.dumps(document), encoding="utf-8")
-        os.replace(tmp, self._index_path)
+        try:
+            replace_file(self._index_path, json.dumps(document).encode())
+        except OSError as exc:
+            _log.warning("could not save the library cache %s: %s", self._index_path, exc)

@@ -24,12 +24,13 @@ method; engine events must already have been handed over to it. No Qt, no libVLC
 from __future__ import annotations
 
 import enum
-import os
 import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Final, Protocol
+from urllib.parse import unquote, urlsplit
 
 from player.engine import EngineEvent, EngineEventKind, MediaStats, PlaybackState, VideoInfo
 from player.errors import PlaybackProblem, classify
@@ -37,7 +38,12 @@ from player.sources import local_path
 from player.watched_ranges import WatchedRanges
 
 WATCHDOG_MS: Final = 1000  # playhead frozen this long while playing at a rate > 0 = a stall
+# libVLC reports MPEG-TS and HLS time in ~1 s steps: a playhead that only ever moves in steps of
+# `s` ms is frozen between them by design, so the watchdog waits `s` plus this margin there.
+_STEP_MARGIN_MS: Final = 600
+_MAX_STEP_MS: Final = 2000  # larger advances are catch-ups after a freeze, not the report grain
 HEARTBEAT_MS: Final = 10_000
+TRACK_CHECK_MS: Final = 1000  # how often the picture's size is looked at while playing
 JUMP_MS: Final = 1250  # an unexplained playhead jump larger than this is a seek
 JOURNAL_EVERY_MS: Final = 2000  # how stale the crash journal's position may get
 # Extrapolating the playhead past this would guess across a stall libVLC has not reported.
@@ -105,7 +111,9 @@ class Journal(Protocol):
 
     def save(self, snapshot: Mapping[str, object]) -> None: ...
 
-    def discard(self) -> None: ...
+    def end(self, send_end: Callable[[], object]) -> None:
+        """Calls `send_end` (it emits the `session_end`, returning what `emit` returned), and
+        lets the snapshot go once that event can no longer be lost."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,12 +228,18 @@ class PlaySession:
         self._seek: _Seek | None = None
         self._stall: _Stall | None = None
         self._last: _Observation | None = None  # the latest playhead observation
+        # When the playhead was last seen (event or poll) at `_last.position`; and, once it has
+        # moved on, when it was last seen at the position before (`_still_seen`).
+        self._last_seen = 0.0
+        self._still_seen = 0.0
+        self._step_ms = 0.0  # the smallest regular advance between reports (the report grain)
         self._motion: _Observation | None = None  # where the playhead was last seen moving
         self._rate = 1.0
         self._volume: tuple[int, bool] | None = None
         self._window: WindowState | None = None
         self._video_label: str | None = None
         self._track_check_due = False
+        self._track_check_at = 0.0
         self._duration = 0
 
         self._times: dict[Activity, float] = dict.fromkeys(Activity, 0.0)
@@ -333,11 +347,16 @@ class PlaySession:
             and self._motion is not None
             and self._rate > 0
             and state is PlaybackState.PLAYING
-            and now - self._motion.mono >= WATCHDOG_MS
+            and now - self._motion.mono >= self._watchdog_ms()
         ):
             self._begin_stall("watchdog", self._motion.mono, now)
-        if self._track_check_due:
+        if self._track_check_due or (
+            self._first_frame_at is not None and now >= self._track_check_at
+        ):
+            # A new stream says so (ESAdded), a size change inside one stream does not: look
+            # at the picture shown about once a second as well.
             self._track_check_due = False
+            self._track_check_at = now + TRACK_CHECK_MS
             self._check_video_track()
         self._heartbeat_if_due(now)
         if now >= self._journal_due:
@@ -423,9 +442,11 @@ class PlaySession:
         self._credit_watched(now)
         totals = self.totals()
         self._closed = True
-        self._emit("session_end", critical=True, reason=reason.value, **totals)
-        if self._journal is not None:
-            self._journal.discard()
+        send_end = partial(self._emit, "session_end", critical=True, reason=reason.value, **totals)
+        if self._journal is None:
+            send_end()
+        else:
+            self._journal.end(send_end)
 
     # -- engine events -----------------------------------------------------------------------
 
@@ -519,7 +540,9 @@ class PlaySession:
         """A playhead report (an engine event or a poll). Only changes carry news."""
         previous = self._last
         if previous is not None and position == previous.position:
+            self._last_seen = max(self._last_seen, at)
             return
+        self._still_seen, self._last_seen = self._last_seen, at
         if self._first_frame_at is None or self._ended or self._paused or self._seek is not None:
             self._last = _Observation(at, position)
             if self._ended or self._paused:
@@ -549,8 +572,21 @@ class PlaySession:
         elif position - (motion.position + (at - motion.mono) * self._rate) > JUMP_MS:
             self._infer_seek(at, motion, position)
         else:
+            step = position - motion.position
+            if 0 < step <= _MAX_STEP_MS:
+                # The report grain: remembered as the typical step (a slow-moving average that
+                # follows the steps up fast and down slowly, so 1 s steps stay 1 s steps).
+                self._step_ms = max(step * 1.0, self._step_ms * 0.9 + step * 0.1)
             self._watched.add(motion.position, position)
             self._motion = _Observation(at, position)
+
+    def _watchdog_ms(self) -> float:
+        """How long a playhead may stand still before it is a stall: longer than its grain."""
+        if self._step_ms == 0:
+            return WATCHDOG_MS + _STEP_MARGIN_MS  # no step seen yet since the first frame
+        if self._step_ms <= 0.6 * WATCHDOG_MS:
+            return WATCHDOG_MS
+        return max(WATCHDOG_MS, self._step_ms / max(self._rate, 1e-3) + _STEP_MARGIN_MS)
 
     def _maybe_first_frame(self, at: float, position: int) -> None:
         if self._paused:
@@ -632,6 +668,12 @@ class PlaySession:
         assert stall is not None
         anchor = stall.anchor
         covered = max(0, position - anchor.position) / max(self._rate, 1e-3)
+        # libVLC's playhead jumps ahead when a stall ends (0.5-0.8 s for a starved MP4): that
+        # media was never shown. Seen still frozen at `_last_seen`, the playhead can have played
+        # at most the wall time since then (plus one report step), whatever it says now.
+        since_frozen = max(0.0, at - max(self._still_seen, anchor.mono))
+        grain = self._step_ms if self._watchdog_ms() > WATCHDOG_MS else 0.0
+        covered = min(covered, since_frozen + grain / max(self._rate, 1e-3))
         stall_ms = max(0.0, (at - anchor.mono) - covered)
         self._settle(at)
         # The stall was timed from an estimate of when the picture froze; the formula above is
@@ -693,8 +735,11 @@ class PlaySession:
             lost_audio=stats.lost_audio_buffers,
         )
         last, self._beat_mark = self._beat_mark, mark
+        info = self._readout.video_info()
         self._emit(
             "heartbeat",
+            width=info.width or None,
+            height=info.height or None,
             position_ms=self._position_estimate(now),
             played_ms=round(mark.playing - last.playing),
             stall_ms=round(mark.stalled - last.stalled),
@@ -728,8 +773,8 @@ class PlaySession:
                 position = min(position, self._duration)
         return position
 
-    def _emit(self, event_type: str, *, critical: bool = False, **properties: object) -> None:
-        self._emit_to(
+    def _emit(self, event_type: str, *, critical: bool = False, **properties: object) -> object:
+        return self._emit_to(
             event_type,
             {"play_session_id": self.play_session_id, **properties},
             critical=critical,
@@ -743,7 +788,6 @@ class PlaySession:
             {
                 "play_session_id": self.play_session_id,
                 "video_id": self.video_id,
-                "pid": os.getpid(),
                 "saved_at": time.time(),
                 "totals": self.totals(),
             }
@@ -756,11 +800,26 @@ def _label(info: VideoInfo) -> str | None:
 
 
 def _redact(detail: str, source: str) -> str:
-    """libVLC's words without the viewer's own file path (events carry no local paths)."""
+    """libVLC's words without the viewer's own file path or the network address of what they
+    watch (events carry neither: a direct play's video id is a hash of its source)."""
     path = local_path(source)
     if path is None:
-        return detail
+        return _redact_url(detail, source)
     text = detail.replace(str(path.expanduser().resolve()), "<media>")
     return text.replace(str(path), "<media>").replace(
         path.expanduser().resolve().as_uri(), "<media>"
     )
+
+
+def _redact_url(detail: str, url: str) -> str:
+    """The URL in any spelling libVLC logs it (whole, unquoted, host and port, path parts)."""
+    parts = urlsplit(url)
+    text = detail
+    for whole in sorted({url, unquote(url)}, key=len, reverse=True):
+        text = text.replace(whole, "<media>")
+    pieces = {parts.netloc, parts.hostname or "", parts.path, unquote(parts.path), parts.query}
+    for piece in sorted((p for p in pieces if len(p) > 1), key=len, reverse=True):
+        text = text.replace(
+            piece, "<host>" if piece in (parts.netloc, parts.hostname) else "<media>"
+        )
+    return text

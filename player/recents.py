@@ -1,15 +1,17 @@
 """The recently opened files and URLs, newest first, kept in a small JSON file.
 
-Owns `recent.json` in the user config dir. Not thread-safe: the GUI thread owns it. A file
-that cannot be read (missing, corrupt) starts an empty list rather than failing the app.
+Owns `recent.json` in the user config dir, rewritten atomically (`player.atomic_file`) on every
+change. Not thread-safe: the GUI thread owns it. A file that cannot be read (missing, corrupt)
+starts an empty list, and one that cannot be written is logged, rather than failing the app.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
+
+from player.atomic_file import replace_file
 
 log = logging.getLogger("reelscope.player.recents")
 
@@ -47,10 +49,7 @@ class RecentSources:
         self._save()
 
     def _save(self) -> None:
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self._path.with_suffix(".tmp")
         try:
-            temporary.write_text(json.dumps(self._items, indent=1), encoding="utf-8")
-            os.replace(temporary, self._path)
+            replace_file(self._path, json.dumps(self._items, indent=1).encode())
         except OSError as exc:
             log.warning("could not save recent files to %s: %s", self._path, exc)

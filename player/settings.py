@@ -24,6 +24,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from player.atomic_file import replace_file
+
 _log = logging.getLogger("reelscope.settings")
 
 URL_ENV = "REELSCOPE_COLLECTOR_URL"
@@ -118,7 +120,7 @@ class SettingsStore:
         del data["write_key"]
         data["collector_url"] = settings.collector_url.strip()
         data["library_folders"] = list(settings.library_folders)
-        self._replace(self.settings_path, json.dumps(data, indent=2).encode(), 0o600)
+        replace_file(self.settings_path, json.dumps(data, indent=2).encode(), durable=True)
 
     def _read_json(self) -> dict[str, object]:
         try:
@@ -143,16 +145,5 @@ class SettingsStore:
             return ""
 
     def _write_key(self, key: str) -> None:
-        self._replace(self.key_path, key.encode(), 0o600)
-
-    def _replace(self, path: Path, content: bytes, mode: int) -> None:
-        # The temp file is created with its final mode, so the key is never readable by others,
-        # not even for the moment between writing and renaming.
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-        with os.fdopen(fd, "wb") as file:
-            os.fchmod(fd, mode)  # O_CREAT's mode is filtered by the umask; this is not
-            file.write(content)
-            file.flush()
-            os.fsync(fd)
-        os.replace(tmp, path)
+        # Written 0600 from the start (mkstemp): never readable by others, not even for a moment.
+        replace_file(self.key_path, key.encode(), durable=True)

@@ -3,11 +3,12 @@
 Owns the libVLC instance, its media player, the event dispatcher and the log ring that
 error messages are read from, plus the start-up check that libVLC and its plugins load.
 
-Threads: construct and call `VlcEngine` from one owning thread. libVLC calls `_dispatch` and
-`_on_log` on its own threads, sometimes synchronously inside our own calls; both only copy
-plain values (into an `EngineEvent` handed to the sink, or into the log ring under a lock) and
-never call libVLC, which would deadlock. python-vlc keeps one callback per event type, so one
-dispatcher is attached for every type we use.
+Threads: construct and call `VlcEngine` from one owning thread; `stop` hands libVLC's stop to a
+worker thread (it can block for seconds), and the next call that needs the player waits for it.
+libVLC calls `_dispatch` and `_on_log` on its own threads, sometimes synchronously inside our
+own calls; both only copy plain values (into an `EngineEvent` handed to the sink, or into the
+log ring under a lock) and never call libVLC, which would deadlock. python-vlc keeps one
+callback per event type, so one dispatcher is attached for every type we use.
 """
 
 from __future__ import annotations
@@ -56,6 +57,10 @@ _STATE_MAP: Final = {
 }
 
 _TRACK_TYPES: Final = {0: "audio", 1: "video", 2: "text"}
+# An end this far (ms of media, times the rate) before the known length is not the end of the
+# media but of its data: a truncated or damaged file. Time reports come every 250-500 ms (about
+# 1 s for MPEG-TS and HLS), so a real end is always much closer than this.
+_EARLY_END_MS: Final = 2000
 
 
 class LibVlcUnavailableError(RuntimeError):
@@ -169,6 +174,8 @@ class VlcEngine:
         self._opened_at = time.monotonic()
         self._saw_picture = False
         self._saw_progress = False
+        self._last_time_ms = 0  # the last TimeChanged, and the last LengthChanged, of this media
+        self._length_ms = 0
         self._vsnprintf = _make_vsnprintf()
         self._log_callback = vlc.CallbackDecorators.LogCb(self._on_log)
         self._instance.log_set(self._log_callback, None)
@@ -181,6 +188,7 @@ class VlcEngine:
         self._volume = 100
         self._muted = False
         self._rate = 1.0
+        self._stopper: threading.Thread | None = None
         self._event_callback = self._dispatch
         manager = self._player.event_manager()
         for event_type in _EVENT_KINDS:
@@ -208,8 +216,10 @@ class VlcEngine:
         elif event_type == vlc.EventType.MediaPlayerTimeChanged:
             value = int(event.u.new_time)
             self._saw_progress = self._saw_progress or value > 0
+            self._last_time_ms = value
         elif event_type == vlc.EventType.MediaPlayerLengthChanged:
             value = int(event.u.new_length)
+            self._length_ms = value
         elif event_type == vlc.EventType.MediaPlayerVout:
             value = _c_int(event.u.new_count)
             self._saw_picture = self._saw_picture or value > 0
@@ -226,7 +236,19 @@ class VlcEngine:
             # A file libVLC cannot demux "plays" and ends at once without an error event:
             # an end with no picture and no progress is reported as the failure it is.
             kind, value = EngineEventKind.ERROR, self._error_detail() or "no playable stream"
+        elif event_type == vlc.EventType.MediaPlayerEndReached and self._ended_early():
+            # libVLC ends a file whose data stops short (a broken download) as if it were
+            # complete: the picture goes black with the bar at the end and no error.
+            kind = EngineEventKind.ERROR
+            value = (
+                f"truncated: the media ended at {self._last_time_ms} ms of its "
+                f"{self._length_ms} ms\n{self._error_detail()}"
+            ).strip()
         self._sink(EngineEvent(kind, now, value))
+
+    def _ended_early(self) -> bool:
+        margin = _EARLY_END_MS * max(1.0, self._rate)
+        return self._length_ms > 0 and self._last_time_ms < self._length_ms - margin
 
     def _error_detail(self) -> str:
         return "\n".join(self._log_ring.errors_since(self._opened_at))
@@ -234,11 +256,13 @@ class VlcEngine:
     # -- commands: owning thread -------------------------------------------------------------
 
     def open(self, source: str, *, start_ms: int = 0) -> None:
+        self._finish_stop()
         self._source = source
         self._log_ring.clear()
         self._opened_at = time.monotonic()
         self._saw_picture = False
         self._saw_progress = False
+        self._last_time_ms = self._length_ms = 0
         if self._media is not None:
             self._media.release()
         if is_url(source):
@@ -255,6 +279,7 @@ class VlcEngine:
         self._apply_audio()
 
     def play(self) -> None:
+        self._finish_stop()
         self._player.play()
 
     def pause(self) -> None:
@@ -268,10 +293,22 @@ class VlcEngine:
         elif state == vlc.State.Paused:
             self._player.set_pause(0)
         else:
+            self._finish_stop()
             self._player.play()
 
     def stop(self) -> None:
-        self._player.stop()
+        # libVLC's stop joins its input thread, which can sit in a network read for many
+        # seconds (12-14 s seen leaving a throttled HLS stream): a worker thread owns it, so
+        # the owning (GUI) thread never waits. The next command that needs the player waits.
+        self._finish_stop()
+        self._stopper = threading.Thread(target=self._player.stop, name="vlc-stop", daemon=True)
+        self._stopper.start()
+
+    def _finish_stop(self) -> None:
+        """Waits for a stop still running on its worker thread (before touching the player)."""
+        stopper, self._stopper = self._stopper, None
+        if stopper is not None:
+            stopper.join()
 
     def seek(self, position_ms: int) -> None:
         length = self.duration_ms
@@ -357,25 +394,33 @@ class VlcEngine:
     def video_info(self) -> VideoInfo:
         if self._media is None:
             return VideoInfo()
+        # The media's track list keeps every stream ever seen (each HLS rendition, each size
+        # change), oldest first, and its ids are not the player's ES ids: the picture shown now
+        # is the video output's size; codec and rate come from the track of that size (else the
+        # newest video track).
+        shown = self._player.video_get_size(0) if self._player.has_vout() else None
+        found = VideoInfo()
         for track in self._media.tracks_get() or ():
-            if track.type == vlc.TrackType.video:
-                # libVLC's track struct holds one pointer in a union; python-vlc declares three
-                # fields, so the video pointer is the one it calls `audio`.
-                video = ctypes.cast(track.audio, ctypes.POINTER(vlc.VideoTrack)).contents
-                fps = video.frame_rate_num / video.frame_rate_den if video.frame_rate_den else 0.0
-                return VideoInfo(
-                    codec=_fourcc(int(track.codec)),
-                    width=int(video.width),
-                    height=int(video.height),
-                    fps=round(fps, 3),
-                )
-        return VideoInfo()
+            if track.type != vlc.TrackType.video:
+                continue
+            # libVLC's track struct holds one pointer in a union; python-vlc declares three
+            # fields, so the video pointer is the one it calls `audio`.
+            video = ctypes.cast(track.audio, ctypes.POINTER(vlc.VideoTrack)).contents
+            fps = video.frame_rate_num / video.frame_rate_den if video.frame_rate_den else 0.0
+            size = (int(video.width), int(video.height))
+            found = VideoInfo(_fourcc(int(track.codec)), size[0], size[1], round(fps, 3))
+            if shown is not None and size == tuple(shown):
+                break
+        if shown is not None and shown[0] > 0 and shown[1] > 0:
+            return VideoInfo(found.codec, int(shown[0]), int(shown[1]), found.fps)
+        return found
 
     @property
     def backend_version(self) -> str:
         return f"libVLC {libvlc_version()}"
 
     def release(self) -> None:
+        self._finish_stop()
         manager = self._player.event_manager()
         for event_type in _EVENT_KINDS:
             manager.event_detach(event_type)

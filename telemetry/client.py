@@ -33,7 +33,8 @@ Public API (any thread unless noted):
 - `outbox`: an `OutboxReader` (read-only) for the privacy window: `recent_events()`
   (pending), `local_events()` (pending and the bounded history of sent and refused events,
   with their status), `counts_by_type()`, `counts_by_status()`, `dead_letters()`, `drops()`,
-  `export()`; `delete_local_data()` purges all of it (returns an Event set when done).
+  `export()`; `delete_local_data()` purges all of it (returns a `PurgeBarrier`: `wait(timeout)` is
+  True once the data is gone, False on timeout or failure).
 
 Threads: see above. After `os.fork()` the child gets a fresh app session, fresh threads (if
 the parent had started them) and does not inherit the parent's sender lock.
@@ -61,12 +62,19 @@ import orjson
 
 from telemetry.config import APP_NAME, TelemetryConfig
 from telemetry.consent import ConsentStore
-from telemetry.events import SCHEMA, SPECS, InvalidEventError
+from telemetry.events import FEED_SERVED, SCHEMA, SPECS, InvalidEventError, feed_served_parts
 from telemetry.outbox import OutboxFile, OutboxReader, QueuedEvent
 from telemetry.sender import Sender
 from telemetry.sender_lock import SenderLock
 from telemetry.status import StatusBoard, StatusListener, SyncState, SyncStatus
-from telemetry.writer import Barrier, DropCounter, OutboxWriter, PurgeBarrier, QueueItem
+from telemetry.writer import (
+    Barrier,
+    DropCounter,
+    OutboxWriter,
+    PurgeBarrier,
+    QueuedBytes,
+    QueueItem,
+)
 
 _log = logging.getLogger("reelscope.telemetry.client")
 
@@ -77,6 +85,11 @@ _CONTEXT_FIELDS: Final[Mapping[str, type]] = {
     "locale": str,
     "screen": dict,
 }
+# `,"seq":<up to 20 digits>`, appended to the body once an event is queued.
+_SEQ_BYTES: Final = 28
+# An event's envelope around its properties, with room to spare: what a feed split into
+# parts leaves for each part's properties.
+_ENVELOPE_BYTES: Final = 512
 _monotonic_ns = time.monotonic_ns
 _dumps = orjson.dumps
 
@@ -152,6 +165,7 @@ class TelemetryClient:
         self._accepting = self._consent.enabled and not self._closed
         self._lock = threading.Lock()
         self._queue: deque[QueueItem] = deque()
+        self._queued = QueuedBytes(self._config.max_queue_bytes)
         self._wake = threading.Event()
         self._drops = DropCounter()
         self._file = OutboxFile(self._config.outbox_path)
@@ -161,6 +175,7 @@ class TelemetryClient:
         self._writer = OutboxWriter(
             self._file,
             queue=self._queue,
+            queued=self._queued,
             wake=self._wake,
             drops=self._drops,
             config=self._config,
@@ -181,6 +196,11 @@ class TelemetryClient:
     @property
     def device_id(self) -> str:
         return self._device_id
+
+    @property
+    def device_secret(self) -> str:
+        """Proves `device_id` is this device's when asking the collector to delete its data."""
+        return self._consent.device_secret
 
     @property
     def app_session_id(self) -> str:
@@ -249,18 +269,24 @@ class TelemetryClient:
         if not self._accepting:
             return None
         try:
-            priority, critical_type, event_id, wall_ms, body = self._encode(event_type, properties)
+            priority, critical_type, event_id, wall_ms, head = self._encode(event_type, properties)
         except InvalidEventError as exc:
+            if exc.reason == "too_large" and event_type == FEED_SERVED:
+                return self._track_parts(properties, critical=critical)
             if self._strict:
                 raise
             self._drops.add(exc.reason)
             self._warn_once(event_type, exc.reason, str(exc))
             return None
         queue = self._queue
-        if len(queue) >= self._max_queue:
+        if len(queue) >= self._max_queue or self._queued.full():
             self._drops.add("queue_full")
             self._warn_once(event_type, "queue_full", "the outbox writer is not keeping up")
             return None
+        # The seq is given only to an event that is queued, so a refused one leaves no gap
+        # (the report reads gaps as events lost on the way).
+        body = head[:-1] + b',"seq":%d}' % next(self._seq)
+        self._queued.add(len(body))
         critical = critical or critical_type
         queue.append((event_id, event_type, priority, wall_ms, body, self._context, critical))
         if critical:
@@ -271,10 +297,20 @@ class TelemetryClient:
                 self._wake.set()
         return event_id
 
+    def _track_parts(self, properties: Mapping[str, object], *, critical: bool) -> str | None:
+        """A feed too large for one event, recorded as consecutive `feed_served` parts (see
+        `feed_served_parts`); the id of the first part."""
+        ids = [
+            self.track(FEED_SERVED, part, critical=critical)
+            for part in feed_served_parts(properties, self._max_event_bytes - _ENVELOPE_BYTES)
+        ]
+        return ids[0] if ids else None
+
     def _encode(
         self, event_type: str, properties: Mapping[str, object]
     ) -> tuple[int, bool, str, int, bytes]:
-        """Validate and serialise one event: (priority, critical, event id, wall ms, body)."""
+        """Validate and serialise one event: (priority, critical, event id, wall ms, body
+        without its `seq`, which `track()` adds once the event is accepted)."""
         spec = SPECS.get(event_type)
         if spec is None:
             raise InvalidEventError(event_type, "invalid", "unknown event type")
@@ -291,7 +327,6 @@ class TelemetryClient:
                     "schema": SCHEMA,
                     "time": wall_ms,
                     "mono_ms": _monotonic_ns() // 1_000_000,
-                    "seq": next(self._seq),
                     "app_session_id": self._app_session_id,
                     "device_id": self._device_id,
                     "properties": properties if type(properties) is dict else dict(properties),
@@ -299,7 +334,7 @@ class TelemetryClient:
             )
         except TypeError as exc:
             raise InvalidEventError(event_type, "invalid", f"not serialisable: {exc}") from exc
-        if len(body) > self._max_event_bytes:
+        if len(body) + _SEQ_BYTES > self._max_event_bytes:
             raise InvalidEventError(event_type, "too_large", f"{len(body)} bytes")
         return spec.priority, spec.critical, event_id, wall_ms, body
 
@@ -332,6 +367,7 @@ class TelemetryClient:
                 self._board.update(state=SyncState.OK, last_error=None)
                 return
             self._queue.clear()
+            self._queued.clear()
             self._drops.clear()
             self._queue.append(PurgeBarrier())
             self._writer.urgent()
@@ -339,14 +375,14 @@ class TelemetryClient:
             state=SyncState.DISABLED, pending=0, dead_letter=0, retry_at=None, last_error=None
         )
 
-    def delete_local_data(self) -> threading.Event:
+    def delete_local_data(self) -> PurgeBarrier:
         """Purge every local event (pending and history), dead letter and drop count
-        (telemetry stays on if it was).
-        Returns an Event set once the data is gone (the writer thread does the work)."""
+        (telemetry stays on if it was). The writer thread does the work; the barrier's
+        `wait(timeout)` is True once the data is gone, False on timeout or failure."""
         barrier = PurgeBarrier()
         self._queue.append(barrier)
         self._writer.urgent()
-        return barrier.done
+        return barrier
 
     # Sending
 

@@ -12,12 +12,14 @@ Immutable value object; any thread.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import platformdirs
 
@@ -26,6 +28,31 @@ APP_NAME = "reelscope"
 # and reading it costs nothing at start-up, unlike importlib.metadata (~20 ms).
 APP_VERSION = "0.1.0"
 DEFAULT_ENDPOINT = "http://127.0.0.1:8765"
+# Set to 1 to let the client send over plain http:// to a collector that is not on this machine.
+ALLOW_INSECURE_ENV = "REELSCOPE_ALLOW_INSECURE_COLLECTOR"
+
+
+def insecure_allowed_from_env() -> bool:
+    return os.environ.get(ALLOW_INSECURE_ENV, "") == "1"
+
+
+def insecure_refusal(endpoint: str, allowed: bool) -> str | None:
+    """Why the client must not send to `endpoint`: an http:// URL off this machine would carry
+    the write key, the events and a deletion's device secret in clear text. None if fine."""
+    parts = urlsplit(endpoint)
+    if allowed or parts.scheme != "http":
+        return None
+    host = parts.hostname or ""
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if loopback:
+        return None
+    return (
+        f"refusing plain http:// to {host}: use an https:// collector URL"
+        f" (or set {ALLOW_INSECURE_ENV}=1)"
+    )
 
 
 def strict_from_env() -> bool:
@@ -51,6 +78,9 @@ class TelemetryConfig:
     # Events waiting for the writer; beyond this `track()` drops (reason `queue_full`) rather
     # than grow memory while the disk is stuck.
     max_queue: int = 50_000
+    # ... and beyond this many bytes of serialised events (a count alone let 50 000 large
+    # events hold 200 MB while the disk was full).
+    max_queue_bytes: int = 8 * 1024 * 1024
     max_event_bytes: int = 32 * 1024
     # Outbox bounds: rows, bytes of event bodies, age.
     max_rows: int = 100_000
@@ -70,6 +100,8 @@ class TelemetryConfig:
     # A Retry-After beyond this is treated as a misconfigured server, not obeyed for days.
     retry_after_max: float = 3600.0
     exit_timeout: float = 2.0
+    # Plain http:// to a collector off this machine (see `insecure_refusal`).
+    allow_insecure_http: bool = field(default_factory=insecure_allowed_from_env)
     # Source of uniform [0, 1) numbers for full jitter; tests inject a fixed one.
     jitter: Callable[[], float] = field(default=random.random, repr=False, compare=False)
     # Wall clock (ns since the epoch) for each event's `time` and each batch's `sent_at`; the

@@ -16,10 +16,12 @@ Pure data and functions; any thread.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Final
+
+import orjson
 
 SCHEMA: Final = 1
 
@@ -141,18 +143,27 @@ SESSION_END_REASONS: Final = frozenset(
     {"completed", "user_stop", "navigated", "next_item", "app_exit", "error", "crash_recovered"}
 )
 
+FEED_SERVED: Final = "feed_served"
+
 SPECS: Final[Mapping[str, EventSpec]] = {
     spec.name: spec
     for spec in (
         # Browse
         _spec(
-            "feed_served",
+            FEED_SERVED,
             Priority.BROWSE,
             {"request_id": _STR, "location": _STR, "rows": _LIST},
             # Who built the feed (the app's local rules, or GET /v1/feed), the experiment
             # variant and whether it was explored; items may carry `propensity`. Optional:
-            # feeds stored before the feed service existed have none of these.
-            optional={"source": _STR, "variant": _OPT_STR, "explored": _BOOL},
+            # feeds stored before the feed service existed have none of these. A feed too large
+            # for one event goes as parts 0..parts-1 (`feed_served_parts`).
+            optional={
+                "source": _STR,
+                "variant": _OPT_STR,
+                "explored": _BOOL,
+                "part": _INT,
+                "parts": _INT,
+            },
             choices={"source": frozenset({"local", "server"})},
         ),
         _spec(
@@ -237,6 +248,8 @@ SPECS: Final[Mapping[str, EventSpec]] = {
                 "lost_audio_buffers": _INT,
                 "demux_bitrate": _NUM,
             },
+            # The picture shown at the beat (the rendition, for adaptive streams).
+            optional={"width": _OPT_INT, "height": _OPT_INT},
             priority=Priority.HEARTBEAT,
         ),
         _playback("rate_change", {"from_rate": _NUM, "to_rate": _NUM}),
@@ -287,3 +300,48 @@ SPECS: Final[Mapping[str, EventSpec]] = {
         ),
     )
 }
+
+
+def feed_served_parts(properties: Mapping[str, object], max_bytes: int) -> list[dict[str, object]]:
+    """A `feed_served` too large for one event as consecutive parts, each with the feed's
+    other properties, `part` (0-based) and `parts`, and rows whose serialised properties fit
+    in `max_bytes`. Rows stay whole when they fit, else are cut into consecutive runs of
+    items under the same `row_id`, `row_index`, `track_id` and `title` (ranks unchanged): the
+    report joins the parts by `request_id` and `row_id`. Only an item alone over the limit
+    leaves a part too large. Runs on the caller's thread, but only for such feeds."""
+    head = {name: value for name, value in properties.items() if name != "rows"}
+    rows = properties.get("rows")
+    if not isinstance(rows, (list, tuple)):
+        return [dict(properties)]
+    # Room for the part numbers' digits.
+    budget = max_bytes - len(orjson.dumps({**head, "rows": [], "part": 0, "parts": 0})) - 16
+    parts = _pack([piece for row in rows for piece in _row_pieces(row, budget)], budget, 0)
+    return [{**head, "rows": part, "part": n, "parts": len(parts)} for n, part in enumerate(parts)]
+
+
+def _pack(values: Sequence[object], budget: int, fixed: int) -> list[list[object]]:
+    """`values` in consecutive groups whose JSON array (plus `fixed` bytes) fits `budget`."""
+    groups: list[list[object]] = []
+    group: list[object] = []
+    size = fixed
+    for value in values:
+        length = len(orjson.dumps(value)) + 1
+        if group and size + length > budget:
+            groups.append(group)
+            group, size = [], fixed
+        group.append(value)
+        size += length
+    if group:
+        groups.append(group)
+    return groups
+
+
+def _row_pieces(row: object, budget: int) -> list[object]:
+    items = row.get("items") if isinstance(row, dict) else None
+    if not isinstance(row, dict) or not isinstance(items, (list, tuple)):
+        return [row]
+    if len(orjson.dumps(row)) <= budget:
+        return [row]
+    shell = {name: value for name, value in row.items() if name != "items"}
+    fixed = len(orjson.dumps({**shell, "items": []}))
+    return [{**shell, "items": run} for run in _pack(items, budget, fixed)]

@@ -44,15 +44,16 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Final, ParamSpec, TypeVar, cast
 
 import orjson
 
 from telemetry.events import Priority
+from telemetry.wal_check import wal_check
 
 _log = logging.getLogger("reelscope.telemetry.outbox")
 
@@ -147,6 +148,11 @@ SCHEMA_VERSION: Final = len(_MIGRATIONS)
 # Rows per INSERT statement: a writer group (100) fits in one; a backlog committed after a
 # disk error may be larger, and SQLite caps the variables per statement (999 before 3.32).
 _ROWS_PER_INSERT: Final = 128
+# Disk space kept back for the last transaction at exit when the disk is full.
+_RESERVE_BYTES: Final = 256 * 1024
+# The file is compacted (VACUUM) when at least this much of it, and half of it, is free pages:
+# after a long offline stretch has been delivered, not after every batch.
+_SHRINK_MIN_FREE: Final = 4 * 1024 * 1024
 
 
 @functools.cache
@@ -187,11 +193,26 @@ class UnusableOutboxError(sqlite3.DatabaseError):
     cannot read."""
 
 
+_CORRUPTION_CODES: Final = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
+CORRUPT: Final = "corrupt"  # drop reason: pending events lost with a damaged file
+
+
 def is_corruption(exc: BaseException) -> bool:
+    """A damaged file, by its primary result code: the extended ones (`SQLITE_CORRUPT_INDEX`,
+    `_SEQUENCE`, `_VTAB`...) mean the same."""
     if isinstance(exc, UnusableOutboxError):
         return True
-    name = getattr(exc, "sqlite_errorname", "")
-    return isinstance(exc, sqlite3.DatabaseError) and name in {"SQLITE_CORRUPT", "SQLITE_NOTADB"}
+    code = getattr(exc, "sqlite_errorcode", None)
+    return (
+        isinstance(exc, sqlite3.DatabaseError)
+        and isinstance(code, int)
+        and (code & 0xFF) in _CORRUPTION_CODES
+    )
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(code, int) and code & 0xFF == sqlite3.SQLITE_FULL
 
 
 def now_ms() -> int:
@@ -215,7 +236,12 @@ class Batch:
 
 class OutboxFile:
     """The outbox's path and generation. Recovery from corruption bumps the generation; every
-    connection opened under an older one must reconnect (`fresh()`)."""
+    connection opened under an older one must reconnect (`fresh()`).
+
+    Pending events lost with a damaged file are counted as drops (reason `corrupt`) in the
+    fresh one, with the drop counts the old file still had to report: a file moved aside is
+    counted from its own `stats` if that still reads, else from the pending total this
+    process last read; a damaged WAL from a repaired copy of it (`wal_check`)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -226,16 +252,29 @@ class OutboxFile:
         # file locked by the other one lost several ms per transaction; a lock hands over
         # at once. Another process sharing the file still waits in the busy handler.
         self._write_lock = threading.Lock()
+        self._seen = PendingSeen()
+        self._lost: dict[str, int] = {}  # to record in the fresh file
+        self._wal_checked = False
 
     def connect(self) -> Outbox:
         with self._lock:
+            if not self._wal_checked:
+                self._wal_checked = True
+                self._check_files()
             try:
-                return Outbox(self._open(), self._generation, self._write_lock)
+                outbox = Outbox(self._open(), self._generation, self._write_lock, self._seen)
             except sqlite3.DatabaseError as exc:
                 if not is_corruption(exc):
                     raise
                 self._move_aside(exc)
-            return Outbox(self._open(), self._generation, self._write_lock)
+                outbox = Outbox(self._open(), self._generation, self._write_lock, self._seen)
+            if self._lost:
+                try:
+                    outbox.record_drops(self._lost)
+                    self._lost = {}
+                except sqlite3.Error as exc:  # kept for the next connection
+                    _log.error("could not count the events lost with the old outbox: %s", exc)
+            return outbox
 
     def fresh(self, outbox: Outbox) -> Outbox:
         """`outbox` itself, or a new connection if the file was replaced since it was opened."""
@@ -244,18 +283,63 @@ class OutboxFile:
         outbox.close()
         return self.connect()
 
-    def recover(self, outbox: Outbox, exc: BaseException) -> Outbox:
-        """Move the corrupt file aside (once, whichever thread noticed first) and reconnect."""
+    def recover(self, outbox: Outbox, exc: BaseException, *, delivered: int = 0) -> Outbox:
+        """Move the corrupt file aside (once, whichever thread noticed first) and reconnect.
+        `delivered`: pending rows the collector is known to have (not counted as lost)."""
         outbox.close()
         with self._lock:
             if outbox.generation == self._generation:
-                self._move_aside(exc)
+                self._move_aside(exc, delivered)
         return self.connect()
+
+    def keep_reserve(self) -> None:
+        """Set aside a little disk space (`<name>.reserve`, 256 KiB of zeros, written for real
+        so the blocks are allocated) for `release_reserve`. Best effort."""
+        reserve = self._reserve_path()
+        if reserve.exists():
+            return
+        try:
+            with open(reserve, "wb") as file:
+                file.write(bytes(_RESERVE_BYTES))
+        except OSError:
+            reserve.unlink(missing_ok=True)
+
+    def release_reserve(self) -> bool:
+        """Free the reserved space so a last small transaction fits on a full disk (the drop
+        counts of events lost at exit). True if there was a reserve to free."""
+        try:
+            self._reserve_path().unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
+    def _reserve_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".reserve")
 
     def remove_moved_aside(self) -> None:
         """Delete copies moved aside after corruption: they hold the user's data too."""
         for path in self.path.parent.glob(f"{self.path.name}.corrupt-*"):
             path.unlink(missing_ok=True)
+
+    def _check_files(self) -> None:
+        """Before this process first opens the file: say so when a file that is already
+        there lost data SQLite will not report (it opens both cases without an error)."""
+        try:
+            if self.path.exists() and self.path.stat().st_size == 0:
+                # SQLite writes the header when it creates the file, so an empty one was
+                # truncated (or a start-up was killed within its first milliseconds).
+                _log.warning(
+                    "telemetry outbox %s is empty (0 bytes): truncated? Whatever it held is "
+                    "lost, and how much is not known",
+                    self.path,
+                )
+                return
+            lost = wal_check(self.path)
+        except (OSError, sqlite3.Error) as exc:
+            _log.error("could not check the telemetry outbox %s: %s", self.path, exc)
+            return
+        if lost:
+            self._lost[CORRUPT] = self._lost.get(CORRUPT, 0) + lost
 
     def _open(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -272,7 +356,7 @@ class OutboxFile:
             raise
         return conn
 
-    def _move_aside(self, exc: BaseException) -> None:
+    def _move_aside(self, exc: BaseException, delivered: int = 0) -> None:
         stamp = time.strftime("%Y%m%dT%H%M%S")
         target = self.path.with_name(f"{self.path.name}.corrupt-{stamp}-{os.getpid()}")
         for suffix in ("", "-wal", "-shm"):
@@ -282,12 +366,50 @@ class OutboxFile:
             except FileNotFoundError:
                 continue
         self._generation += 1
+        lost = _still_pending(target)
+        if lost is None:
+            lost = {CORRUPT: self._seen.rows} if self._seen.rows else {}
+            how = "as last seen by this process"
+        else:
+            how = "as read from the damaged file"
+        if CORRUPT in lost:
+            lost[CORRUPT] = max(0, lost[CORRUPT] - delivered)
+        for reason, count in lost.items():
+            self._lost[reason] = self._lost.get(reason, 0) + count
         _log.warning(
-            "telemetry outbox %s unusable (%s); moved aside to %s and started a fresh one",
+            "telemetry outbox %s unusable (%s); moved aside to %s and started a fresh one;"
+            " %d pending events lost (%s), counted as dropped",
             self.path,
             exc,
             target,
+            lost.get(CORRUPT, 0),
+            how,
         )
+
+
+class PendingSeen:
+    """The pending row count this process last read from the outbox: how many events a file
+    that can no longer be read held, at least roughly."""
+
+    __slots__ = ("rows",)
+
+    def __init__(self) -> None:
+        self.rows = 0
+
+
+def _still_pending(path: Path) -> dict[str, int] | None:
+    """What a file moved aside held that is now lost: its pending events (reason `corrupt`)
+    and its unreported drop counts; None if it cannot be read."""
+    try:
+        with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as conn:
+            (rows,) = conn.execute("SELECT rows FROM stats WHERE id = 0").fetchone()
+            drops = dict(conn.execute("SELECT reason, count FROM drops WHERE count > 0"))
+    except (sqlite3.Error, TypeError):  # TypeError: no stats row
+        return None
+    lost = {str(reason): int(count) for reason, count in drops.items()}
+    if rows:
+        lost[CORRUPT] = lost.get(CORRUPT, 0) + int(rows)
+    return lost
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
@@ -314,11 +436,16 @@ class Outbox:
     """A read-write connection to the outbox, for the one thread that opened it."""
 
     def __init__(
-        self, conn: sqlite3.Connection, generation: int, write_lock: threading.Lock
+        self,
+        conn: sqlite3.Connection,
+        generation: int,
+        write_lock: threading.Lock,
+        seen: PendingSeen | None = None,
     ) -> None:
         self._conn = conn
         self.generation = generation
         self._write_lock = write_lock
+        self._seen = seen or PendingSeen()
         self._context_ids: dict[bytes, int] = {}
 
     def close(self) -> None:
@@ -371,6 +498,11 @@ class Outbox:
             self._add_drops({**drops, "outbox_full": drops.get("outbox_full", 0) + evicted})
         return evicted
 
+    def record_drops(self, drops: Mapping[str, int]) -> None:
+        """Count events lost outside a commit of events (a damaged file)."""
+        with self._transaction():
+            self._add_drops(drops)
+
     def _insert(self, base: int, events: Sequence[QueuedEvent]) -> None:
         """Add `events` with seqs from `base + 1` (an event id already stored is skipped)."""
         insert_events, insert_bodies = _insert_rows(len(events))
@@ -415,6 +547,22 @@ class Outbox:
         with self._write_lock:
             self._conn.execute("VACUUM")
             self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def shrink_if_sparse(self) -> bool:
+        """Compact the file (and truncate the WAL) when most of it is free pages, as after a
+        long offline backlog was delivered: deleted pages are reused but never returned.
+        True if it did."""
+        conn = self._conn
+        (page_size,) = conn.execute("PRAGMA page_size").fetchone()
+        (pages,) = conn.execute("PRAGMA page_count").fetchone()
+        (free,) = conn.execute("PRAGMA freelist_count").fetchone()
+        if free * page_size < _SHRINK_MIN_FREE or free * 2 < pages:
+            return False
+        with self._write_lock:
+            conn.execute("VACUUM")
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        _log.info("telemetry outbox compacted: %d of %d pages were free", free, pages)
+        return True
 
     def _context_id(self, body: bytes) -> int:
         found = self._context_ids.get(body)
@@ -490,6 +638,7 @@ class Outbox:
     def totals(self) -> tuple[int, int]:
         """(rows, bytes) of events waiting to be sent."""
         rows, size = self._conn.execute("SELECT rows, bytes FROM stats WHERE id = 0").fetchone()
+        self._seen.rows = int(rows)
         return int(rows), int(size)
 
     def last_seq(self) -> int:
@@ -635,16 +784,58 @@ class LocalEvent:
     acked_ms: int | None
 
 
-def _local_event(
-    seq: int, event_id: str, body: bytes, outcome: str | None, acked: int | None
-) -> LocalEvent:
+UNREADABLE: Final = "unreadable"  # marks an event whose stored body no longer parses
+
+
+def parse_body(body: object, event_id: str, event_type: str) -> dict[str, object]:
+    """The stored event as a JSON object, or a stand-in marked `unreadable` when the body was
+    damaged on disk: the privacy window lists it rather than failing on the whole table."""
+    try:
+        event = orjson.loads(body) if isinstance(body, (bytes, str)) else None
+    except orjson.JSONDecodeError:
+        event = None
+    if isinstance(event, dict):
+        return event
+    return {"event_id": event_id, "type": event_type, UNREADABLE: True}
+
+
+def _local_event(row: tuple[int, str, str, bytes, str | None, int | None]) -> LocalEvent:
+    """A row of (seq, event_id, type, body, outcome, acked_ms)."""
+    seq, event_id, event_type, body, outcome, acked = row
     status = PENDING if outcome is None else REFUSED if outcome == DEAD_LETTER else SENT
-    return LocalEvent(seq, event_id, orjson.loads(body), status, outcome, acked)
+    return LocalEvent(seq, event_id, parse_body(body, event_id, event_type), status, outcome, acked)
+
+
+_T = TypeVar("_T")
+_P = ParamSpec("_P")
+
+
+def _empty_if_corrupt(
+    empty: Callable[[], object],
+) -> Callable[[Callable[_P, _T]], Callable[_P, _T]]:
+    """A reader view that shows `empty()` instead of raising when the file is damaged (the
+    writer moves such a file aside as soon as it trips over it)."""
+
+    def decorate(view: Callable[_P, _T]) -> Callable[_P, _T]:
+        @functools.wraps(view)
+        def safe(*args: _P.args, **kwargs: _P.kwargs) -> _T:
+            try:
+                return view(*args, **kwargs)
+            except sqlite3.DatabaseError as exc:
+                if not is_corruption(exc):
+                    raise
+                _log.warning("telemetry outbox unreadable (%s): shown as empty", exc)
+                return cast(_T, empty())
+
+        return safe
+
+    return decorate
 
 
 class OutboxReader:
     """Read-only views for the settings/privacy window. Each call opens its own read-only
-    connection, so any thread may call; an absent outbox reads as empty."""
+    connection, so any thread may call; an absent outbox reads as empty, a damaged one too,
+    and an event whose stored body no longer parses is listed marked `unreadable`."""
 
     def __init__(self, path: Path) -> None:
         self._path = path
@@ -664,17 +855,20 @@ class OutboxReader:
             (version,) = conn.execute("PRAGMA user_version").fetchone()
             yield conn if version >= SCHEMA_VERSION else None
 
+    @_empty_if_corrupt(list)
     def recent_events(self, limit: int = 100) -> list[dict[str, object]]:
         """The newest pending events, newest first, as the JSON objects that will be sent."""
         with self._connect() as conn:
             if conn is None:
                 return []
             rows = conn.execute(
-                "SELECT body FROM events CROSS JOIN bodies USING (seq) ORDER BY seq DESC LIMIT ?",
+                "SELECT event_id, type, body FROM events CROSS JOIN bodies USING (seq)"
+                " ORDER BY seq DESC LIMIT ?",
                 (limit,),
             )
-            return [orjson.loads(body) for (body,) in rows]
+            return [parse_body(body, event_id, type_) for event_id, type_, body in rows]
 
+    @_empty_if_corrupt(list)
     def local_events(self, limit: int = 100) -> list[LocalEvent]:
         """The newest events on this device, pending and in the history, newest first."""
         with self._connect() as conn:
@@ -682,15 +876,16 @@ class OutboxReader:
                 return []
             rows = conn.execute(
                 "SELECT * FROM"
-                " (SELECT seq, event_id, body, NULL, NULL FROM events CROSS JOIN bodies"
+                " (SELECT seq, event_id, type, body, NULL, NULL FROM events CROSS JOIN bodies"
                 " USING (seq) ORDER BY seq DESC LIMIT ?)"
-                " UNION ALL SELECT * FROM (SELECT seq, event_id, body, outcome, acked_ms"
+                " UNION ALL SELECT * FROM (SELECT seq, event_id, type, body, outcome, acked_ms"
                 " FROM history CROSS JOIN bodies USING (seq) ORDER BY seq DESC LIMIT ?)"
                 " ORDER BY 1 DESC LIMIT ?",
                 (limit, limit, limit),
             )
-            return [_local_event(*row) for row in rows]
+            return [_local_event(row) for row in rows]
 
+    @_empty_if_corrupt(dict)
     def counts_by_type(self) -> dict[str, int]:
         """Events on this device by type, pending and in the history."""
         with self._connect() as conn:
@@ -703,6 +898,7 @@ class OutboxReader:
                 )
             )
 
+    @_empty_if_corrupt(lambda: dict.fromkeys((PENDING, SENT, REFUSED), 0))
     def counts_by_status(self) -> dict[str, int]:
         """Events on this device: `pending`, `sent` and `refused` (the last two as far as the
         history reaches)."""
@@ -718,16 +914,19 @@ class OutboxReader:
                 counts[REFUSED if refused else SENT] = count
             return counts
 
+    @_empty_if_corrupt(list)
     def dead_letters(self, limit: int = 100) -> list[dict[str, object]]:
         """The newest refused events with the collector's status, code and message."""
         with self._connect() as conn:
             return [] if conn is None else _dead_letters(conn, limit)
 
+    @_empty_if_corrupt(dict)
     def drops(self) -> dict[str, int]:
         """Dropped events not yet reported to the collector, by reason."""
         with self._connect() as conn:
             return {} if conn is None else dict(conn.execute("SELECT reason, count FROM drops"))
 
+    @_empty_if_corrupt(lambda: {"events": [], "history": [], "dead_letter": [], "drops": {}})
     def export(self) -> dict[str, object]:
         """All local telemetry data as one JSON-ready document (one consistent snapshot):
         `events` (pending, oldest first), `history` (sent and refused, oldest first, each with
@@ -737,9 +936,10 @@ class OutboxReader:
                 return {"events": [], "history": [], "dead_letter": [], "drops": {}}
             conn.execute("BEGIN")
             events = [
-                orjson.loads(b)
-                for (b,) in conn.execute(
-                    "SELECT body FROM events CROSS JOIN bodies USING (seq) ORDER BY seq"
+                parse_body(body, event_id, type_)
+                for event_id, type_, body in conn.execute(
+                    "SELECT event_id, type, body FROM events CROSS JOIN bodies USING (seq)"
+                    " ORDER BY seq"
                 )
             ]
             history = [
@@ -750,9 +950,9 @@ class OutboxReader:
                     "acked_ms": local.acked_ms,
                 }
                 for local in (
-                    _local_event(*row)
+                    _local_event(row)
                     for row in conn.execute(
-                        "SELECT seq, event_id, body, outcome, acked_ms FROM history"
+                        "SELECT seq, event_id, type, body, outcome, acked_ms FROM history"
                         " CROSS JOIN bodies USING (seq) ORDER BY seq"
                     )
                 )
@@ -767,16 +967,17 @@ class OutboxReader:
 
 def _dead_letters(conn: sqlite3.Connection, limit: int) -> list[dict[str, object]]:
     rows = conn.execute(
-        "SELECT body, status, code, message, failed_ms FROM dead_letter ORDER BY seq DESC LIMIT ?",
+        "SELECT event_id, type, body, status, code, message, failed_ms FROM dead_letter"
+        " ORDER BY seq DESC LIMIT ?",
         (limit,),
     )
     return [
         {
-            "event": orjson.loads(body),
+            "event": parse_body(body, event_id, type_),
             "status": status,
             "code": code,
             "message": message,
             "failed_ms": failed,
         }
-        for body, status, code, message, failed in rows
+        for event_id, type_, body, status, code, message, failed in rows
     ]

@@ -26,7 +26,11 @@ posted only after the current one was answered with a 2xx; any other answer disc
 prepared.
 
 The cross-process `SenderLock` is taken before the first send, so a second app instance
-sharing the outbox records but does not send until the first one exits.
+sharing the outbox records but does not send until the first one exits. A locked-out instance
+tries the lock again once per `flush_interval`, whatever is pending or flushed (it never spins
+on it). Commits of the other instance are not notified here: an idle sender looks at the
+outbox's totals once per `flush_interval` and sends what it finds at once, so another
+instance's rows wait at most about two flush intervals.
 
 Threads: public methods from any thread (they only touch state under `_cv`); `_run` and
 everything it calls is the sender thread, which owns its own outbox connection. The HTTP
@@ -37,6 +41,7 @@ thread hands it, one at a time.
 from __future__ import annotations
 
 import base64
+import enum
 import logging
 import queue
 import sqlite3
@@ -51,7 +56,7 @@ from typing import TYPE_CHECKING
 import orjson
 
 from telemetry.backoff import RETRYABLE_STATUSES, backoff_delay, parse_retry_after
-from telemetry.config import TelemetryConfig
+from telemetry.config import TelemetryConfig, insecure_refusal
 from telemetry.outbox import Batch, Outbox, OutboxFile, is_corruption
 from telemetry.sender_lock import SenderLock
 from telemetry.status import StatusBoard, SyncState
@@ -96,6 +101,12 @@ class RequestBody:
         """The complete body; call once."""
         tail = self._compressor.compress(b',"sent_at":%d}' % sent_at_ms)
         return self._head + tail + self._compressor.flush()
+
+
+class _Work(enum.Enum):
+    STOP = enum.auto()
+    SEND = enum.auto()
+    POLL = enum.auto()  # idle: look for rows committed by another instance
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +198,8 @@ class Sender:
         self._auth_failed = False
         self._disabled = disabled
         self._locked_out = False  # another instance holds the sender lock
+        self._lock_retry_at = 0.0  # monotonic; while locked out, when to try the lock again
+        self._poll_at: float | None = None  # monotonic; while idle, when to look at the outbox
         self._force = False
         self._sync_pending = False  # the next commit goes at once (sync_now before it)
         self._stopping = False
@@ -194,6 +207,9 @@ class Sender:
         self._failures = 0
         self._limit = config.batch_max_events
         self._dead_letters = 0
+        # 2xx answers the outbox could not record (disk full, locked), oldest first: recorded
+        # before anything else is sent, so their batches are not sent again.
+        self._unrecorded: list[tuple[Batch, _Answer]] = []
 
     # Called from any thread
 
@@ -290,13 +306,19 @@ class Sender:
         outbox: Outbox | None = None
         try:
             outbox = self._open_and_count()
-            while self._wait_for_work():
+            while (work := self._wait_for_work()) is not _Work.STOP:
                 try:
                     outbox = self._file.fresh(outbox) if outbox else self._file.connect()
-                    self._send(outbox, courier)
+                    if work is _Work.POLL:
+                        self._poll(outbox)
+                    else:
+                        self._send(outbox, courier)
                 except sqlite3.Error as exc:
                     if outbox is not None and is_corruption(exc):
-                        outbox = self._file.recover(outbox, exc)
+                        # The collector has the unrecorded batch: not lost with the file.
+                        delivered = sum(len(batch) for batch, _ in self._unrecorded)
+                        self._unrecorded = []
+                        outbox = self._file.recover(outbox, exc, delivered=delivered)
                     else:
                         _log.exception("telemetry outbox error in the sender")
                     self._back_off(SyncState.BACKING_OFF, f"outbox error: {exc}", None)
@@ -325,31 +347,52 @@ class Sender:
         self._board.update(pending=rows, dead_letter=self._dead_letters)
         return outbox
 
-    def _wait_for_work(self) -> bool:
+    def _wait_for_work(self) -> _Work:
         with self._cv:
             while True:
                 if self._stopping:
-                    return False
+                    return _Work.STOP
                 if self._force:
                     self._force = False
-                    return True
-                now = time.monotonic()
-                if self._disabled or self._auth_failed:
-                    self._cv.wait()
-                elif self._retry_at is not None:
-                    if now >= self._retry_at:
-                        return True
-                    self._cv.wait(self._retry_at - now)
-                elif self._pending_rows > 0 or self._sent_through < self._flush_target:
-                    if (
-                        self._sent_through < self._flush_target
-                        or self._batch_ready()
-                        or (self._due is not None and now >= self._due)
-                    ):
-                        return True
-                    self._cv.wait(None if self._due is None else self._due - now)
-                else:
-                    self._cv.wait()
+                    return _Work.SEND
+                step = self._next_step(time.monotonic())
+                if isinstance(step, _Work):
+                    return step
+                self._cv.wait(step)
+
+    def _next_step(self, now: float) -> _Work | float | None:
+        """What to do now, or how long to wait for it (None: until notified). Under `_cv`."""
+        if self._disabled or self._auth_failed:
+            return None
+        if self._retry_at is not None:
+            return _at(self._retry_at, now, _Work.SEND)
+        if self._locked_out:
+            # Another instance sends these rows; a flush or a critical event here must not
+            # turn into a loop of lock attempts. Try again once per interval, to take over
+            # when the other instance exits.
+            return _at(self._lock_retry_at, now, _Work.SEND)
+        if self._pending_rows > 0 or self._sent_through < self._flush_target:
+            self._poll_at = None
+            if self._sent_through < self._flush_target or self._batch_ready():
+                return _Work.SEND
+            return None if self._due is None else _at(self._due, now, _Work.SEND)
+        # Idle. Only this process's writer notifies commits: rows another instance commits to
+        # the shared outbox are found by looking once per interval.
+        if self._poll_at is None:
+            self._poll_at = now + self._config.flush_interval
+        step = _at(self._poll_at, now, _Work.POLL)
+        if step is _Work.POLL:
+            self._poll_at = None
+        return step
+
+    def _poll(self, outbox: Outbox) -> None:
+        """Schedule rows that appeared in the outbox without a notification (committed by
+        another instance) for now: they may have waited a whole interval already."""
+        with self._cv:
+            rows, size = outbox.totals()
+            if rows and self._pending_rows == 0:
+                self._pending_rows, self._pending_bytes = rows, size
+                self._due = time.monotonic()
 
     def _send(self, outbox: Outbox, courier: _Courier) -> None:
         """Send the oldest batch, then, while each answer is a 2xx and more is due, the next
@@ -357,12 +400,21 @@ class Sender:
         if not self._lock.try_acquire():
             with self._cv:
                 self._locked_out = True
-                self._due = time.monotonic() + self._config.flush_interval
+                self._lock_retry_at = time.monotonic() + self._config.flush_interval
                 self._cv.notify_all()
             self._board.update(last_error="another Reelscope instance is sending telemetry")
             return
         with self._cv:
             self._locked_out = False
+            refusal = insecure_refusal(self._endpoint, self._config.allow_insecure_http)
+            self._auth_failed |= refusal is not None
+        if refusal is not None:  # like a refused key: stopped until a new endpoint is set
+            _log.error("telemetry not sent: %s", refusal)
+            self._board.update(state=SyncState.AUTH_FAILED, last_error=refusal)
+            return
+        while self._unrecorded:
+            self._handle(outbox, *self._unrecorded[0])  # raises again while the disk is full
+            del self._unrecorded[0]
         batch, last_seq = outbox.read_batch(self._limit, self._config.batch_max_bytes)
         if batch is None:
             self._settle(outbox, last_seq, delivered=False)
@@ -383,6 +435,9 @@ class Sender:
             except OSError as exc:  # requests' errors derive from IOError (= OSError)
                 self._back_off(SyncState.OFFLINE, f"collector unreachable: {exc}", None)
                 return
+            except sqlite3.Error:
+                self._keep_in_flight_answer(request, batch)
+                raise
             finally:
                 # Whatever failed on this thread, the next attempt must not overlap this one.
                 request.exception()
@@ -390,16 +445,22 @@ class Sender:
                 if self._disabled:
                     return  # opted out meanwhile: the outbox has been (or is being) purged
                 stopping = self._stopping
-            answer = _Answer(
-                response.status_code,
-                _json_object(response.content),
-                response.headers.get("Retry-After"),
-            )
+            answer = _answer_of(response)
             if upcoming is None or stopping or not 200 <= answer.status < 300:
                 self._handle(outbox, batch, answer)
                 return
             answered = (batch, answer)
             batch, body = upcoming
+
+    def _keep_in_flight_answer(self, request: Future[requests.Response], batch: Batch) -> None:
+        """The outbox failed while `batch` was in flight: a 2xx for it is kept to be recorded
+        with the others, so it is not sent again either."""
+        try:
+            answer = _answer_of(request.result())
+        except OSError:
+            return
+        if 200 <= answer.status < 300:
+            self._unrecorded.append((batch, answer))
 
     def _post(self, courier: _Courier, body: RequestBody) -> Future[requests.Response]:
         with self._cv:
@@ -443,12 +504,17 @@ class Sender:
         if 200 <= status < 300:
             rejected = _rejected(answer.body.get("rejected"))
             duplicates = answer.body.get("duplicates")
-            outbox.acknowledge(
-                batch,
-                rejected,
-                duplicates if isinstance(duplicates, int) else 0,
-                history_rows=self._config.history_max_rows,
-            )
+            try:
+                outbox.acknowledge(
+                    batch,
+                    rejected,
+                    duplicates if isinstance(duplicates, int) else 0,
+                    history_rows=self._config.history_max_rows,
+                )
+            except sqlite3.Error:
+                if not any(kept is batch for kept, _ in self._unrecorded):
+                    self._unrecorded.append((batch, answer))
+                raise
             if rejected:
                 _log.warning("collector rejected %d events: %s", len(rejected), rejected[0][2])
                 self._dead_letters = outbox.dead_letter_count()
@@ -496,11 +562,21 @@ class Sender:
             self._retry_at = None
             self._due = time.monotonic() + self._config.flush_interval if rows else None
             self._cv.notify_all()
+        if delivered and not rows:
+            self._shrink(outbox)
         changes: dict[str, object] = {"pending": rows, "dead_letter": self._dead_letters}
         if delivered:
             changes |= {"state": SyncState.OK, "last_success": time.time(), "retry_at": None}
             changes["last_error"] = None
         self._board.update(**changes)
+
+    @staticmethod
+    def _shrink(outbox: Outbox) -> None:
+        """The outbox just emptied: the moment to give back the space a backlog took."""
+        try:
+            outbox.shrink_if_sparse()
+        except sqlite3.Error as exc:  # e.g. no room for the copy: the file stays as it is
+            _log.warning("could not compact the telemetry outbox: %s", exc)
 
     def _back_off(self, state: SyncState, error: str, retry_after: float | None) -> None:
         config = self._config
@@ -517,6 +593,19 @@ class Sender:
             self._cv.notify_all()
         _log.info("telemetry send failed (%s); next attempt in %.1f s", error, delay)
         self._board.update(state=state, last_error=error, retry_at=time.time() + delay)
+
+
+def _at(deadline: float, now: float, work: _Work) -> _Work | float:
+    """`work` once `deadline` has come, else the time left until then."""
+    return work if now >= deadline else deadline - now
+
+
+def _answer_of(response: requests.Response) -> _Answer:
+    return _Answer(
+        response.status_code,
+        _json_object(response.content),
+        response.headers.get("Retry-After"),
+    )
 
 
 def _json_object(content: bytes) -> Mapping[str, object]:

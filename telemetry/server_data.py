@@ -21,6 +21,8 @@ from urllib.parse import quote
 
 import orjson
 
+from telemetry.config import insecure_allowed_from_env, insecure_refusal
+from telemetry.device_proof import DEVICE_SECRET_HEADER
 from telemetry.sender import basic_auth
 
 if TYPE_CHECKING:
@@ -64,6 +66,9 @@ def check_connection(endpoint: str, write_key: str) -> ConnectionCheck:
     import requests  # ~100 ms to import: only when the viewer asks (on a worker thread)
 
     base = endpoint.rstrip("/")
+    refusal = insecure_refusal(base, insecure_allowed_from_env())
+    if refusal is not None:
+        return ConnectionCheck(False, f"Not connected: {refusal}.")
     with requests.Session() as session:
         try:
             ready = session.get(f"{base}/readyz", timeout=TIMEOUT)
@@ -98,16 +103,19 @@ def _judge_key_probe(probe: requests.Response) -> ConnectionCheck:
     return ConnectionCheck(False, f"Unexpected answer from the collector ({_reason(probe)}).")
 
 
-def delete_device_data(endpoint: str, write_key: str, device_id: str) -> int:
-    """Delete every event of `device_id` stored under this key; returns how many went.
+def delete_device_data(endpoint: str, write_key: str, device_id: str, device_secret: str) -> int:
+    """Delete every event of `device_id` stored under this key, proving with `device_secret`
+    that it is this device (`telemetry.device_proof`); returns how many went.
     Raises `ServerDataError` when the collector is unreachable or refuses."""
     import requests
 
+    refusal = insecure_refusal(endpoint, insecure_allowed_from_env())
+    if refusal is not None:
+        raise ServerDataError(f"Not sent: {refusal}.")
     url = f"{endpoint.rstrip('/')}/v1/devices/{quote(device_id, safe='')}/events"
+    headers = {"Authorization": basic_auth(write_key), DEVICE_SECRET_HEADER: device_secret}
     try:
-        response = requests.delete(
-            url, headers={"Authorization": basic_auth(write_key)}, timeout=TIMEOUT
-        )
+        response = requests.delete(url, headers=headers, timeout=TIMEOUT)
     except requests.RequestException as exc:
         raise ServerDataError(f"Could not reach the collector: {exc}") from exc
     if response.status_code in (401, 403):

@@ -12,7 +12,9 @@ fraction, and whether the window is exposed and active) into raw `tile_visibilit
 
 The impression id for a tile is minted the first time the tile is seen (or asked for) and the
 `impression` event reuses it, so a click on a tile that has not qualified yet still carries an
-id a report can join on.
+id a report can join on. An impression that `track` did not record (it returns None: the viewer
+has not opted in yet) may qualify again after `recording_started()`, under the same id, so the
+plays of a feed shown before consent still join to their impressions.
 
 A snapshot only says what is true *now*: between snapshots the caller must call `poll()` at
 `next_deadline()` for impressions to fire on time. Evaluation is exact to the clock readings of
@@ -103,6 +105,7 @@ class VisibilityTracker:
         self._tiles: dict[tuple[str, str, str], _Tile] = {}
         self._ids: dict[tuple[str, str, str], str] = {}
         self._impressed: set[tuple[str, str, str]] = set()
+        self._unrecorded: set[tuple[str, str, str]] = set()  # impressed, but track() dropped it
         self._active = False
 
     def update(self, fractions: Mapping[TileRef, float], *, window_active: bool) -> None:
@@ -147,6 +150,14 @@ class VisibilityTracker:
 
     def has_impression(self, ref: TileRef) -> bool:
         return ref.key in self._impressed
+
+    def recording_started(self) -> None:
+        """`track` records from now on (the viewer opted in): the spans open so far and the
+        impressions it dropped are forgotten, so the next snapshot starts spans and impression
+        timers afresh from now. Impression ids are kept."""
+        self._impressed -= self._unrecorded
+        self._unrecorded.clear()
+        self._tiles.clear()
 
     def close(self) -> None:
         """Ends every open span (the feed is being replaced, or the app is closing)."""
@@ -205,7 +216,7 @@ class VisibilityTracker:
             if tile.run_ms + (now - tile.run_since) >= self._min_dwell_ms:
                 self._impressed.add(key)
                 ref = tile.ref
-                self._track(
+                recorded = self._track(
                     "impression",
                     {
                         "impression_id": self._ids[key],
@@ -218,3 +229,5 @@ class VisibilityTracker:
                         "location": ref.location,
                     },
                 )
+                if recorded is None:
+                    self._unrecorded.add(key)

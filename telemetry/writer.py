@@ -28,7 +28,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Sequence
 
 from telemetry.config import TelemetryConfig
-from telemetry.outbox import Outbox, OutboxFile, QueuedEvent, is_corruption
+from telemetry.outbox import Outbox, OutboxFile, QueuedEvent, is_corruption, is_disk_full
 
 _log = logging.getLogger("reelscope.telemetry.writer")
 
@@ -48,9 +48,18 @@ class Barrier:
 
 
 class PurgeBarrier(Barrier):
-    """Deletes all local telemetry data once the items before it are handled."""
+    """Deletes all local telemetry data once the items before it are handled; `purged` says
+    whether it did (a locked or unwritable outbox is released with False)."""
 
-    __slots__ = ()
+    __slots__ = ("purged",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.purged = False
+
+    def wait(self, timeout: float) -> bool:
+        """True once the data is gone; False on timeout or when the purge failed."""
+        return self.done.wait(timeout) and self.purged
 
 
 QueueItem = QueuedEvent | Barrier
@@ -83,12 +92,50 @@ class DropCounter:
             self._counts.clear()
 
 
+class QueuedBytes:
+    """Bytes of serialised events waiting in the in-memory queue. `track()` refuses events
+    once the bound is reached (reason `queue_full`); the writer gives bytes back as it takes
+    events off the queue and takes them again for events it puts back after a disk error.
+    The check and the addition are not atomic together: concurrent callers may overshoot
+    the bound by one event each."""
+
+    def __init__(self, limit: int) -> None:
+        self._lock = threading.Lock()
+        self._limit = limit
+        self._bytes = 0
+
+    def full(self) -> bool:
+        return self._bytes >= self._limit
+
+    def add(self, size: int) -> None:
+        with self._lock:
+            self._bytes += size
+
+    def remove(self, size: int) -> None:
+        with self._lock:
+            # Never below zero: a consent purge clears the count while the writer drains.
+            self._bytes = max(0, self._bytes - size)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._bytes = 0
+
+    @property
+    def size(self) -> int:
+        return self._bytes
+
+
+def _event_bytes(items: Sequence[QueueItem]) -> int:
+    return sum(len(item[4]) for item in items if not isinstance(item, Barrier))
+
+
 class OutboxWriter:
     def __init__(
         self,
         file: OutboxFile,
         *,
         queue: deque[QueueItem],
+        queued: QueuedBytes,
         wake: threading.Event,
         drops: DropCounter,
         config: TelemetryConfig,
@@ -97,6 +144,7 @@ class OutboxWriter:
     ) -> None:
         self._file = file
         self._queue = queue
+        self._queued = queued
         self._wake = wake
         self._drops = drops
         self._config = config
@@ -134,8 +182,10 @@ class OutboxWriter:
         try:
             self._outbox = self._file.connect()
             self._outbox = self._expire(self._outbox)
+            self._shrink(self._outbox)
         except (sqlite3.Error, OSError):
             _log.exception("cannot open the telemetry outbox %s", self._file.path)
+        self._file.keep_reserve()
         self.ready.set()
         last_expiry = time.monotonic()
         queue, wake = self._queue, self._wake
@@ -147,6 +197,7 @@ class OutboxWriter:
                 wake.wait(_EXPIRE_EVERY)
                 if time.monotonic() - last_expiry >= _EXPIRE_EVERY and self._outbox is not None:
                     self._outbox = self._expire(self._outbox)
+                    self._shrink(self._outbox)
                     last_expiry = time.monotonic()
                 continue
             deadline = time.monotonic() + self._config.commit_interval
@@ -166,6 +217,7 @@ class OutboxWriter:
             items: list[QueueItem] = []
             while queue and len(items) < self._config.commit_max_events:
                 items.append(queue.popleft())
+            self._queued.remove(_event_bytes(items))
             self._handle(items)
             if queue:
                 self._urgent = True
@@ -180,7 +232,7 @@ class OutboxWriter:
                 if not self._commit(items[start:index], items[index:]):
                     return
                 if isinstance(item, PurgeBarrier):
-                    self._purge()
+                    item.purged = self._purge()
                 else:
                     item.seq = self._last_seq()
                 item.done.set()
@@ -207,6 +259,14 @@ class OutboxWriter:
                 if attempt == 1 and is_corruption(exc) and self._outbox is not None:
                     self._outbox = self._file.recover(self._outbox, exc)
                     continue
+                if (
+                    attempt == 1
+                    and self._stopping
+                    and not batch
+                    and is_disk_full(exc)
+                    and self._file.release_reserve()
+                ):
+                    continue  # the last drop counts, in the space kept for them
                 return self._put_back(batch, rest, drops, exc)
         if evicted:
             _log.warning("telemetry outbox full: dropped %d oldest low-priority events", evicted)
@@ -222,14 +282,18 @@ class OutboxWriter:
     ) -> bool:
         self._drops.restore(drops)
         if self._stopping:
-            _log.error(
-                "telemetry outbox write failed at exit (%s): %d events lost", exc, len(events)
-            )
+            # Accepted by track() and now lost: counted, so the loss is reported (the last
+            # commit at exit has disk space kept back for the counts).
+            lost = len(events) + sum(1 for item in rest if not isinstance(item, Barrier))
+            if lost:
+                self._drops.add("disk_full" if is_disk_full(exc) else "write_failed", lost)
+            _log.error("telemetry outbox write failed at exit (%s): %d events lost", exc, lost)
             for item in rest:
                 if isinstance(item, Barrier):
                     item.done.set()
             return False
         _log.error("telemetry outbox write failed (%s); retrying", exc)
+        self._queued.add(_event_bytes([*events, *rest]))
         self._queue.extendleft(reversed([*events, *rest]))
         self._stopped.wait(_RETRY_AFTER_DISK_ERROR)
         return False
@@ -247,6 +311,12 @@ class OutboxWriter:
         self._outbox = self._file.fresh(self._outbox)
         return self._outbox
 
+    def _shrink(self, outbox: Outbox) -> None:
+        try:
+            outbox.shrink_if_sparse()
+        except sqlite3.Error as exc:  # e.g. no room for the copy: the file stays as it is
+            _log.warning("could not compact the telemetry outbox: %s", exc)
+
     def _expire(self, outbox: Outbox) -> Outbox:
         try:
             expired = outbox.expire(self._config.max_age, self._config.history_max_age)
@@ -259,14 +329,15 @@ class OutboxWriter:
             _log.warning("telemetry outbox: dropped %d events older than the age bound", expired)
         return outbox
 
-    def _purge(self) -> None:
+    def _purge(self) -> bool:
         try:
             self._connected().purge()
         except sqlite3.Error as exc:
             if not is_corruption(exc) or self._outbox is None:
                 _log.error("could not purge the telemetry outbox: %s", exc)
-                return
+                return False
             # A corrupt file is moved aside and replaced by an empty one: purged as well.
             self._outbox = self._file.recover(self._outbox, exc)
         self._file.remove_moved_aside()
         self._on_purged()
+        return True

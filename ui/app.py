@@ -1,8 +1,8 @@
 """`reelscope [FILE_OR_URL]`: start-up checks, the QApplication, and the wiring of the parts.
 
-Owns process start-up and shutdown: logging (Qt's own messages routed into it), the libVLC
-check with a message that names what to install, the engine's options for this display, and
-the main window. GUI thread (the main thread) only.
+Owns process start-up and shutdown: logging (set up by `ui.log_file`, Qt's own messages routed
+into it), the libVLC check with a message that names what to install, the engine's options for
+this display, and the main window. GUI thread (the main thread) only.
 """
 
 from __future__ import annotations
@@ -32,15 +32,17 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from player.engine import EngineEvent, EngineEventKind, EventSink, PlaybackEngine
 from player.errors import LIBVLC_INSTALL_HINT
-from player.paths import APP_ID, config_dir, resources_dir
+from player.paths import APP_ID, config_dir, log_dir, resources_dir
 from player.settings import Settings, SettingsStore
 from telemetry.config import APP_VERSION, TelemetryConfig
+from ui.log_file import configure_logging
 from ui.main_window import MainWindow
 from ui.theme import apply_theme
 
 if TYPE_CHECKING:
     from player.catalog import Catalog
     from player.history import WatchHistory
+    from player.session_journal import SessionJournals
     from telemetry.client import TelemetryClient
     from ui.home.browse import CatalogLoader
     from ui.playback_telemetry import PlaybackTelemetry
@@ -120,10 +122,7 @@ def _load_libvlc() -> tuple[ModuleType | None, str | None]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     started = time.monotonic()
-    logging.basicConfig(
-        level=os.environ.get("REELSCOPE_LOG", "WARNING").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(log_dir(), os.environ.get("REELSCOPE_LOG", "WARNING"))
     args = _parse_args(sys.argv[1:] if argv is None else argv)
     qInstallMessageHandler(_route_qt_messages)
     QGuiApplication.setDesktopFileName(APP_ID)
@@ -161,14 +160,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     window.show()
     log.info("window shown after %.0f ms", (time.monotonic() - started) * 1000)
 
+    from player.session_journal import SessionJournals, default_journal_dir
     from telemetry.client import TelemetryClient
     from ui.playback_telemetry import PlaybackTelemetry
 
     settings, config = _telemetry_config(store.load())
     telemetry = TelemetryClient(config)
+    # A session's crash journal goes once its session_end is committed, not when it is sent.
+    journals = SessionJournals(default_journal_dir(), telemetry.add_commit_listener)
     # Play sessions are wired before anything plays, so a title's play_request is time zero;
     # the home page, Settings and the privacy window wait (see `_finish_start_up`).
-    playback = PlaybackTelemetry(window, telemetry.track, parent=window)
+    playback = PlaybackTelemetry(window, telemetry.track, journals=journals, parent=window)
     try:
         window.player.engine  # noqa: B018 - libVLC starts here, after the window is up
     except vlc_engine.LibVlcUnavailableError as exc:
@@ -177,7 +179,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     _close_on_termination_signals(window)
 
     def finish() -> None:
-        _finish_start_up(app, window, playback, telemetry, store, settings, args, vlc_engine)
+        _finish_start_up(
+            app, window, playback, journals, telemetry, store, settings, args, vlc_engine
+        )
+        log.info("start-up finished after %.0f ms", (time.monotonic() - started) * 1000)
 
     if args.sources:
         window.play(args.sources[0])
@@ -191,6 +196,7 @@ def _finish_start_up(  # noqa: PLR0917 - the parts main() made, handed over once
     app: QApplication,
     window: MainWindow,
     playback: PlaybackTelemetry,
+    journals: SessionJournals,
     telemetry: TelemetryClient,
     store: SettingsStore,
     settings: Settings,
@@ -213,13 +219,15 @@ def _finish_start_up(  # noqa: PLR0917 - the parts main() made, handed over once
     controls = TelemetryControls(
         window, telemetry, store, settings, session=lambda: playback.session, parent=window
     )
+    # A feed laid out while the consent question was open is recorded once the viewer opts in.
+    controls.recording_started.connect(home.recording_started)
     controls.library_changed.connect(
         lambda folders: browse.load_in_background(_catalog_loaders(args, vlc_engine, folders))
     )
     app.aboutToQuit.connect(browse.shutdown)
     controls.ask_consent_if_needed()
     telemetry.start()
-    _recover_crashed_sessions(telemetry, history)
+    _recover_crashed_sessions(journals, telemetry, history)
     browse.load_in_background(_catalog_loaders(args, vlc_engine, settings.library_folders))
 
 
@@ -235,11 +243,13 @@ def _telemetry_config(settings: Settings) -> tuple[Settings, TelemetryConfig]:
     return replace(settings, collector_url=config.endpoint, write_key=config.write_key), config
 
 
-def _recover_crashed_sessions(telemetry: TelemetryClient, history: WatchHistory) -> None:
-    """Sends the `session_end` a killed run could not, and keeps where it was for resuming."""
-    from player.session_journal import default_journal_dir, recover_crashed_sessions
-
-    for session in recover_crashed_sessions(default_journal_dir(), telemetry.track):
+def _recover_crashed_sessions(
+    journals: SessionJournals, telemetry: TelemetryClient, history: WatchHistory
+) -> None:
+    """Sends the `session_end` a killed run could not, and keeps where it was for resuming.
+    The sessions of this run (the title given on the command line is playing by now) are not
+    a crash: `SessionJournals` knows its own."""
+    for session in journals.recover(telemetry.track):
         log.info("recovered play session %s after a crash", session.play_session_id)
         if session.position_ms > 0:
             history.record_progress(session.video_id, session.position_ms, session.duration_ms or 0)

@@ -160,11 +160,12 @@ class MainWindow(QMainWindow):
     def show_home(self) -> None:
         if self.isFullScreen():
             self.toggle_fullscreen()
-        self.player.stop()
         self.setWindowTitle("Reelscope")
         self.pages.setCurrentWidget(self.home)
         self.home.setFocus()
+        # First: the play session ends at the moment the viewer left, not when libVLC stops.
         self.home_shown.emit()
+        self.player.stop()
 
     def open_file(self) -> None:
         path, _filter = QFileDialog.getOpenFileName(self, "Open Video", "", VIDEO_FILTER)

@@ -5,7 +5,8 @@ libVLC is asked, so startup is timed from the request); it is fed the engine's e
 reach the GUI thread, the viewer's seeks, the volume and the window's state, and it is polled
 on a timer (the stall watchdog). It ends when the media ends or fails, when another source is
 opened, when the viewer goes back home, and when the window closes. Each session keeps a crash
-journal; `recover_crashed_sessions` at start-up sends what a killed run could not.
+journal (`player.session_journal`); `SessionJournals.recover` at start-up sends what a killed run
+could not.
 
 Where a play came from (the tile's feed, row, rank and impression) is announced beforehand by
 whoever asked for it (`prepare`); a source opened any other way is a "direct" play whose
@@ -18,14 +19,13 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, QTimer
 
 from player.engine import EngineEvent, EngineEventKind
 from player.errors import PlaybackProblem
 from player.play_session import Emit, EndReason, PlaySession, SourceContext, WindowState
-from player.session_journal import SessionJournal, default_journal_dir
+from player.session_journal import SessionJournals, default_journal_dir
 from ui.main_window import MainWindow
 
 POLL_INTERVAL_MS = 200
@@ -53,7 +53,7 @@ class PlaybackTelemetry(QObject):
         window: MainWindow,
         track: Emit,
         *,
-        journal_dir: Path | None = None,
+        journals: SessionJournals | None = None,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
@@ -61,7 +61,7 @@ class PlaybackTelemetry(QObject):
         self._player = player
         self._window = window
         self._track = track
-        self._journal_dir = journal_dir or default_journal_dir()
+        self._journals = journals or SessionJournals(default_journal_dir())
         self._session: PlaySession | None = None
         self._pending: tuple[str, str, SourceContext] | None = None  # media, video id, context
         self._current: tuple[str, str] | None = None  # source, video id: for a replay
@@ -131,7 +131,7 @@ class PlaybackTelemetry(QObject):
             readout=engine,
             emit=self._track,
             start_position_ms=start_ms,
-            journal=SessionJournal(self._journal_dir, session_id),
+            journal=self._journals.journal(session_id),
             session_id=session_id,
         )
         self._current = (source, video_id)

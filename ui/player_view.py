@@ -10,6 +10,7 @@ media is loaded, because libVLC reports time only every 250-500 ms. GUI thread o
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
@@ -28,6 +29,15 @@ SEEK_STEP_MS = 10_000
 VOLUME_STEP = 5
 POLL_INTERVAL_MS = 200
 CONTROLS_HIDE_MS = 2500
+# "Buffering" shows once libVLC has said its buffer ran low this long ago without refilling,
+# or the playhead has stood still this long while playing (a starved input may say nothing;
+# 1.6 s is longer than libVLC's ~1 s time steps for MPEG-TS and HLS).
+BUFFERING_GRACE_MS = 600
+FROZEN_GRACE_MS = 1600
+
+_NOT_PLAYING = frozenset(
+    {EngineEventKind.PAUSED, EngineEventKind.STOPPED, EngineEventKind.ENDED, EngineEventKind.ERROR}
+)
 
 EngineFactory = Callable[[EventSink], PlaybackEngine]
 
@@ -83,6 +93,12 @@ class PlayerView(QWidget):
         self.message.setObjectName("PlayerMessage")
         self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.message.setWordWrap(True)
+        self.buffering = QLabel("Buffering…")
+        self.buffering.setObjectName("PlayerBuffering")
+        self.buffering.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.buffering.hide()
+        self._low_since: float | None = None  # libVLC said its buffer is not full, since then
+        self._still: tuple[int, float] = (-1, 0.0)  # the playhead and since when it stood there
         self._screen = QStackedLayout()
         self._screen.addWidget(self.surface)
         self._screen.addWidget(self.message)
@@ -98,6 +114,7 @@ class PlayerView(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addLayout(self._screen, 1)
+        layout.addWidget(self.buffering)
         layout.addWidget(self.controls)
 
         self._poll = QTimer(self)
@@ -156,6 +173,8 @@ class PlayerView(QWidget):
     def open(self, source: str, *, start_ms: int = 0) -> bool:
         """Play `source`; False (and a message in place of the picture) when it is missing."""
         self._source = source
+        self._low_since, self._still = None, (-1, time.monotonic() * 1000.0)
+        self._show_buffering(False)
         self.opening.emit(source, start_ms)
         self.controls.show_position(0, 0)
         missing = missing_local_file(source)
@@ -185,6 +204,7 @@ class PlayerView(QWidget):
 
     def stop(self) -> None:
         self._poll.stop()
+        self._show_buffering(False)
         self.engine.stop()
         self.controls.show_playing(False)
 
@@ -246,6 +266,18 @@ class PlayerView(QWidget):
 
     def _on_bridge_event_received(self, event: EngineEvent) -> None:
         kind = event.kind
+        if kind is EngineEventKind.BUFFERING:
+            full = float(event.value or 0.0) >= 100.0
+            if full:
+                self._low_since = None
+            elif self._low_since is None:
+                self._low_since = event.mono_ms
+        elif kind is EngineEventKind.PAUSED or (
+            kind is EngineEventKind.TIME_CHANGED and int(event.value or 0) != self._still[0]
+        ):
+            self._low_since = None  # moving again (or paused): not starved any more
+        if kind in _NOT_PLAYING:
+            self._show_buffering(False)
         if kind is EngineEventKind.PLAYING:
             self.controls.show_playing(True)
         elif kind in (EngineEventKind.PAUSED, EngineEventKind.STOPPED):
@@ -273,7 +305,19 @@ class PlayerView(QWidget):
         self.playback_failed.emit(problem)
 
     def _on_poll_timeout(self) -> None:
-        self.controls.show_position(self.engine.position_ms, self.engine.duration_ms)
+        position = self.engine.position_ms
+        self.controls.show_position(position, self.engine.duration_ms)
+        now = time.monotonic() * 1000.0
+        if position != self._still[0]:
+            self._still = (position, now)
+        playing = self.engine.state is PlaybackState.PLAYING and position > 0
+        starved = self._low_since is not None and now - self._low_since >= BUFFERING_GRACE_MS
+        frozen = now - self._still[1] >= FROZEN_GRACE_MS
+        self._show_buffering(playing and (starved or frozen))
+
+    def _show_buffering(self, shown: bool) -> None:
+        if shown != self.buffering.isVisible():
+            self.buffering.setVisible(shown)
 
     def _on_hide_controls_timeout(self) -> None:
         if self._fullscreen:

@@ -8,18 +8,24 @@ keeps events waiting to be sent and a bounded history of those the collector ans
 newest 2 000, for 7 days by default), so the list shows what was recorded and sent recently, not
 only what waits; events trimmed from the history or deleted leave the list. Deleting from the
 server first purges the local outbox, so nothing pending is sent afterwards, then calls the
-collector's authenticated `DELETE /v1/devices/{device_id}/events` on a worker thread.
+collector's authenticated `DELETE /v1/devices/{device_id}/events`.
+
+No file or database work happens on the GUI thread: each poll's read (skipped when the outbox
+files have not changed since the last one, so an idle outbox is not counted again every
+second), the export, the wait for a purge (the writer thread purges and VACUUMs) and the server
+call run through `BackgroundCall`, and their results update the window when they are back.
 
 GUI thread only, except the work handed to `BackgroundCall`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import sqlite3
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, Final
 
@@ -54,6 +60,7 @@ from telemetry.disclosure import DESCRIPTIONS
 from telemetry.events import SPECS
 from telemetry.outbox import DELIVERED, DUPLICATE, PENDING, REFUSED, SENT, LocalEvent
 from telemetry.server_data import delete_device_data
+from telemetry.writer import PurgeBarrier
 from ui.background import BackgroundCall
 
 log = logging.getLogger("reelscope.ui.privacy")
@@ -92,6 +99,38 @@ def export_local_data(client: TelemetryClient, path: Path) -> dict[str, Any]:
     }
     path.write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2))
     return document
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxView:
+    """One read of the outbox for the window: its newest events, counts and size on disk."""
+
+    events: list[LocalEvent]
+    counts: dict[str, int]
+    statuses: dict[str, int]
+    size: int
+    # The outbox files' (mtime, size): the next poll reads again only if they changed.
+    stamp: tuple[tuple[int, int], ...]
+
+
+def read_outbox(
+    client: TelemetryClient, unless: tuple[tuple[int, int], ...] = ()
+) -> OutboxView | None:
+    """What the window shows (blocking: a worker thread's job). None when the outbox files are
+    still as `unless` says, or when the outbox cannot be read now (the writer is creating it,
+    or holds it a moment): the window keeps its last view."""
+    stamp = _stamp(client.outbox_path)
+    if unless and stamp == unless:
+        return None
+    outbox = client.outbox
+    try:
+        events = outbox.local_events(MAX_ROWS)
+        counts = outbox.counts_by_type()
+        statuses = outbox.counts_by_status()
+    except sqlite3.Error as exc:
+        log.debug("outbox not readable yet: %s", exc)
+        return None
+    return OutboxView(events, counts, statuses, sum(size for _, size in stamp), stamp)
 
 
 _STATUS_TEXT: Final = {PENDING: "waiting to send", SENT: "sent", REFUSED: "refused"}
@@ -252,6 +291,18 @@ class PrivacyWindow(QWidget):
         self._poll = QTimer(self)
         self._poll.setInterval(POLL_INTERVAL_MS)
         self._poll.timeout.connect(self._on_poll_timeout)
+        self._read_call = BackgroundCall(self)
+        self._read_call.finished.connect(self._on_read_call_finished)
+        self._read_again = False  # a refresh asked for while a read was running
+        # Bumped when the local data is deleted: a read started before it is stale.
+        self._generation = 0
+        self._stamp: tuple[tuple[int, int], ...] = ()
+        self._export_call = BackgroundCall(self)
+        self._export_call.finished.connect(self._on_export_call_finished)
+        self._export_path: Path | None = None
+        self._purge: PurgeBarrier | None = None  # the last purge asked of the writer
+        self._purge_call = BackgroundCall(self)
+        self._purge_call.finished.connect(self._on_purge_call_finished)
         self._server_call = BackgroundCall(self)
         self._server_call.finished.connect(self._on_server_call_finished)
 
@@ -325,30 +376,51 @@ class PrivacyWindow(QWidget):
         super().hideEvent(event)
 
     def refresh(self) -> None:
-        outbox = self._client.outbox
-        try:
-            events = outbox.local_events(MAX_ROWS)
-            counts = outbox.counts_by_type()
-            statuses = outbox.counts_by_status()
-        except sqlite3.Error as exc:
-            # The writer is creating the file, or holds it a moment: keep the last view.
-            log.debug("outbox not readable yet: %s", exc)
-            return
-        self.model.update(events)
-        self.counts.clear()
-        self.counts.addItems(
-            [f"{name}: {count}" for name, count in sorted(counts.items(), key=lambda c: -c[1])]
-        )
-        size = _file_size(self._client.outbox_path)
-        self.outbox_size.setText(
-            f"On this device: {statuses[PENDING]} events waiting to be sent, "
-            f"{statuses[SENT]} recently sent, {statuses[REFUSED]} recently refused by the server; "
-            f"{size / 1024:.0f} KiB on disk"
-        )
+        """Re-read the outbox on a worker thread; the window shows it when it is back."""
         sharing = "on" if self._client.consent else "off"
         self.identity.setText(
             f"This installation's random id: {self._client.device_id}\nSharing: {sharing}"
         )
+        if self._read_call.running:
+            self._read_again = True
+            return
+        generation, client, stamp = self._generation, self._client, self._stamp
+        self._read_call.start(lambda: (generation, read_outbox(client, stamp)))
+
+    @property
+    def read_call(self) -> BackgroundCall:
+        return self._read_call
+
+    def _on_read_call_finished(self, result: object) -> None:
+        generation, view = result if isinstance(result, tuple) else (None, result)
+        if isinstance(view, OutboxView) and generation == self._generation:
+            self._show(view)
+        elif isinstance(view, Exception):
+            log.error("could not read the outbox for the privacy window: %s", view)
+        if self._read_again:
+            self._read_again = False
+            self.refresh()
+
+    def _show(self, view: OutboxView) -> None:
+        self._stamp = view.stamp
+        self.model.update(view.events)
+        self.counts.clear()
+        self.counts.addItems(
+            [f"{name}: {n}" for name, n in sorted(view.counts.items(), key=lambda c: -c[1])]
+        )
+        statuses = view.statuses
+        self.outbox_size.setText(
+            f"On this device: {statuses[PENDING]} events waiting to be sent, "
+            f"{statuses[SENT]} recently sent, {statuses[REFUSED]} recently refused by the server; "
+            f"{view.size / 1024:.0f} KiB on disk"
+        )
+
+    def _forget_shown_data(self) -> None:
+        """The local data is gone: clear the list and read afresh, ignoring reads in flight."""
+        self._generation += 1
+        self._stamp = ()
+        self.model.clear()
+        self.refresh()
 
     def _on_poll_timeout(self) -> None:
         self.refresh()
@@ -364,12 +436,30 @@ class PrivacyWindow(QWidget):
     # -- export and deletion -----------------------------------------------------------------
 
     def export_to(self, path: Path) -> None:
-        document = export_local_data(self._client, path)
-        waiting, answered = len(document["events"]), len(document["history"])
-        self.result.setText(
-            f"Exported {waiting + answered} events ({waiting} waiting, {answered} sent or "
-            f"refused) to {path}."
-        )
+        """Export all local data to `path` on a worker thread (`export_call` tells when done)."""
+        if self._export_call.running:
+            return
+        self._export_path = path
+        self.export_button.setEnabled(False)
+        self.result.setText(f"Exporting to {path}…")
+        self._export_call.start(partial(export_local_data, self._client, path))
+
+    @property
+    def export_call(self) -> BackgroundCall:
+        return self._export_call
+
+    def _on_export_call_finished(self, result: object) -> None:
+        self.export_button.setEnabled(True)
+        path = self._export_path
+        if isinstance(result, dict):
+            waiting, answered = len(result["events"]), len(result["history"])
+            self.result.setText(
+                f"Exported {waiting + answered} events ({waiting} waiting, {answered} sent or "
+                f"refused) to {path}."
+            )
+            return
+        log.warning("could not export local telemetry data to %s: %s", path, result)
+        self.result.setText(f"Could not export to {path}: {result}")
 
     def _on_export_button_clicked(self) -> None:
         name, _ = QFileDialog.getSaveFileName(
@@ -378,15 +468,29 @@ class PrivacyWindow(QWidget):
         if name:
             self.export_to(Path(name))
 
-    def delete_local_data(self, timeout: float = PURGE_TIMEOUT_S) -> bool:
-        """Purge the outbox (waits for the writer thread, at most `timeout` s)."""
-        done = self._client.delete_local_data().wait(timeout)
-        self.model.clear()
-        self.refresh()
-        self.result.setText(
-            "Local data deleted." if done else "Deleting local data is taking long; try again."
-        )
-        return done
+    def delete_local_data(self, timeout: float = PURGE_TIMEOUT_S) -> None:
+        """Purge the outbox: the writer thread does it (with a VACUUM), a worker waits for it at
+        most `timeout` s; `purge_call` delivers whether it finished."""
+        if self._purge_call.running:
+            return
+        self._purge = self._client.delete_local_data()
+        self.delete_local_button.setEnabled(False)
+        self.result.setText("Deleting local data…")
+        self._purge_call.start(partial(self._purge.wait, timeout))
+
+    @property
+    def purge_call(self) -> BackgroundCall:
+        return self._purge_call
+
+    def _on_purge_call_finished(self, result: object) -> None:
+        self.delete_local_button.setEnabled(True)
+        self._forget_shown_data()
+        if result is True:
+            self.result.setText("Local data deleted.")
+        elif self._purge is not None and self._purge.done.is_set():
+            self.result.setText("Local data could not be deleted (the log says why); try again.")
+        else:
+            self.result.setText("Deleting local data is taking long; try again.")
 
     def _on_delete_local_button_clicked(self) -> None:
         self._confirm(
@@ -407,7 +511,7 @@ class PrivacyWindow(QWidget):
         def work() -> int:
             if not client.delete_local_data().wait(PURGE_TIMEOUT_S):
                 raise TimeoutError("the local data could not be deleted in time")
-            return delete_device_data(url, key, client.device_id)
+            return delete_device_data(url, key, client.device_id, client.device_secret)
 
         self._server_call.start(work)
 
@@ -420,8 +524,7 @@ class PrivacyWindow(QWidget):
 
     def _on_server_call_finished(self, result: object) -> None:
         self.delete_server_button.setEnabled(True)
-        self.model.clear()
-        self.refresh()
+        self._forget_shown_data()
         if isinstance(result, int):
             self.result.setText(f"Deleted {result} events from the server and this device.")
         else:
@@ -454,9 +557,14 @@ class PrivacyWindow(QWidget):
         super().closeEvent(event)
 
 
-def _file_size(path: Path) -> int:
-    total = 0
+def _stamp(path: Path) -> tuple[tuple[int, int], ...]:
+    """(mtime ns, size) of the outbox and its WAL: every commit changes one of them."""
+    stamp = []
     for suffix in ("", "-wal"):
-        with contextlib.suppress(FileNotFoundError):
-            total += path.with_name(path.name + suffix).stat().st_size
-    return total
+        try:
+            stat = path.with_name(path.name + suffix).stat()
+        except FileNotFoundError:
+            stamp.append((0, 0))
+            continue
+        stamp.append((stat.st_mtime_ns, stat.st_size))
+    return tuple(stamp)

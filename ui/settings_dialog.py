@@ -1,6 +1,7 @@
 """Settings: collector URL and write key (with "Test connection"), whether to share usage data,
-library folders, network caching and hardware decoding. Problems are shown beside their field
-and nothing is saved until every field is valid (`player.settings.validate`).
+library folders, network caching and hardware decoding, and where the log file is. Problems are
+shown beside their field and nothing is saved until every field is valid
+(`player.settings.validate`).
 
 The dialog saves through the `SettingsStore` it is given and reports what changed
 (`settings_saved`, `consent_changed`); whoever opened it applies the changes to the telemetry
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
@@ -32,6 +33,7 @@ from PySide6.QtWidgets import (
 from player.settings import MAX_NETWORK_CACHING_MS, Settings, SettingsStore, validate
 from telemetry.server_data import ConnectionCheck, check_connection
 from ui.background import BackgroundCall
+from ui.log_file import current_log_file
 
 ConnectionChecker = Callable[[str, str], ConnectionCheck]
 
@@ -109,6 +111,10 @@ class SettingsDialog(QDialog):
         self.network_caching.setValue(settings.network_caching_ms)
         self.hardware_decoding = QCheckBox("Use hardware decoding when available")
         self.hardware_decoding.setChecked(settings.hardware_decoding)
+        log_file = current_log_file()
+        self.log_file = QLabel(str(log_file) if log_file else "none (logging to the terminal only)")
+        self.log_file.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.log_file.setWordWrap(True)
         self.problems = {
             name: _problem_label()
             for name in ("collector_url", "write_key", "library_folders", "network_caching_ms")
@@ -139,6 +145,7 @@ class SettingsDialog(QDialog):
         form.addRow("", self.problems["network_caching_ms"])
         form.addRow("", self.hardware_decoding)
         form.addRow("", QLabel("Network caching and hardware decoding apply from the next start."))
+        form.addRow("Log file:", self.log_file)
         return form
 
     def current(self) -> Settings:

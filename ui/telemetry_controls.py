@@ -4,8 +4,10 @@ the stats for nerds (the player's `I` key).
 
 Owns those windows and applies what they report: consent to the telemetry client, a new
 collector URL or key to its sender, new library folders to the browse controller (through
-`library_changed`). Engine options (network caching, hardware decoding) are read by the app's
-engine factory from the settings store, so they apply to the next engine. GUI thread only.
+`library_changed`), and tells when recording starts (`recording_started`: the viewer opted in,
+so what is on screen can be recorded from now on). Engine options (network caching, hardware
+decoding) are read by the app's engine factory from the settings store, so they apply to the
+next engine. GUI thread only.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class TelemetryControls(QObject):
     client was configured with); call `ask_consent_if_needed()` once the window is shown."""
 
     library_changed = Signal(object)  # tuple of folder paths
+    recording_started = Signal()
 
     def __init__(
         self,
@@ -71,7 +74,7 @@ class TelemetryControls(QObject):
         if self._client.consent_decided:
             return None
         dialog = ConsentDialog(self._settings.collector_url, parent=self._window)
-        dialog.choice_made.connect(self._client.set_consent)
+        dialog.choice_made.connect(self._set_consent)
         dialog.open()
         self.consent_dialog = dialog
         return dialog
@@ -81,7 +84,7 @@ class TelemetryControls(QObject):
             self._store, self._settings, self._client.consent, parent=self._window
         )
         dialog.settings_saved.connect(self._on_settings_dialog_settings_saved)
-        dialog.consent_changed.connect(self._client.set_consent)
+        dialog.consent_changed.connect(self._set_consent)
         dialog.open()
         self.settings_dialog = dialog
         return dialog
@@ -92,6 +95,12 @@ class TelemetryControls(QObject):
         self.privacy.show()
         self.privacy.raise_()
         return self.privacy
+
+    def _set_consent(self, enabled: bool) -> None:
+        was = self._client.consent
+        self._client.set_consent(enabled)
+        if enabled and not was:
+            self.recording_started.emit()
 
     def _on_settings_dialog_settings_saved(self, settings: Settings) -> None:
         before, self._settings = self._settings, settings

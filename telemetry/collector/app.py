@@ -2,10 +2,22 @@
 
 Everything here runs on the server's event loop; the only hand-off is the sink's writer thread,
 awaited through a future. `POST /v1/batch` checks, cheapest first and before touching the
-body where it can: auth (401/403), media type and encoding (415), the key's rate (429), the
-in-flight cap (503), Content-Length (413); then it reads the body with a cap and a deadline
-(413/408), inflates with a cap (413/400), parses (400), checks the envelope (400/413) and each
-event (rejected alone), and answers 200 only once the sink has committed.
+body where it can: auth (401/403), the key's rate (429), media type and encoding (415),
+Content-Length (413), admission (503: in-flight cap, uploads per key); then it reads the body
+with a cap and a deadline (413/408), inflates with a cap (413/400), takes its inflated size
+from the in-flight byte budget (503), counts its JSON tokens (413), parses (400), checks the
+envelope (400/413) and each event (rejected alone), drops the parsed document, and answers 200
+only once the sink has committed.
+
+Memory, as bounded here (docs/collector.md): parsing is synchronous, so one parse at a time
+makes at most `max_json_tokens` objects (~100 bytes each: ~20 MB at the default); requests
+waiting for their commit keep only their rows (about their inflated size again, plus ~1 KB per
+event), and all of them together at most `max_in_flight_bytes` of inflated bodies; bodies still
+arriving hold at most `max_body_bytes` each, `max_in_flight` of them.
+
+`DELETE /v1/devices/{device_id}/events` deletes one device's events, contexts and drop reports:
+under the caller's key when `X-Reelscope-Device-Secret` proves the id is the caller's
+(`telemetry.device_proof`), or under every key for an admin key; else 403.
 """
 
 from __future__ import annotations
@@ -23,6 +35,7 @@ from urllib.parse import urlsplit
 import orjson
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -35,7 +48,7 @@ from telemetry.collector.body import ClientGoneError, gunzip, read_body, too_lar
 from telemetry.collector.config import CollectorConfig
 from telemetry.collector.errors import ApiError, StorageUnavailableError
 from telemetry.collector.keys import KeyRecord, KeyRing
-from telemetry.collector.limits import RateLimiter
+from telemetry.collector.limits import Admission, OverloadedError, RateLimiter
 from telemetry.collector.segment import parse_segment_batch
 from telemetry.collector.store import Sink
 from telemetry.collector.validate import (
@@ -44,6 +57,7 @@ from telemetry.collector.validate import (
     parse_json,
     parse_reelscope_batch,
 )
+from telemetry.device_proof import DEVICE_SECRET_HEADER, proves
 from telemetry.recommend.service import FeedService, open_feed_service
 
 log = logging.getLogger("reelscope.collector.app")
@@ -54,15 +68,31 @@ ENCODINGS = frozenset({"gzip", "identity"})
 
 @dataclass
 class Collector:
-    """What the handlers share: settings, keys, rate buckets, the sink, the in-flight count."""
+    """What the handlers share: settings, keys, rate buckets, admission, the sink."""
 
     config: CollectorConfig
     keys: KeyRing
     limiter: RateLimiter
+    admission: Admission
     sink: Sink
     feeds: FeedService | None = None
     feeds_unavailable: str = ""
-    in_flight: int = 0
+
+
+class DeviceIdConvertor(Convertor[str]):
+    """Any characters, "/" (sent as %2F) and newlines too: every device id that can be stored
+    must be deletable, and Starlette's `str` stops at "/" and `path` at a newline."""
+
+    regex = "(?s:.+)"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("device", DeviceIdConvertor())
 
 
 def json_response(status: int, body: Any, headers: Mapping[str, str] | None = None) -> Response:
@@ -112,32 +142,34 @@ def _declared_length(request: Request, limit: int) -> None:
 async def post_batch(request: Request) -> Response:
     collector = _collector(request)
     config = collector.config
+    admission = collector.admission
     received_at = _now_ms()
     record = _authorize(request, collector)
     encoding = _content_encoding(request)
-    if collector.in_flight >= config.max_in_flight:
-        raise ApiError(
-            503,
-            "overloaded",
-            "the collector is handling too many requests",
-            {"Retry-After": str(config.retry_after_s)},
-        )
-    collector.in_flight += 1
+    _declared_length(request, config.max_body_bytes)
+    admission.enter(record.id)
+    held = 0
     try:
-        _declared_length(request, config.max_body_bytes)
-        body = await read_body(request.receive, config.max_body_bytes, config.body_timeout_s)
+        try:
+            body = await read_body(request.receive, config.max_body_bytes, config.body_timeout_s)
+        finally:
+            admission.uploaded(record.id)
         if encoding == "gzip":
             body = gunzip(body, config.max_decompressed_bytes)
-        document = parse_json(body)
+        admission.hold(len(body))
+        held = len(body)
+        document = parse_json(body, config.max_json_tokens)
         del body
         items = batch_items(document, config)
         parse = parse_segment_batch if is_segment_batch(document, items) else parse_reelscope_batch
         parsed = parse(document, items, record.id, received_at, config)
+        # Only the rows wait for the commit, not the parsed document (several times larger).
+        del document, items
         accepted = duplicates = 0
         if not parsed.write.empty():
             accepted, duplicates = await collector.sink.write(parsed.write)
     finally:
-        collector.in_flight -= 1
+        admission.leave(held)
     request.state.events = (accepted, duplicates, len(parsed.rejected))
     return json_response(
         200, {"accepted": accepted, "duplicates": duplicates, "rejected": parsed.rejected}
@@ -154,8 +186,22 @@ async def delete_device_events(request: Request) -> Response:
             "invalid_device_id",
             f"device_id must be 1 to {collector.config.max_id_chars} characters",
         )
-    deleted = await collector.sink.delete_device(record.id, device_id)
-    log.info("deleted %d events of one device", deleted, extra={"key_id": record.id})
+    if record.admin:
+        key_ids = collector.keys.ids()
+    elif proves(request.headers.get(DEVICE_SECRET_HEADER, ""), device_id):
+        key_ids = [record.id]
+    else:
+        raise ApiError(
+            403,
+            "not_device_owner",
+            f"send this device's secret in {DEVICE_SECRET_HEADER}, or use an admin key",
+        )
+    deleted = 0
+    for key_id in key_ids:
+        deleted += await collector.sink.delete_device(key_id, device_id)
+    log.info(
+        "deleted %d events of one device", deleted, extra={"key_id": record.id, "keys": key_ids}
+    )
     return json_response(200, {"deleted": deleted})
 
 
@@ -223,6 +269,13 @@ async def _storage_unavailable(request: Request, exc: Exception) -> Response:
     )
 
 
+async def _overloaded(request: Request, exc: Exception) -> Response:
+    retry = str(_collector(request).config.retry_after_s)
+    return json_response(
+        503, {"code": "overloaded", "message": f"{exc}; retry later"}, {"Retry-After": retry}
+    )
+
+
 async def _client_gone(request: Request, exc: Exception) -> Response:
     # Nobody reads this answer; it exists so the access log shows what happened.
     return json_response(400, {"code": "client_gone", "message": "the client disconnected"})
@@ -247,6 +300,9 @@ def create_app(config: CollectorConfig, sink: Sink) -> ASGIApp:
         config=config,
         keys=KeyRing(Path(config.keys)),
         limiter=RateLimiter(config.rate_limit_per_s, config.rate_limit_burst),
+        admission=Admission(
+            config.max_in_flight, config.max_uploads_per_key, config.max_in_flight_bytes
+        ),
         sink=sink,
     )
     # Not a SQLite store (Kafka): the rule-based rows get no watch history.
@@ -270,7 +326,9 @@ def create_app(config: CollectorConfig, sink: Sink) -> ASGIApp:
         routes=[
             Route("/v1/batch", post_batch, methods=["POST"]),
             Route("/v1/feed", get_feed, methods=["GET"]),
-            Route("/v1/devices/{device_id}/events", delete_device_events, methods=["DELETE"]),
+            Route(
+                "/v1/devices/{device_id:device}/events", delete_device_events, methods=["DELETE"]
+            ),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/openapi.json", openapi, methods=["GET"]),
@@ -278,6 +336,7 @@ def create_app(config: CollectorConfig, sink: Sink) -> ASGIApp:
         exception_handlers={
             ApiError: _api_error,
             StorageUnavailableError: _storage_unavailable,
+            OverloadedError: _overloaded,
             ClientGoneError: _client_gone,
             HTTPException: _http_error,
             Exception: _internal_error,

@@ -1,12 +1,14 @@
 """`reelscope-collector`: serve the API, or manage write keys. Runs on the main thread.
 
     reelscope-collector [--config FILE] serve [--host H] [--port P] [--db URL] [--keys PATH]
-    reelscope-collector keys [--keys PATH] add --name NAME [--key VALUE]
+    reelscope-collector keys [--keys PATH] add --name NAME [--key VALUE] [--admin]
     reelscope-collector keys [--keys PATH] revoke ID_OR_NAME
     reelscope-collector keys [--keys PATH] list
 
 Settings come from defaults, then `--config` (TOML), then REELSCOPE_COLLECTOR_* variables, then
-flags. `keys add` prints the new key once; it is stored only as a SHA-256 digest.
+flags. `keys add` prints the new key once; it is stored only as a SHA-256 digest. An `--admin`
+key may also delete any device's data. `serve` refuses to start (exit 2) without its keys file
+or on a store written by a newer collector.
 """
 
 from __future__ import annotations
@@ -38,6 +40,9 @@ def _parser() -> argparse.ArgumentParser:
     add = actions.add_parser("add", help="add a key and print it")
     add.add_argument("--name", required=True)
     add.add_argument("--key", help="use this key instead of a random one (development)")
+    add.add_argument(
+        "--admin", action="store_true", help="may delete any device's data (operators)"
+    )
     revoke = actions.add_parser("revoke", help="revoke a key by id or name (answers 403 after)")
     revoke.add_argument("id_or_name")
     actions.add_parser("list", help="list keys (ids, names, dates; never the keys)")
@@ -48,7 +53,7 @@ def _keys(arguments: argparse.Namespace, config: CollectorConfig) -> int:
     keys = KeyFile(Path(config.keys))
     try:
         if arguments.action == "add":
-            record, key, created = keys.add(arguments.name, arguments.key)
+            record, key, created = keys.add(arguments.name, arguments.key, admin=arguments.admin)
             if created:
                 print(f"added {record.id} ({record.name}); the key, shown only now:")
             else:
@@ -60,6 +65,7 @@ def _keys(arguments: argparse.Namespace, config: CollectorConfig) -> int:
         else:
             for record in keys.load():
                 state = f"revoked {record.revoked_at}" if record.revoked else "active"
+                state += ", admin" if record.admin else ""
                 print(f"{record.id}\t{record.name}\tcreated {record.created_at}\t{state}")
     except ValueError as exc:
         print(f"reelscope-collector: {exc}", file=sys.stderr)
@@ -81,9 +87,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _keys(arguments, config)
     from telemetry.collector.accesslog import configure_logging
     from telemetry.collector.server import serve
+    from telemetry.collector.sqlite_sink import SchemaTooNewError
 
     configure_logging(config.log_level, config.log_json)
-    serve(config)
+    try:
+        serve(config)
+    except (OSError, ValueError, SchemaTooNewError) as exc:
+        print(f"reelscope-collector: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -37,9 +37,26 @@ class CollectorConfig:
     max_future_ms: int = 3_600_000
     max_id_chars: int = 64
     max_in_flight: int = 64
-    # Per write key: a token bucket of requests; 0 turns the limit off.
-    rate_limit_per_s: float = 200.0
-    rate_limit_burst: int = 400
+    # Request heads (431 beyond): their bytes and header count, checked while they arrive.
+    max_header_bytes: int = 16 * KIB
+    max_headers: int = 100
+    # A batch context (and a Segment message's own one), encoded; 413 beyond.
+    max_context_bytes: int = 8 * KIB
+    # JSON tokens (brackets, commas, colons) in one inflated body, counted before parsing: this
+    # bounds the Python objects one parse can make (413 too_many_values beyond).
+    max_json_tokens: int = 200_000
+    # Inflated bytes of all requests past parsing and not yet answered (503 beyond): with
+    # max_in_flight and max_json_tokens this bounds what requests in flight hold in memory.
+    max_in_flight_bytes: int = 64 * MIB
+    # Requests of one write key whose bodies are still arriving (503 beyond), so slow
+    # uploaders on one key cannot take every in-flight slot from the others.
+    max_uploads_per_key: int = 16
+    # Per write key: a token bucket of requests; 0 turns the limit off. Sized from the
+    # benchmark (docs/collector.md): one process serves at most ~450 requests/s (100-event
+    # batches, one core), so a fleet sharing the app's one write key is not capped below what
+    # the collector can store; lower it where many keys share one collector.
+    rate_limit_per_s: float = 1000.0
+    rate_limit_burst: int = 2000
     # Slow or stalled clients: the whole body must arrive within body_timeout_s, and a
     # connection may wait at most header_timeout_s for a request's headers.
     body_timeout_s: float = 10.0
@@ -50,6 +67,9 @@ class CollectorConfig:
     sqlite_synchronous: str = "FULL"
     busy_timeout_ms: int = 2000
     max_db_bytes: int = 0
+    # /readyz answers 503 when less than this is free on the database's disk (or under
+    # max_db_bytes, where the headroom is at most a sixteenth of the cap).
+    min_free_disk_bytes: int = 64 * MIB
     max_pending_events: int = 50_000
     store_timeout_s: float = 10.0
     retry_after_s: int = 1
@@ -59,6 +79,10 @@ class CollectorConfig:
     catalog: str = ""
     experiment: str = ""
     feed_seed: int = -1
+    # TLS: both set, the collector serves HTTPS (else plain HTTP, for loopback or behind a
+    # TLS-terminating reverse proxy; docs/collector.md).
+    ssl_certfile: str = ""
+    ssl_keyfile: str = ""
     log_level: str = "INFO"
     log_json: bool = True
 
@@ -106,6 +130,8 @@ def load_config(
         if value is not None:
             values[name] = _coerce(name, value)
     config = CollectorConfig(**values)
+    if bool(config.ssl_certfile) != bool(config.ssl_keyfile):
+        raise ValueError("ssl_certfile and ssl_keyfile must be set together")
     if config.sqlite_synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
         raise ValueError(f"sqlite_synchronous: unknown level {config.sqlite_synchronous!r}")
     return config

@@ -27,7 +27,7 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from telemetry.collector.config import CollectorConfig
 from telemetry.collector.errors import StorageUnavailableError
-from telemetry.collector.store import BatchWrite, WriteResult
+from telemetry.collector.store import BatchWrite, ContextRow, WriteResult
 from telemetry.scaleout.kafka_url import PRODUCER_FIXED, KafkaTarget
 from telemetry.scaleout.messages import Record, delete_record, drop_record, event_record
 
@@ -36,6 +36,11 @@ log = logging.getLogger("reelscope.collector.kafka")
 # The event loop's deadline is a little later than librdkafka's, so the broker's verdict (a
 # failed delivery, with its reason) is what answers, not a bare timeout.
 _VERDICT_MARGIN_S = 1.0
+
+
+def _context_json(contexts: dict[bytes, ContextRow], digest: bytes | None) -> str | None:
+    row = None if digest is None else contexts.get(digest)
+    return None if row is None else row.json
 
 
 class _Delivery:
@@ -191,8 +196,7 @@ class KafkaSink:
     async def write(self, batch: BatchWrite) -> WriteResult:
         contexts = batch.contexts
         records = [
-            event_record(row, None if row.context_hash is None else contexts.get(row.context_hash))
-            for row in batch.rows
+            event_record(row, _context_json(contexts, row.context_hash)) for row in batch.rows
         ]
         records.extend(drop_record(drop) for drop in batch.drops)
         await self._produce(records)

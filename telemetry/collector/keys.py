@@ -3,8 +3,10 @@
 `KeyFile` is used by the `reelscope-collector keys` commands (main thread, one process at a
 time). `KeyRing` is used by the server on its event loop only: it re-reads the file when it
 changes (checked at most once per `reload_interval_s`), so `keys revoke` takes effect without a
-restart. Keys are random tokens, so a plain SHA-256 is enough; a slow hash would only slow
-every request.
+restart. A missing keys file is an error at start-up (it would turn every key into a 401), and
+a file that vanishes or breaks later leaves the keys loaded before in force. Keys are random
+tokens, so a plain SHA-256 is enough; a slow hash would only slow every request. An admin key
+(`keys add --admin`) may also delete any device's data (see `app.py`).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ class KeyRecord:
     sha256: str
     created_at: str
     revoked_at: str | None = None
+    admin: bool = False
 
     @property
     def revoked(self) -> bool:
@@ -70,7 +73,9 @@ class KeyFile:
             os.fsync(handle.fileno())
         os.replace(temporary, self.path)
 
-    def add(self, name: str, key: str | None = None) -> tuple[KeyRecord, str, bool]:
+    def add(
+        self, name: str, key: str | None = None, *, admin: bool = False
+    ) -> tuple[KeyRecord, str, bool]:
         """Add a key (random unless given); returns (record, key, created).
 
         Adding the same name with the same explicit key again is a no-op, so `make run` can
@@ -83,13 +88,17 @@ class KeyFile:
         records = self.load()
         for record in records:
             if record.sha256 == hashed:
-                if record.name == name and not record.revoked:
+                if record.name == name and not record.revoked and record.admin == admin:
                     return record, key, False
                 raise ValueError(f"that key is already registered as {record.id}")
         if any(record.name == name and not record.revoked for record in records):
             raise ValueError(f"an active key named {name!r} already exists")
         record = KeyRecord(
-            id="k_" + secrets.token_hex(4), name=name, sha256=hashed, created_at=_now()
+            id="k_" + secrets.token_hex(4),
+            name=name,
+            sha256=hashed,
+            created_at=_now(),
+            admin=admin,
         )
         self._save([*records, record])
         return record, key, True
@@ -102,6 +111,10 @@ class KeyFile:
         revoked = replace(matches[0], revoked_at=_now())
         self._save([revoked if r is matches[0] else r for r in records])
         return revoked
+
+
+class KeysFileMissingError(FileNotFoundError):
+    """The collector was started without its keys file."""
 
 
 class KeyRing:
@@ -126,14 +139,23 @@ class KeyRing:
         try:
             stat = self._file.path.stat()
         except FileNotFoundError:
-            stamp = None
-        else:
-            stamp = (stat.st_mtime_ns, stat.st_size)
+            if not self._loaded:
+                raise KeysFileMissingError(
+                    f"keys file {self._file.path} not found: create it with"
+                    " `reelscope-collector keys --keys PATH add --name NAME`"
+                ) from None
+            if self._stamp is not None:
+                log.error("keys file %s is gone; keeping the previous keys", self._file.path)
+                self._stamp = None
+            return
+        stamp = (stat.st_mtime_ns, stat.st_size)
         if self._loaded and stamp == self._stamp:
             return
         try:
             records = self._file.load()
-        except (OSError, ValueError, TypeError):
+        except (OSError, ValueError, TypeError) as exc:
+            if not self._loaded:
+                raise ValueError(f"keys file {self._file.path} unreadable: {exc}") from exc
             # Keep serving with the keys we had: a half-edited file must not lock everyone out.
             log.exception("keys file %s unreadable; keeping the previous keys", self._file.path)
             return
@@ -141,6 +163,12 @@ class KeyRing:
         self._stamp = stamp
         self._loaded = True
         log.info("loaded %d write keys", len(self._records))
+        if not self._records:
+            log.warning("keys file %s holds no keys: every request answers 401", self._file.path)
+
+    def ids(self) -> list[str]:
+        """Every key's id, revoked ones too (an admin's deletion covers all of them)."""
+        return [record.id for _, record in self._records]
 
     def lookup(self, key: str) -> KeyRecord | None:
         """The record whose digest matches; every record is compared, so timing tells nothing."""

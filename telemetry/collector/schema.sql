@@ -1,4 +1,4 @@
--- The collector's SQLite store (PRAGMA user_version = 2). Written only by the collector's writer
+-- The collector's SQLite store (PRAGMA user_version = 3). Written only by the collector's writer
 -- thread; read by the report through `open_store_readonly(url)` while the collector runs.
 -- Times are milliseconds since the Unix epoch (UTC).
 
@@ -30,11 +30,16 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_app_session_seq ON events (app_session_id, seq);
 CREATE INDEX IF NOT EXISTS events_device ON events (device_id);
 
--- Batch contexts (app, OS, libVLC version, locale, screen), stored once per distinct value.
+-- Batch contexts (app, OS, libVLC version, locale, screen; Segment traits, IP networks),
+-- stored once per distinct value per device and key, so a device's deletion deletes them too.
+-- (Version 2 stored each value once for everyone: those rows have no owner.)
 CREATE TABLE IF NOT EXISTS contexts (
-    hash BLOB PRIMARY KEY,  -- BLAKE2b-128 of the canonical (sorted-key) JSON
-    json TEXT NOT NULL
+    hash         BLOB PRIMARY KEY,  -- BLAKE2b-128 of [key id, device id] and the canonical JSON
+    json         TEXT NOT NULL,     -- the context, keys sorted
+    owner_key    TEXT,              -- the key and device that sent it (named apart from
+    owner_device TEXT               -- events' columns, so joins need no qualifying)
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS contexts_owner ON contexts (owner_device);
 
 -- Events the client dropped before sending (outbox full, too old, ...), as it reported them.
 -- A retried batch reports the same drops again: batch_digest (a hash of the device id and the

@@ -3,8 +3,14 @@
 Called by the batch handler on the event loop when `validate.is_segment_batch` says so. Supports
 track, screen, page and identify; `messageId` is the event id, `timestamp` the client time, and
 `sentAt` (per message, else per batch) the send time, ISO 8601 strings as the libraries write
-them. The batch-level `context` is merged under each message's own, as Segment does. A message
-without `timestamp` is taken to have happened when it was sent.
+them. A message without `timestamp` is taken to have happened when it was sent.
+
+Contexts: Segment merges the batch-level `context` under each message's own. Storing that merge
+per message would copy the batch context into every event (a 28 KB gzip body became 1 GB), so
+each is stored once instead: the event's `context_hash` names the batch's context (once per
+device, as for Reelscope batches), or the message's own when the batch has none, and the
+message's own context stays in `raw`; the merge is `json_patch(contexts.json, raw->context)`.
+The device id is looked up as in the merge: the message's `context.device.id`, else the batch's.
 """
 
 from __future__ import annotations
@@ -13,13 +19,14 @@ import datetime as dt
 from typing import Any
 
 from telemetry.collector.config import CollectorConfig
+from telemetry.collector.errors import ApiError
 from telemetry.collector.privacy import truncate_ip
 from telemetry.collector.store import BatchWrite, EventRow
 from telemetry.collector.validate import (
     MAX_TIME_MS,
+    BatchContext,
     InvalidEventError,
     ParsedBatch,
-    canonical_context,
     depth_within,
     encode_event,
     envelope_error,
@@ -70,7 +77,8 @@ def _segment_event(
     *,
     key_id: str,
     batch_sent_at: int | None,
-    batch_context: dict[str, Any],
+    batch_context: BatchContext | None,
+    batch_device: str | None,
     received_at: int,
     write: BatchWrite,
     config: CollectorConfig,
@@ -101,17 +109,18 @@ def _segment_event(
     own_context = item.get("context", {})
     if not isinstance(own_context, dict):
         raise InvalidEventError("invalid_field", "context must be an object")
-    context = {**batch_context, **own_context}
-    device = context.get("device")
-    device_id = device.get("id") if isinstance(device, dict) else None
-    if not isinstance(device_id, str) or not 0 < len(device_id) <= ids:
-        device_id = anonymous_id or user_id
+    device_id = _device_id(own_context, ids) if "device" in own_context else batch_device
+    device_id = device_id or anonymous_id or user_id
     if isinstance(own_context.get("ip"), str):
         # The raw event keeps the context too, so its address is cut down there as well.
         item = {**item, "context": {**own_context, "ip": truncate_ip(own_context["ip"])}}
-    context_hash, context_json = canonical_context(context)
     raw = encode_event(item, config)
-    write.contexts[context_hash] = context_json
+    context = batch_context
+    if context is None and own_context:
+        try:
+            context = BatchContext(own_context, key_id, write, config)
+        except ApiError as refusal:
+            raise InvalidEventError(refusal.code, refusal.message) from refusal
     return EventRow(
         key_id=key_id,
         event_id=message_id,
@@ -128,9 +137,15 @@ def _segment_event(
         sent_at=sent_at,
         received_at=received_at,
         corrected_time=received_at - (sent_at - time),
-        context_hash=context_hash,
+        context_hash=None if context is None else context.hash_for(device_id),
         raw=raw,
     )
+
+
+def _device_id(context: dict[str, Any], limit: int) -> str | None:
+    device = context.get("device")
+    device_id = device.get("id") if isinstance(device, dict) else None
+    return device_id if isinstance(device_id, str) and 0 < len(device_id) <= limit else None
 
 
 def parse_segment_batch(
@@ -149,6 +164,8 @@ def parse_segment_batch(
     if not isinstance(batch_context, dict) or not depth_within(batch_context, config.max_depth):
         raise envelope_error(f"context must be an object nested at most {config.max_depth}")
     parsed = ParsedBatch(BatchWrite(key_id))
+    context = BatchContext(batch_context, key_id, parsed.write, config) if batch_context else None
+    batch_device = _device_id(batch_context, config.max_id_chars)
     for index, item in enumerate(batch):
         try:
             parsed.write.rows.append(
@@ -156,7 +173,8 @@ def parse_segment_batch(
                     item,
                     key_id=key_id,
                     batch_sent_at=batch_sent_at,
-                    batch_context=batch_context,
+                    batch_context=context,
+                    batch_device=batch_device,
                     received_at=received_at,
                     write=parsed.write,
                     config=config,

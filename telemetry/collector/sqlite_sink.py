@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import queue
 import sqlite3
 import threading
 from collections.abc import Sequence
 from concurrent.futures import Future
+from contextlib import closing
 from importlib import resources
 from itertools import chain
 from pathlib import Path
@@ -35,11 +37,14 @@ from telemetry.collector.store import BatchWrite, EventRow, WriteResult
 
 log = logging.getLogger("reelscope.collector.store")
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # What turns a store of version N into N + 1; schema.sql itself creates the latest version.
 # 1 -> 2: indexes no reader used, each paid for on every insert.
+# 2 -> 3: contexts belong to a key and device, so deleting a device deletes its contexts.
 UPGRADES = {
     1: "DROP INDEX IF EXISTS events_type_time; DROP INDEX IF EXISTS events_play_session;",
+    2: "ALTER TABLE contexts ADD COLUMN owner_key TEXT; ALTER TABLE contexts ADD COLUMN"
+    " owner_device TEXT; CREATE INDEX contexts_owner ON contexts (owner_device);",
 }
 # Bounds one transaction: past this, committing sooner keeps request latency flat.
 MAX_GROUP_EVENTS = 20_000
@@ -57,7 +62,9 @@ INSERT_CHUNKS = {
     rows: INSERT_EVENT.removesuffix(_EVENT_VALUES) + ",".join([_EVENT_VALUES] * rows)
     for rows in (256, 64, 16, 4, 1)
 }
-INSERT_CONTEXT = "INSERT OR IGNORE INTO contexts (hash, json) VALUES (?, ?)"
+INSERT_CONTEXT = (
+    "INSERT OR IGNORE INTO contexts (hash, json, owner_key, owner_device) VALUES (?,?,?,?)"
+)
 INSERT_DROP = (
     "INSERT OR IGNORE INTO client_drops (key_id, device_id, reason, dropped, received_at,"
     " batch_digest) VALUES (?,?,?,?,?,?)"
@@ -102,7 +109,7 @@ class _WriteOp(_Op[WriteResult]):
         accepted = insert_events(connection, batch.rows)
         duplicates = len(batch.rows) - accepted
         if batch.contexts:
-            connection.executemany(INSERT_CONTEXT, batch.contexts.items())
+            connection.executemany(INSERT_CONTEXT, batch.contexts.values())
         if batch.drops:
             connection.executemany(INSERT_DROP, batch.drops)
         if duplicates:
@@ -122,22 +129,65 @@ class _DeleteDeviceOp(_Op[int]):
             "DELETE FROM events WHERE key_id = ? AND device_id = ?", device
         ).rowcount
         connection.execute("DELETE FROM client_drops WHERE key_id = ? AND device_id = ?", device)
+        connection.execute(
+            "DELETE FROM contexts WHERE owner_device = ? AND owner_key = ?", device[::-1]
+        )
         return deleted
 
 
-class _ReadyOp(_Op[None]):
-    """A write that is rolled back: locked, read-only or full storage makes it fail."""
+class _ReadyOp(_Op[str | None]):
+    """A write that is rolled back (locked or read-only storage makes it fail), and the room
+    left on the disk and under `max_db_bytes`: why the store is not ready, or None."""
 
-    def __init__(self) -> None:
+    def __init__(self, path: Path, config: CollectorConfig) -> None:
         super().__init__(0)
+        self._path = path
+        self._config = config
 
-    def apply(self, connection: sqlite3.Connection) -> None:
+    def apply(self, connection: sqlite3.Connection) -> str | None:
         connection.execute("SAVEPOINT ready")
         try:
             connection.execute(ADD_COUNTER, ("", "ready_check", 1))
         finally:
             connection.execute("ROLLBACK TO ready")
             connection.execute("RELEASE ready")
+        config = self._config
+        disk = os.statvfs(self._path.parent)
+        if disk.f_bavail * disk.f_frsize < config.min_free_disk_bytes:
+            return "the storage is full (disk)"
+        if config.max_db_bytes:
+            (page_size,) = connection.execute("PRAGMA page_size").fetchone()
+            (used,) = connection.execute("PRAGMA page_count").fetchone()
+            (free,) = connection.execute("PRAGMA freelist_count").fetchone()
+            left = config.max_db_bytes - (used - free) * page_size
+            if left < min(config.min_free_disk_bytes, config.max_db_bytes // 16):
+                return "the storage is full (max_db_bytes)"
+        return None
+
+
+class SchemaTooNewError(Exception):
+    """The store was written by a newer collector: writing it could corrupt what that one
+    expects, so this one refuses to start."""
+
+    def __init__(self, path: Path, version: int) -> None:
+        super().__init__(
+            f"{path} has schema version {version}, newer than this collector's"
+            f" {SCHEMA_VERSION}: run a collector at least as new, or point --db elsewhere"
+        )
+
+
+def check_schema(path: Path) -> None:
+    """Refuse (SchemaTooNewError) a store of a newer schema; any other problem is left to the
+    writer, which answers 503 and retries."""
+    if not path.exists():
+        return
+    try:
+        with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as probe:
+            (version,) = probe.execute("PRAGMA user_version").fetchone()
+    except sqlite3.Error:
+        return
+    if version > SCHEMA_VERSION:
+        raise SchemaTooNewError(path, version)
 
 
 def _describe(error: sqlite3.Error) -> str:
@@ -163,13 +213,19 @@ class SqliteSink:
         self._connection: sqlite3.Connection | None = None
         self._thread = threading.Thread(target=self._run, name="collector-writer", daemon=True)
         self._opened = threading.Event()
+        self._fatal: SchemaTooNewError | None = None
+        self._ready: asyncio.Future[str | None] | None = None
+        check_schema(path)
 
     # Event-loop side.
 
     def start(self) -> None:
-        """Start the writer and wait for its first attempt to open (and create) the store."""
+        """Start the writer and wait for its first attempt to open (and create) the store;
+        raises SchemaTooNewError for a store this collector must not write."""
         self._thread.start()
         self._opened.wait()
+        if self._fatal is not None:
+            raise self._fatal
 
     async def _submit(self, op: _Op[T]) -> T:
         with self._pending_lock:
@@ -193,7 +249,12 @@ class SqliteSink:
         return await self._submit(_DeleteDeviceOp(key_id, device_id))
 
     async def check_ready(self) -> None:
-        await self._submit(_ReadyOp())
+        # Unauthenticated callers share one check: however many ask, one op is queued.
+        if self._ready is None or self._ready.done():
+            self._ready = asyncio.ensure_future(self._submit(_ReadyOp(self._path, self._config)))
+        reason = await asyncio.shield(self._ready)
+        if reason is not None:
+            raise StorageUnavailableError(reason)
 
     def close(self) -> None:
         if self._thread.is_alive():
@@ -217,7 +278,7 @@ class SqliteSink:
                 connection.execute(f"PRAGMA max_page_count = {pages}")
             (version,) = connection.execute("PRAGMA user_version").fetchone()
             if version > SCHEMA_VERSION:
-                raise RuntimeError(f"{self._path} has schema {version}, newer than this collector")
+                raise SchemaTooNewError(self._path, version)
             if version < SCHEMA_VERSION:
                 if version == 0:
                     steps = resources.files(__package__).joinpath("schema.sql").read_text()
@@ -237,6 +298,9 @@ class SqliteSink:
             self._connection = self._open()
         except sqlite3.Error as exc:
             log.warning("store not writable at start-up (%s); will retry on each write", exc)
+        except SchemaTooNewError as exc:
+            self._fatal = exc
+            return
         finally:
             self._opened.set()
         stopping = False

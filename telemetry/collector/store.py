@@ -38,6 +38,15 @@ class EventRow(NamedTuple):
     raw: str
 
 
+class ContextRow(NamedTuple):
+    """One `contexts` row: a context as one device of one key sent it (see schema.sql)."""
+
+    hash: bytes
+    json: str
+    key_id: str
+    device_id: str | None
+
+
 class DropRow(NamedTuple):
     """One `client_drops` row."""
 
@@ -55,7 +64,7 @@ class BatchWrite:
 
     key_id: str
     rows: list[EventRow] = field(default_factory=list)
-    contexts: dict[bytes, str] = field(default_factory=dict)
+    contexts: dict[bytes, ContextRow] = field(default_factory=dict)
     drops: list[DropRow] = field(default_factory=list)
 
     def empty(self) -> bool:
@@ -77,7 +86,8 @@ class Sink(Protocol):
         ...
 
     async def delete_device(self, key_id: str, device_id: str) -> int:
-        """Delete every event of one device stored under one key; the number deleted."""
+        """Delete every event, context and drop report of one device stored under one key;
+        the number of events deleted."""
         ...
 
     async def check_ready(self) -> None:

@@ -5,6 +5,10 @@ request; a bad event is reported in `rejected` and the rest of the batch is stor
 bodies carry `sent_at`; a body without it whose items carry `messageId` is a Segment batch and
 goes to `segment.py`. Integers headed for SQLite columns are range-checked here, because a
 64-bit overflow at insert time would fail a whole commit group.
+
+Memory: `parse_json` counts the body's JSON tokens before parsing, which bounds the objects
+one parse makes. Amplification: a batch context is capped (`max_context_bytes`) and stored once
+per device of the batch (`BatchContext`), never copied into each event.
 """
 
 from __future__ import annotations
@@ -20,11 +24,14 @@ import orjson
 from telemetry.collector.config import CollectorConfig
 from telemetry.collector.errors import ApiError
 from telemetry.collector.privacy import truncate_ip
-from telemetry.collector.store import BatchWrite, DropRow, EventRow
+from telemetry.collector.store import BatchWrite, ContextRow, DropRow, EventRow
 
 # Millisecond timestamps must fall between the epoch and the end of year 9999.
 MAX_TIME_MS = 253_402_300_799_999
 MAX_INT64 = 2**63 - 1
+# A launch's event counter: 2^31 events is decades of heartbeats, and a larger seq would only
+# read as billions of events lost in the report's gap count.
+MAX_SEQ = 2**31 - 1
 MAX_DROP_REASONS = 100
 TYPE_PATTERN = re.compile(r"[a-z][a-z0-9_]*\Z")
 
@@ -48,8 +55,16 @@ def envelope_error(message: str) -> ApiError:
     return ApiError(400, "invalid_envelope", message)
 
 
-def parse_json(body: bytes) -> Any:
-    """orjson refuses NaN/Infinity, invalid UTF-8 and nesting past 1024, all as a 400."""
+def parse_json(body: bytes, max_tokens: int) -> Any:
+    """orjson refuses NaN/Infinity, invalid UTF-8 and nesting past 1024, all as a 400.
+
+    Every JSON value but the first follows a `,` or `:` or opens with `[` or `{`, so their count
+    (counted in C, a few microseconds per 100 KB) bounds how many objects the parse makes; the
+    same characters inside strings only make it count high, never low.
+    """
+    tokens = body.count(b",") + body.count(b":") + body.count(b"{") + body.count(b"[")
+    if tokens > max_tokens:
+        raise ApiError(413, "too_many_values", f"the body holds more than {max_tokens} JSON values")
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -127,12 +142,38 @@ def optional_id(properties: dict[str, Any], name: str, limit: int) -> str | None
     return value if isinstance(value, str) and 0 < len(value) <= limit else None
 
 
-def canonical_context(context: dict[str, Any]) -> tuple[bytes, str]:
-    """(hash, JSON) of a context with sorted keys, so equal contexts are stored once."""
-    if isinstance(context.get("ip"), str):
-        context = {**context, "ip": truncate_ip(context["ip"])}
-    encoded = orjson.dumps(context, option=orjson.OPT_SORT_KEYS)
-    return hashlib.blake2b(encoded, digest_size=16).digest(), encoded.decode()
+class BatchContext:
+    """A context as stored: canonical JSON (sorted keys, IP cut to its network), capped in
+    size, one `contexts` row per device that sent it under this key. Equal contexts of one
+    device share a row; deleting a device deletes its rows, whatever they hold (traits, IPs).
+    """
+
+    def __init__(
+        self, context: dict[str, Any], key_id: str, write: BatchWrite, config: CollectorConfig
+    ) -> None:
+        if isinstance(context.get("ip"), str):
+            context = {**context, "ip": truncate_ip(context["ip"])}
+        self.encoded = orjson.dumps(context, option=orjson.OPT_SORT_KEYS)
+        if len(self.encoded) > config.max_context_bytes:
+            raise ApiError(
+                413,
+                "context_too_large",
+                f"a context exceeds {config.max_context_bytes} bytes",
+            )
+        self._key_id = key_id
+        self._write = write
+        self._hashes: dict[str | None, bytes] = {}
+
+    def hash_for(self, device_id: str | None) -> bytes:
+        digest = self._hashes.get(device_id)
+        if digest is None:
+            owner = orjson.dumps([self._key_id, device_id])
+            digest = hashlib.blake2b(owner + self.encoded, digest_size=16).digest()
+            self._hashes[device_id] = digest
+            self._write.contexts[digest] = ContextRow(
+                digest, self.encoded.decode(), self._key_id, device_id
+            )
+        return digest
 
 
 def encode_event(item: dict[str, Any], config: CollectorConfig) -> str:
@@ -164,7 +205,7 @@ def _reelscope_event(
     key_id: str,
     sent_at: int,
     received_at: int,
-    context_hash: bytes | None,
+    context: BatchContext | None,
     config: CollectorConfig,
 ) -> EventRow:
     if not isinstance(item, dict):
@@ -177,7 +218,7 @@ def _reelscope_event(
     schema = integer(item, "schema", 1, MAX_INT64)
     time = integer(item, "time", 0, MAX_TIME_MS)
     mono_ms = integer(item, "mono_ms", 0, MAX_INT64)
-    seq = integer(item, "seq", 1, MAX_INT64)
+    seq = integer(item, "seq", 1, MAX_SEQ)
     app_session_id = text(item, "app_session_id", ids)
     device_id = text(item, "device_id", ids)
     properties = item.get("properties", {})
@@ -204,13 +245,19 @@ def _reelscope_event(
         sent_at,
         received_at,
         received_at - (sent_at - time),
-        context_hash,
+        None if context is None else context.hash_for(device_id),
         encode_event(item, config),
     )
 
 
 def _drops(
-    value: Any, key_id: str, batch: list[Any], received_at: int, config: CollectorConfig
+    value: Any,
+    key_id: str,
+    batch: list[Any],
+    *,
+    sent_at: int,
+    received_at: int,
+    config: CollectorConfig,
 ) -> list[DropRow]:
     if value is None:
         return []
@@ -227,11 +274,15 @@ def _drops(
     first = batch[0] if batch and isinstance(batch[0], dict) else {}
     device = first.get("device_id")
     device_id = device if isinstance(device, str) and len(device) <= config.max_id_chars else None
-    digest: bytes | None = None
+    # The same batch replayed reports the same drops: this digest makes the copy a no-op. A
+    # batch with events is named by its event ids; one with drops only, which has none, by its
+    # counts and send time (a client's retry carries a new sent_at, a replay the same).
     if batch:
-        # The same batch retried reports the same drops: this digest makes the copy a no-op.
         ids = [str(e.get("event_id")) if isinstance(e, dict) else "" for e in batch]
-        digest = hashlib.blake2b(orjson.dumps([device_id, ids]), digest_size=16).digest()
+        named = orjson.dumps([device_id, ids])
+    else:
+        named = orjson.dumps([sent_at, sorted(counts.items())])
+    digest = hashlib.blake2b(named, digest_size=16).digest()
     return [
         DropRow(key_id, device_id, reason, count, received_at, digest)
         for reason, count in counts.items()
@@ -273,16 +324,22 @@ def parse_reelscope_batch(
     if sent_at is None or not 0 <= sent_at <= MAX_TIME_MS:
         raise envelope_error("sent_at must be the send time in ms since the epoch")
     parsed = ParsedBatch(BatchWrite(key_id))
-    parsed.write.drops = _drops(document.get("drops"), key_id, batch, received_at, config)
+    parsed.write.drops = _drops(
+        document.get("drops"),
+        key_id,
+        batch,
+        sent_at=sent_at,
+        received_at=received_at,
+        config=config,
+    )
     if not batch and not document.get("drops"):
         raise ApiError(400, "empty_batch", "the batch has no events and no drops")
-    context_hash = None
-    context = document.get("context")
-    if context is not None:
-        if not isinstance(context, dict) or not depth_within(context, config.max_depth):
+    context = None
+    sent_context = document.get("context")
+    if sent_context is not None:
+        if not isinstance(sent_context, dict) or not depth_within(sent_context, config.max_depth):
             raise envelope_error(f"context must be an object nested at most {config.max_depth}")
-        context_hash, context_json = canonical_context(context)
-        parsed.write.contexts[context_hash] = context_json
+        context = BatchContext(sent_context, key_id, parsed.write, config)
     for index, item in enumerate(batch):
         try:
             parsed.write.rows.append(
@@ -291,7 +348,7 @@ def parse_reelscope_batch(
                     key_id=key_id,
                     sent_at=sent_at,
                     received_at=received_at,
-                    context_hash=context_hash,
+                    context=context,
                     config=config,
                 )
             )

@@ -39,6 +39,7 @@ import orjson
 
 from telemetry.collector.keys import KeyFile
 from telemetry.collector.store import open_store_readonly
+from telemetry.device_proof import DEVICE_SECRET_HEADER, device_id_for, new_device_secret
 from telemetry.events import SPECS
 from telemetry.fleet.client_process import BACKOFF_CAP_S, OUTBOX, client_config
 from telemetry.fleet.ledger import (
@@ -65,7 +66,9 @@ from telemetry.fleet.scenario import (
 from telemetry.sender import basic_auth
 
 MIB = 1024 * 1024
-FILLER_DEVICE = "fleet-filler"
+# The filler proves its device id when it deletes its data, as the app does.
+FILLER_SECRET = new_device_secret()
+FILLER_DEVICE = device_id_for(FILLER_SECRET)
 # A window not yet felt is held open for this many times its length again, and at least
 # long enough for a client at the end of its longest backoff to come back.
 _FELT_EXTENSION = 2.0
@@ -548,7 +551,13 @@ class _Fleet:
 
     def _free_store(self) -> None:
         for _ in range(5):
-            if self._collector_request("DELETE", f"/v1/devices/{FILLER_DEVICE}/events") == 200:
+            path = f"/v1/devices/{FILLER_DEVICE}/events"
+            if (
+                self._collector_request(
+                    "DELETE", path, headers={DEVICE_SECRET_HEADER: FILLER_SECRET}
+                )
+                == 200
+            ):
                 return
             self._abort.wait(1.0)
         self._failures.append("the filler's data could not be deleted")

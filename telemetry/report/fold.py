@@ -41,6 +41,7 @@ class Partial:
     sessions: list[SessionFigures] = field(default_factory=list)
     late_ends: dict[str, str] = field(default_factory=dict)  # play_session_id -> reason
     unended: set[str] = field(default_factory=set)  # requested, no session_end in their launch
+    ended: set[str] = field(default_factory=set)  # requested, with a session_end in their launch
     feeds: int = 0
     served: Counter[int] = field(default_factory=Counter)  # by row_index
     seen: Counter[int] = field(default_factory=Counter)  # served items with an impression
@@ -60,12 +61,14 @@ class Partial:
     events: int = 0
     lost_events: int = 0
     duplicates: int = 0
+    repeats: int = 0  # the same event recorded again under another seq (see `_Launch.add`)
     skew_corrected: int = 0
 
     def merge(self, other: Partial) -> None:
         self.sessions.extend(other.sessions)
         self.late_ends.update(other.late_ends)
         self.unended |= other.unended
+        self.ended |= other.ended
         self.feeds += other.feeds
         self.served.update(other.served)
         self.seen.update(other.seen)
@@ -86,6 +89,7 @@ class Partial:
         self.events += other.events
         self.lost_events += other.lost_events
         self.duplicates += other.duplicates
+        self.repeats += other.repeats
         self.skew_corrected += other.skew_corrected
 
 
@@ -172,6 +176,7 @@ class _Launch:
         # Keyed by whatever the span says; only valid impression keys are ever looked up.
         self._visible_ms: dict[tuple[object, object, object], int] = {}
         self._plays: list[tuple[str, int, str]] = []  # (impression_id, mono, play_session_id)
+        self._seen: set[tuple[str, int, str | None, bytes]] = set()
 
     def _context(self, context_hash: bytes | None) -> Context:
         return self._contexts.get(context_hash or b"", _UNKNOWN)
@@ -198,6 +203,14 @@ class _Launch:
         kind, mono, corrected, context_hash, session_id = (
             event[0], event[3], event[5], event[7], event[8]
         )  # fmt: skip
+        # A copy under a new seq (a client or relay that re-records what it already sent) is
+        # not caught by the (app_session_id, seq) identity. The same type, monotonic time and
+        # properties within one launch is the same event: counted once, whatever its type.
+        identity = (kind, mono, session_id, orjson.dumps(props, option=orjson.OPT_SORT_KEYS))
+        if identity in self._seen:
+            self._partial.repeats += 1
+            return
+        self._seen.add(identity)
         if session_id is not None:
             builder = self._builders.get(session_id)
             if builder is None:
@@ -218,7 +231,9 @@ class _Launch:
         elif kind == "impression":
             self._impression(mono, props, selected)
         elif kind == "feed_served" and selected:
-            self._partial.feeds += 1
+            # A feed too large for one event comes in parts: counted once, rows joined.
+            if props.get("part", 0) == 0:
+                self._partial.feeds += 1
             _served_rows(props, self._served, self._filters.video_id)
 
     def _requested(
@@ -265,6 +280,8 @@ class _Launch:
                 continue
             if result.end_reason is None:
                 partial.unended.add(session_id)
+            else:
+                partial.ended.add(session_id)
             if session_id in self._selected_sessions:
                 figures[session_id] = result
                 partial.sessions.append(result)
@@ -341,7 +358,8 @@ def _served_rows(
     served: dict[tuple[str, str], tuple[int, list[str]]],
     video_id: str | None,
 ) -> None:
-    """A `feed_served`'s rows: (request_id, row_id) -> (row_index, distinct video ids)."""
+    """A `feed_served`'s rows: (request_id, row_id) -> (row_index, distinct video ids). A row
+    cut across the parts of a large feed is joined."""
     request = props.get("request_id")
     rows = props.get("rows")
     if not isinstance(request, str) or not isinstance(rows, list):
@@ -357,4 +375,8 @@ def _served_rows(
         distinct = [v for v in dict.fromkeys(videos) if isinstance(v, str)]
         if video_id is not None:
             distinct = [v for v in distinct if v == video_id]
-        served.setdefault((request, row_id), (index, distinct))
+        known = served.get((request, row_id))
+        if known is None:
+            served[(request, row_id)] = (index, distinct)
+        else:  # the rest of a row cut across feed parts (or the same feed shown again)
+            known[1].extend(v for v in distinct if v not in known[1])

@@ -188,6 +188,9 @@ class DataQuality:
     drops_reported: dict[str, int]
     duplicates_absorbed_by_collector: int
     duplicates_absorbed_by_report: int
+    # The same event recorded again under a new seq (same type, monotonic time, properties),
+    # and crash-recovered ends of sessions their own launch had ended: counted once.
+    events_recorded_twice: int
     clock_skew_corrections: int
     sessions_without_request: int
     foreign_events_ignored: int
@@ -217,7 +220,13 @@ def build_report(
     sessions = sorted(partial.sessions, key=lambda s: (s.started_at, s.play_session_id))
     by_id = {s.play_session_id: s for s in sessions if s.end_reason is None}
     orphans = 0
+    repeated_ends = 0
     for session_id, reason in partial.late_ends.items():
+        if session_id in partial.ended:
+            # Its own launch ended it (what the viewer's app saw): a crash-recovered end sent
+            # as well (a journal left behind by a process that died after ending it) repeats it.
+            repeated_ends += 1
+            continue
         if session_id not in partial.unended:
             orphans += 1  # its play_request never arrived
             continue
@@ -236,6 +245,7 @@ def build_report(
             collector_duplicates=collector_duplicates,
             foreign_events=foreign_events,
             orphans=orphans,
+            repeated_ends=repeated_ends,
         ),
         sessions=sessions,
     )
@@ -423,6 +433,7 @@ def _quality(
     collector_duplicates: int,
     foreign_events: int,
     orphans: int,
+    repeated_ends: int,
 ) -> DataQuality:
     """Drops are counted when reported inside the time range; with an app version or OS filter,
     only those of the devices the selected launches came from."""
@@ -442,6 +453,7 @@ def _quality(
         drops_reported=dict(reported.most_common()),
         duplicates_absorbed_by_collector=collector_duplicates,
         duplicates_absorbed_by_report=partial.duplicates,
+        events_recorded_twice=partial.repeats + repeated_ends,
         clock_skew_corrections=partial.skew_corrected,
         sessions_without_request=orphans,
         foreign_events_ignored=foreign_events,

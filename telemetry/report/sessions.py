@@ -224,8 +224,8 @@ class SessionBuilder:
             self.failure_phase = "startup" if self.first_frame_at is None else "playback"
 
     def _session_end(self, mono: float, corrected: int, props: dict[str, Any]) -> None:
-        if self.end_mono is not None:
-            return
+        if self.end_mono is not None and mono <= self.end_mono:
+            return  # a copy, or an earlier end: the session went on to the latest one
         self._watch_to(_int(props.get("position_ms")))
         self.end_mono = mono
         self.end_reason = _str(props.get("reason")) or "unknown"

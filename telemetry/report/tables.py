@@ -202,6 +202,7 @@ def data_quality(report: Report) -> Table:
             ["drops reported by clients", _counts(d.drops_reported, total=True)],
             ["duplicates absorbed by the collector", d.duplicates_absorbed_by_collector],
             ["duplicates absorbed by the report", d.duplicates_absorbed_by_report],
+            ["events recorded twice (counted once)", d.events_recorded_twice],
             ["clock-skew corrections (>= 1 s)", d.clock_skew_corrections],
             ["session ends without a play_request", d.sessions_without_request],
             ["non-Reelscope events ignored", d.foreign_events_ignored],

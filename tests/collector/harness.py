@@ -26,6 +26,7 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import requests
 
@@ -33,12 +34,14 @@ from telemetry.collector.config import ENV_PREFIX, load_config
 from telemetry.collector.keys import KeyFile
 from telemetry.collector.server import build_server
 from telemetry.collector.store import open_store_readonly
+from telemetry.device_proof import DEVICE_SECRET_HEADER
 from tests.telemetry.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 KEY = "test-write-key-0123456789"
 OTHER_KEY = "other-write-key-0123456789"
 REVOKED_KEY = "revoked-write-key-0123456789"
+ADMIN_KEY = "admin-write-key-0123456789"
 
 
 def free_port() -> int:
@@ -92,6 +95,7 @@ def make_keys(directory: Path) -> Path:
     keys.add("other", OTHER_KEY)
     keys.add("revoked", REVOKED_KEY)
     keys.revoke("revoked")
+    keys.add("admin", ADMIN_KEY, admin=True)
     return path
 
 
@@ -123,6 +127,19 @@ class Running:
             sent["Authorization"] = auth(key)
         sent.update(headers or {})
         return self.session.post(f"{self.url}/v1/batch", data=data, headers=sent, timeout=timeout)
+
+    def delete_device(
+        self, device_id: str, *, key: str | None = KEY, secret: str | None = None
+    ) -> requests.Response:
+        """DELETE a device's data, proving it with `secret` when given."""
+        headers = {} if key is None else {"Authorization": auth(key)}
+        if secret is not None:
+            headers[DEVICE_SECRET_HEADER] = secret
+        return self.session.delete(
+            f"{self.url}/v1/devices/{quote(device_id, safe='')}/events",
+            headers=headers,
+            timeout=10,
+        )
 
     def query(self, sql: str, *parameters: Any) -> list[tuple[Any, ...]]:
         with closing(open_store_readonly(f"sqlite:///{self.db}")) as connection:

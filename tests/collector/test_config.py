@@ -40,3 +40,17 @@ def test_mistakes_are_errors_not_silent_defaults(
     file.write_text(text)
     with pytest.raises(ValueError):  # noqa: PT011 - each case has its own message
         load_config(file, environ=environ)
+
+
+def test_the_default_key_rate_does_not_cap_a_fleet_below_one_collectors_throughput() -> None:
+    # benchmarks/collector.py, one core: ~300 requests/s of 100-event batches (~30k events/s)
+    # and ~90 of 500-event batches; a hostile run reached 43k events/s with 50 connections.
+    # A fleet shares the app's one write key, so its bucket must allow more than that.
+    config = CollectorConfig()
+    assert config.rate_limit_per_s * 100 >= 2 * 43_000
+    assert config.rate_limit_burst >= 2 * config.rate_limit_per_s
+
+
+def test_tls_needs_both_files(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="together"):
+        load_config(environ={"REELSCOPE_COLLECTOR_SSL_CERTFILE": str(tmp_path / "c.pem")})

@@ -15,6 +15,7 @@ import orjson
 import pytest
 
 from .harness import (
+    ADMIN_KEY,
     KEY,
     Running,
     auth,
@@ -64,11 +65,7 @@ def test_a_full_database_answers_503_and_the_retry_succeeds_once_space_is_freed(
         assert "full" in answer.json()["message"]
         later = orjson.dumps(batch([event(properties=padding) for _ in range(3)]))
         assert running.post(later).status_code == 503
-        deleted = running.session.delete(
-            f"{running.url}/v1/devices/{filler}/events",
-            headers={"Authorization": auth(KEY)},
-            timeout=10,
-        )
+        deleted = running.delete_device(filler, key=ADMIN_KEY)
         assert deleted.json()["deleted"] > 10
         assert running.post(later).json()["accepted"] == 3
 

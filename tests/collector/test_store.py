@@ -15,8 +15,9 @@ import pytest
 
 from telemetry.collector.sqlite_sink import SCHEMA_VERSION
 from telemetry.collector.store import open_store_readonly
+from telemetry.device_proof import device_id_for, new_device_secret
 
-from .harness import KEY, OTHER_KEY, Running, auth, batch, event, now_ms, thread_collector
+from .harness import ADMIN_KEY, OTHER_KEY, Running, batch, event, now_ms, thread_collector
 
 
 def test_the_same_batch_twice_is_stored_once(collector: Running) -> None:
@@ -139,24 +140,67 @@ def test_client_drops_are_stored_once_per_batch(collector: Running) -> None:
 
 
 def test_deleting_a_device_removes_its_events_and_only_them(collector: Running) -> None:
-    gone, kept = str(uuid.uuid4()), str(uuid.uuid4())
+    secret = new_device_secret()
+    gone, kept = device_id_for(secret), str(uuid.uuid4())
     collector.post(batch([event(device_id=gone) for _ in range(5)], drops={"full": 1}))
     collector.post(batch([event(device_id=kept) for _ in range(3)]))
     collector.post(batch([event(device_id=gone)]), key=OTHER_KEY)
-    answer = collector.session.delete(
-        f"{collector.url}/v1/devices/{gone}/events",
-        headers={"Authorization": auth(KEY)},
-        timeout=10,
-    )
-    assert answer.json() == {"deleted": 5}
+    assert collector.delete_device(gone, secret=secret).json() == {"deleted": 5}
     assert collector.count("device_id = ?", gone) == 1  # the other key's event stays
     assert collector.count("device_id = ?", kept) == 3
     assert collector.query("SELECT count(*) FROM client_drops WHERE device_id = ?", gone) == [(0,)]
-    unauthenticated = collector.session.delete(
-        f"{collector.url}/v1/devices/{kept}/events", timeout=10
-    )
-    assert unauthenticated.status_code == 401
+    assert collector.delete_device(kept, key=None).status_code == 401
     assert collector.count("device_id = ?", kept) == 3
+
+
+def test_deleting_needs_the_devices_secret_or_an_admin_key(collector: Running) -> None:
+    secret = new_device_secret()
+    device = device_id_for(secret)
+    collector.post(batch([event(device_id=device) for _ in range(2)]))
+    collector.post(batch([event(device_id=device)]), key=OTHER_KEY)
+    for wrong in (None, "", new_device_secret(), secret + "x", "x" * 10_000):
+        refused = collector.delete_device(device, secret=wrong)
+        assert refused.status_code == 403
+        assert refused.json()["code"] == "not_device_owner"
+    assert collector.count("device_id = ?", device) == 3
+    # An admin deletes the device under every key; anyone's secret is not needed.
+    assert collector.delete_device(device, key=ADMIN_KEY).json() == {"deleted": 3}
+    assert collector.count("device_id = ?", device) == 0
+
+
+@pytest.mark.parametrize("device", ["a/b", "/", "a/b/events", "line\nbreak", "ü%2F"])
+def test_any_stored_device_id_can_be_deleted(collector: Running, device: str) -> None:
+    collector.post(batch([event(device_id=device)]))
+    assert collector.count("device_id = ?", device) == 1
+    assert collector.delete_device(device, key=ADMIN_KEY).json() == {"deleted": 1}
+    assert collector.count("device_id = ?", device) == 0
+
+
+def test_deleting_a_device_deletes_its_contexts_traits_and_networks(collector: Running) -> None:
+    secret = new_device_secret()
+    device, other = device_id_for(secret), str(uuid.uuid4())
+    context = {"app": {"name": "reelscope"}, "ip": "203.0.113.9", "traits": {"email": "a@b.c"}}
+    collector.post(batch([event(device_id=device)], context=context))
+    collector.post(batch([event(device_id=other)], context=context))
+    segment = {
+        "batch": [
+            {
+                "messageId": str(uuid.uuid4()),
+                "type": "identify",
+                "anonymousId": device,
+                "traits": {"plan": "gold"},
+                "context": {"ip": "198.51.100.7", "traits": {"name": "Ann"}},
+            }
+        ],
+        "context": {"library": {"name": "analytics-python"}, "device": {"id": device}},
+    }
+    assert collector.post(segment).json()["accepted"] == 1
+    owned = "SELECT count(*) FROM contexts WHERE owner_device = ?"
+    assert collector.query(owned, device) == [(2,)]
+    assert collector.delete_device(device, secret=secret).json() == {"deleted": 2}
+    assert collector.query(owned, device) == [(0,)]
+    # The same context sent by another device is that device's, and stays.
+    assert collector.query(owned, other) == [(1,)]
 
 
 def test_the_report_reads_while_the_collector_writes(collector: Running) -> None:
@@ -199,6 +243,10 @@ def test_a_version_1_store_is_upgraded_in_place(tmp_path: Path) -> None:
         old.executescript(
             f"{schema}; CREATE INDEX events_type_time ON events (type, corrected_time);"
             " CREATE INDEX events_play_session ON events (play_session_id);"
+            # Versions 1 and 2 kept each context once for everyone, without an owner.
+            " DROP TABLE contexts;"
+            " CREATE TABLE contexts (hash BLOB PRIMARY KEY, json TEXT NOT NULL) WITHOUT ROWID;"
+            " INSERT INTO contexts VALUES (x'00', '{}');"
             " PRAGMA user_version = 1;"
         )
         old.execute(
@@ -212,13 +260,20 @@ def test_a_version_1_store_is_upgraded_in_place(tmp_path: Path) -> None:
     with thread_collector(tmp_path) as running:
         assert running.post(batch([event()])).json()["accepted"] == 1
         assert running.count() == 2
+        assert running.query("SELECT count(*) FROM contexts WHERE owner_device = 'device-1'") == [
+            (1,)
+        ]
     with closing(sqlite3.connect(db)) as upgraded:
         assert upgraded.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
         assert _indexes(upgraded) == {
             "events_app_session_seq",
             "events_device",
             "client_drops_device",
+            "contexts_owner",
         }
+        assert upgraded.execute("SELECT * FROM contexts WHERE hash = x'00'").fetchall() == [
+            (b"\x00", "{}", None, None)
+        ]
         assert upgraded.execute("SELECT raw FROM events WHERE event_id = 'old-1'").fetchall() == [
             (kept,)
         ]

@@ -101,6 +101,12 @@ class MediaServer:
             self._routes[name] = _Route(path.read_bytes(), pacing or Pacing())
         return self.url(name)
 
+    def add_folder(self, prefix: str, folder: Path, pacing: Pacing | None = None) -> None:
+        """Serve every file under `folder` as `/<prefix>/<relative path>` (an HLS ladder)."""
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                self.add(f"{prefix}/{path.relative_to(folder).as_posix()}", path, pacing)
+
     def url(self, name: str) -> str:
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}/{name}"

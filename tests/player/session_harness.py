@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from player.engine import EngineEvent, EngineEventKind, MediaStats, PlaybackState, VideoInfo
-from player.play_session import PlaySession, SourceContext, monotonic_ms
+from player.play_session import Emit, PlaySession, SourceContext, monotonic_ms
 from telemetry.events import SPECS
 
 
@@ -73,6 +73,7 @@ class Harness:
         start_position_ms: int = 0,
         journal: object = None,
         session_id: str | None = None,
+        emit: Emit | None = None,
     ) -> None:
         self.now = 0.0
         self.engine = FakeEngine()
@@ -82,7 +83,7 @@ class Harness:
             source=source,
             context=SourceContext("home", "req-1", "row-1", 3, "imp-1"),
             readout=self.engine,
-            emit=self.out,
+            emit=emit or self.out,  # a real client's track, or the recorder
             start_position_ms=start_position_ms,
             clock=lambda: self.now,
             journal=journal,  # type: ignore[arg-type]

@@ -1,10 +1,18 @@
-"""Watch history: resume rules, counts, ordering, persistence and recovery from a bad file."""
+"""Watch history: resume rules, counts, ordering, persistence and recovery from a bad file; it and
+the recent-files list survive a second instance saving at the same moment and a disk that
+refuses the write."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
+
 from player.history import WatchHistory, default_history_path
+from player.recents import RecentSources
 
 
 class _Clock:
@@ -79,3 +87,77 @@ def test_default_path_is_in_the_state_dir() -> None:
     path = default_history_path()
     assert path.name == "history.json"
     assert "state" in str(path)
+
+
+WRITER = """
+import sys
+from pathlib import Path
+from player.history import WatchHistory
+from player.recents import RecentSources
+
+folder, name = Path(sys.argv[1]), sys.argv[2]
+history = WatchHistory(folder / "history.json")
+recents = RecentSources(folder / "recent.json")
+for n in range(300):
+    history.record_progress(f"{name}-{n % 7}", 10_000 + n, 60_000)
+    recents.add(f"{name}-{n}.mp4")
+"""
+
+
+def test_two_instances_saving_at_once_never_tear_the_files(tmp_path: Path) -> None:
+    writers = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(tmp_path), name],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in ("first", "second")
+    ]
+    reads = 0
+    # What a third instance starting meanwhile would read: always one writer's whole file.
+    while any(writer.poll() is None for writer in writers):
+        for name in ("history.json", "recent.json"):
+            try:
+                text = (tmp_path / name).read_text()
+            except FileNotFoundError:
+                continue  # not written yet
+            json.loads(text)
+            reads += 1
+    for writer in writers:
+        _, errors = writer.communicate(timeout=30)
+        assert writer.returncode == 0, errors
+        assert "could not save" not in errors
+    assert reads > 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["history.json", "recent.json"]
+    # The last writer's whole history (with what it found at its start): no entry half-written.
+    ids = {entry.video_id for entry in WatchHistory(tmp_path / "history.json").entries()}
+    assert any(ids >= {f"{name}-{n}" for n in range(7)} for name in ("first", "second"))
+    assert ids <= {f"{name}-{n}" for name in ("first", "second") for n in range(7)}
+
+
+def test_a_history_that_cannot_be_saved_carries_on_in_memory(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocker = tmp_path / "state"
+    blocker.write_text("a file where the state dir should be")
+    history = WatchHistory(blocker / "history.json", clock=_Clock())
+
+    history.record_play("a")
+    history.record_progress("a", 30_000, 60_000)
+
+    assert history.resume_position("a") == 30_000
+    assert "could not save the watch history" in caplog.text
+
+
+def test_recent_files_that_cannot_be_saved_carry_on_in_memory(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocker = tmp_path / "config"
+    blocker.write_text("a file where the config dir should be")
+    recents = RecentSources(blocker / "recent.json")
+
+    recents.add("/videos/a.mp4")
+
+    assert recents.items == ["/videos/a.mp4"]
+    assert "could not save recent files" in caplog.text

@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,7 @@ from player.engine import EngineEventKind as K
 from player.engine import MediaStats, PlaybackState, VideoInfo
 from player.errors import ErrorCategory, PlaybackProblem, missing_local_file
 from player.play_session import JOURNAL_EVERY_MS, EndReason, WindowState
-from player.session_journal import SessionJournal, recover_crashed_sessions
+from player.session_journal import SessionJournals
 from player.watched_ranges import WatchedRanges
 
 from .session_harness import Harness, Recorder
@@ -155,11 +156,51 @@ def test_watchdog_catches_a_starved_input_that_reports_nothing() -> None:
     for at in range(6600, 9100, 100):
         h.poll(at=at)
     h.event(K.BUFFERING, 0.0, at=8177)  # late and in the middle: no second stall
-    # The buffered media went on playing unseen for 1639 ms: only 2008 ms were frozen.
+    # libVLC's playhead jumps 1639 ms when it resumes, but it was seen frozen at 9000: only the
+    # 127 ms since then can have been shown. The jump is not played time.
     h.time(frozen_at + 1639, at=9127)
-    assert h.out.one("rebuffer_end")["stall_ms"] == 9127 - 5480 - 1639
-    assert h.session.totals()["rebuffer_ms"] == 2008
-    assert h.session.totals()["playing_ms"] == 9127 - 80 - 2008
+    assert h.out.one("rebuffer_end")["stall_ms"] == 9127 - 5480 - 127
+    assert h.session.totals()["rebuffer_ms"] == 3520
+    assert h.session.totals()["playing_ms"] == 9127 - 80 - 3520
+
+
+def test_the_playhead_jump_when_a_stall_ends_is_not_played_time() -> None:
+    """Issue 15.1: a starved MP4's playhead leaps 0.5-0.8 s ahead at resume; the picture was
+    frozen all along, so the stall is the whole frozen wall time (the 12-15 % it lost)."""
+    h = Harness()
+    h.open_and_play()
+    h.time(400, at=480)
+    h.play_steadily(480, 4480)
+    frozen_at = h.engine.position_ms
+    h.event(K.BUFFERING, 0.0, at=4600)
+    for at in range(4700, 7800, 100):
+        h.poll(at=at)
+    h.event(K.BUFFERING, 100.0, at=7810)
+    h.time(frozen_at + 700, at=7850)  # the leap: 700 ms of media in 150 ms of wall time
+    stall = h.out.one("rebuffer_end")["stall_ms"]
+    assert isinstance(stall, int)
+    # Frozen from the last advance (4480) until the picture moved again (7700..7850).
+    assert 7850 - 4480 - 150 <= stall <= 7850 - 4480
+
+
+def test_a_playhead_reported_in_1_s_steps_is_not_stalled_between_steps() -> None:
+    """Issue 15.3: libVLC reports MPEG-TS/HLS time every ~1 s; the watchdog must not call the
+    wait for the next step a stall, and still catches a real freeze."""
+    h = Harness()
+    h.open_and_play()
+    h.time(400, at=480)
+    position, at = 400, 480
+    for _ in range(12):
+        # A step of 1000 ms media, reported 1000-1100 ms apart (a loaded machine's jitter).
+        for poll in range(at + 100, at + 1100, 100):
+            h.poll(at=poll)
+        at += 1000 + (100 if position % 3000 == 400 else 0)
+        position += 1000
+        h.time(position, at=at)
+    assert "rebuffer_start" not in h.out.types()
+    for poll in range(at + 100, at + 4000, 100):
+        h.poll(at=poll)
+    assert len(h.out.of("rebuffer_start")) == 1
 
 
 def test_no_stall_while_paused_seeking_or_before_the_first_frame() -> None:
@@ -380,6 +421,28 @@ def test_an_error_after_the_first_frame_is_a_playback_error_without_local_paths(
     assert str(tmp_path) not in json.dumps(h.out.events)
 
 
+def test_a_network_error_is_reported_without_the_address() -> None:
+    """A direct play's video id is a hash of its source: its error must not give it away."""
+    url = "https://media.example.org:8443/private/My%20Show/index.m3u8?token=s3cret"
+    h = Harness(source=url)
+    h.session.start()
+    h.event(
+        K.ERROR,
+        f"VLC is unable to open the MRL '{url}'.\n"
+        "cannot connect to media.example.org:8443\n"
+        "adaptive: cannot fetch /private/My Show/index.m3u8 (token=s3cret)\n"
+        "getaddrinfo failed for media.example.org",
+        at=30,
+    )
+    error = h.out.one("error")
+    assert error["category"] == "network"
+    message = str(error["message"])
+    for secret in ("media.example.org", "8443", "private", "My Show", "My%20Show", "s3cret"):
+        assert secret not in message, message
+    assert "cannot connect to <host>" in message
+    assert secret not in json.dumps(h.out.events)
+
+
 def test_a_missing_file_found_before_opening_is_reported_without_its_path(
     tmp_path: Path,
 ) -> None:
@@ -457,7 +520,8 @@ class _Journal:
     def save(self, snapshot: object) -> None:
         self.saved.append(dict(snapshot))  # type: ignore[call-overload]
 
-    def discard(self) -> None:
+    def end(self, send_end: Callable[[], object]) -> None:
+        send_end()
         self.discarded = True
 
 
@@ -486,19 +550,19 @@ def _dead_pid() -> int:
 
 def test_an_unfinished_journal_becomes_a_crash_recovered_session_end(tmp_path: Path) -> None:
     out = Recorder()
-    h = Harness(journal=SessionJournal(tmp_path, "s-1"), session_id="s-1")
+    h = Harness(journal=SessionJournals(tmp_path).journal("s-1"), session_id="s-1")
     h.open_and_play()
     h.time(400, at=480)
     h.play_steadily(480, 4480)
     path = tmp_path / "s-1.session.json"
     snapshot = json.loads(path.read_text())
-    snapshot["pid"] = _dead_pid()
+    snapshot["pid"], snapshot["run"] = _dead_pid(), "an-earlier-run"
     path.write_text(json.dumps(snapshot))
     (tmp_path / "torn.session.json").write_text("{")
     alive = dict(snapshot, play_session_id="s-2", pid=os.getppid())
     (tmp_path / "s-2.session.json").write_text(json.dumps(alive))
 
-    recovered = recover_crashed_sessions(tmp_path, out)
+    recovered = SessionJournals(tmp_path).recover(out)
 
     assert [r.play_session_id for r in recovered] == ["s-1"]
     end = out.one("session_end")
@@ -528,3 +592,20 @@ def test_watched_ranges_merge(
         watched.add(start, end)
     assert watched.total_ms == total
     assert watched.ranges() == merged
+
+
+def test_a_picture_size_change_without_a_new_stream_is_a_track_change_and_beats_carry_it() -> None:
+    """Issue 15.4: the rendition shown is reported at the first frame, on every switch (seen
+    within about a second even when libVLC announces no new stream), and in heartbeats."""
+    h = Harness()
+    h.open_and_play()
+    h.time(400, at=480)
+    assert (h.out.one("first_frame")["width"], h.out.one("first_frame")["height"]) == (480, 270)
+    h.play_steadily(480, 3480)
+    h.engine.info = VideoInfo("h264", 1280, 720, 24.0)
+    h.play_steadily(3480, 4730)
+    change = h.out.one("track_change")
+    assert (change["from_track"], change["to_track"]) == ("480x270", "1280x720")
+    h.play_steadily(4730, 10_600)
+    beat = h.out.one("heartbeat")
+    assert (beat["width"], beat["height"]) == (1280, 720)

@@ -28,7 +28,7 @@ import pytest
 
 from player.engine import EngineEventKind
 from player.play_session import Activity, EndReason, PlaySession, SourceContext
-from player.session_journal import recover_crashed_sessions
+from player.session_journal import SessionJournals
 from player.session_loop import EventQueue, SessionLoop
 from player.vlc_engine import VlcEngine
 from telemetry.client import TelemetryClient
@@ -37,6 +37,7 @@ from telemetry.outbox import OutboxReader
 
 from ..telemetry.waiting import wait_until
 from .engine_probe import EngineProbe
+from .fixture_media import LADDER, FixtureMedia
 from .media_server import MediaServer, Pacing
 from .session_harness import Recorder
 
@@ -188,10 +189,14 @@ def test_throttled_http_stalls_add_up_to_the_frozen_playhead(
 
     stalls = [int(str(e["stall_ms"])) for e in rig.out.of("rebuffer_end")]
     frozen = rig.frozen_ms()
-    print(f"stalls {stalls} = {sum(stalls)} ms; playhead frozen {frozen:.0f} ms")
+    print(f"stalls {stalls} = {sum(stalls)} ms; libVLC's playhead frozen {frozen:.0f} ms")
     assert rig.out.types().count("rebuffer_start") == len(stalls)
     assert sum(stalls) >= 1000
-    assert abs(sum(stalls) - frozen) <= 0.2 * frozen
+    # libVLC's own clock understates a freeze: at resume its playhead leaps 0.5-0.8 s ahead of
+    # a picture that was frozen all along (issue 15.1). The stalls are that frozen time plus
+    # the leaps: at least 250 ms more per stall (the old figure was within 20 % of `frozen`),
+    # at most 900 ms more.
+    assert frozen + 250 * len(stalls) <= sum(stalls) <= frozen + 900 * len(stalls)
     assert end["rebuffer_ms"] == pytest.approx(sum(stalls), abs=len(stalls))
     assert end["rebuffer_count"] == len(stalls)
 
@@ -227,9 +232,12 @@ def test_a_silent_server_is_caught_by_the_watchdog(
     assert stalls[0]["trigger"] == "watchdog"
     assert silence.began * 1000 <= starts[0] <= silence.ended * 1000
     stall_ms = int(str(stalls[0]["stall_ms"]))
+    # The server's schedule is the truth: the picture cannot move again before the server
+    # speaks again, and libVLC's refill after that takes well under 1.5 s.
+    ended = rig.out.mono_of("rebuffer_end")[0]
+    assert silence.ended * 1000 <= ended <= silence.ended * 1000 + 1500
     # About the server's 3 s, less what libVLC had buffered ahead, plus its refill.
-    assert 2000 <= stall_ms <= 3500
-    assert abs(stall_ms - frozen) <= 0.2 * frozen
+    assert 2000 <= stall_ms <= 3000 + 1500
 
 
 def test_seeks_record_latency_and_their_buffering_is_not_a_rebuffer(
@@ -358,7 +366,7 @@ CHILD = """
 import sys, time
 from pathlib import Path
 from player.play_session import PlaySession, SourceContext
-from player.session_journal import SessionJournal
+from player.session_journal import SessionJournals
 from player.session_loop import EventQueue, SessionLoop
 from player.vlc_engine import VlcEngine
 
@@ -368,7 +376,8 @@ engine = VlcEngine(events, video_output="dummy", audio_output="dummy")
 session = PlaySession(
     video_id="test-card", source=clip, context=SourceContext("test"), readout=engine,
     emit=lambda *args, **kwargs: None,
-    journal=SessionJournal(journal_dir, "crashing-session"), session_id="crashing-session",
+    journal=SessionJournals(journal_dir).journal("crashing-session"),
+    session_id="crashing-session",
 )
 loop = SessionLoop(events)
 loop.session = session
@@ -420,7 +429,7 @@ def test_a_killed_player_is_recovered_as_crash_recovered_at_the_next_launch(
     )
     client = TelemetryClient(config)
     client.start()
-    recovered = recover_crashed_sessions(journal_dir, client.track)
+    recovered = SessionJournals(journal_dir, client.add_commit_listener).recover(client.track)
     client.close(timeout=2.0)
 
     assert [r.play_session_id for r in recovered] == ["crashing-session"]
@@ -434,3 +443,58 @@ def test_a_killed_player_is_recovered_as_crash_recovered_at_the_next_launch(
     assert properties["position_ms"] == left["position_ms"] >= 3000
     assert properties["playing_ms"] == left["playing_ms"] > 2500
     assert properties["startup_ms"] == left["startup_ms"] is not None
+
+
+def test_a_truncated_file_is_a_playback_failure_not_a_completion(
+    make_rig: Callable[..., Rig], media: FixtureMedia
+) -> None:
+    rig = make_rig()
+    rig.play(str(media.truncated()))
+    rig.run_until(lambda: rig.session.closed, 20)
+
+    types = rig.out.types()
+    assert "first_frame" in types
+    assert "ended" not in types
+    error = rig.out.one("error")
+    assert (error["fatal"], error["phase"], error["category"]) == (True, "playback", "decode")
+    assert str(error["message"]).startswith("truncated")
+    assert str(media.truncated()) not in str(error["message"])
+    end = rig.out.one("session_end")
+    assert end["reason"] == "error"
+    # It stopped where its data did (about half of its 12 s), not at its full length.
+    assert isinstance(end["position_ms"], int)
+    assert 2000 <= end["position_ms"] <= 8000
+
+
+def test_mpeg_ts_time_in_1_s_steps_makes_no_stalls(
+    make_rig: Callable[..., Rig], media: FixtureMedia
+) -> None:
+    """libVLC reports MPEG-TS time in ~1 s steps; nothing freezes, so nothing is a stall."""
+    rig = make_rig()
+    rig.play(str(media.transport_stream()))
+    rig.run_until(rig.has("first_frame"), 10)
+    rig.run_for(6.0)
+    end = rig.end()
+    reports = sorted(
+        {int(e.value or 0) for e in rig.probe.events if e.kind is EngineEventKind.TIME_CHANGED}
+    )
+    print(f"time reports {reports}")
+    assert "rebuffer_start" not in rig.out.types()
+    assert end["rebuffer_count"] == 0
+
+
+def test_an_hls_ladder_plays_without_false_stalls_and_reports_a_ladder_rendition(
+    make_rig: Callable[..., Rig], server: MediaServer, media: FixtureMedia
+) -> None:
+    """libVLC reports HLS time in ~1 s steps too: nothing freezes, so nothing is a stall; the
+    first frame names one of the ladder's renditions."""
+    server.add_folder("ladder", media.hls_ladder())
+    rig = make_rig()
+    rig.play(server.url("ladder/master.m3u8"))
+    rig.run_until(rig.has("first_frame"), 15)
+    rig.run_for(6.0)
+    end = rig.end()
+    frame = rig.out.one("first_frame")
+    assert (frame["width"], frame["height"]) in {(w, h) for w, h, _ in LADDER}
+    assert "rebuffer_start" not in rig.out.types()
+    assert end["rebuffer_count"] == 0

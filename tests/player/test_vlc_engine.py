@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,8 @@ from player.vlc_engine import VlcEngine, check_video_output_plugins
 
 from ..telemetry.waiting import wait_until
 from .engine_probe import EngineProbe
+from .fixture_media import FixtureMedia
+from .refused_port import refused_port
 
 SAMPLES = Path(__file__).resolve().parents[2] / "resources" / "samples"
 CLIP = SAMPLES / "colour-bars.mp4"  # 8 s
@@ -29,12 +30,6 @@ def engine(probe: EngineProbe) -> Iterator[VlcEngine]:
     engine = VlcEngine(probe, video_output="dummy", audio_output="dummy")
     yield engine
     engine.release()
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_video_output_plugins_are_found() -> None:
@@ -88,6 +83,17 @@ def test_end_of_media_is_reported(engine: VlcEngine, probe: EngineProbe) -> None
     assert EngineEventKind.ERROR not in probe.kinds()
 
 
+def test_a_complete_transport_stream_ends_without_an_error(
+    engine: VlcEngine, probe: EngineProbe, media: FixtureMedia
+) -> None:
+    """MPEG-TS lengths are libVLC's estimate and its time comes in ~1 s steps: still an end."""
+    engine.open(str(media.transport_stream()))
+    probe.wait_for(EngineEventKind.TIME_CHANGED, where=lambda e: int(e.value or 0) > 0)
+    engine.seek(9000)
+    probe.wait_for(EngineEventKind.ENDED, timeout=15)
+    assert EngineEventKind.ERROR not in probe.kinds()
+
+
 def test_rate_volume_and_mute_are_applied(engine: VlcEngine, probe: EngineProbe) -> None:
     engine.open(str(CLIP))
     probe.wait_for(EngineEventKind.PLAYING)
@@ -112,27 +118,53 @@ def _text_file(folder: Path) -> str:
 
 
 @pytest.mark.parametrize(
-    ("make_source", "category"),
+    "case",
     [
-        (lambda tmp: str(tmp / "missing.mp4"), ErrorCategory.NOT_FOUND),
-        (_text_file, ErrorCategory.UNSUPPORTED),
-        (lambda _tmp: f"http://127.0.0.1:{_closed_port()}/x.mp4", ErrorCategory.NETWORK),
+        (lambda tmp, _media: str(tmp / "missing.mp4"), ErrorCategory.NOT_FOUND, "Can't find"),
+        (lambda tmp, _media: _text_file(tmp), ErrorCategory.UNSUPPORTED, "text file"),
+        (lambda _tmp, media: str(media.text_mkv()), ErrorCategory.UNSUPPORTED, "text file"),
+        (
+            lambda _tmp, media: str(media.truncated()),
+            ErrorCategory.DECODE,
+            "stops before its end",
+        ),
+        (
+            lambda _tmp, _media: f"http://127.0.0.1:{refused_port()}/x.mp4",
+            ErrorCategory.NETWORK,
+            "Can't reach",
+        ),
     ],
-    ids=["missing-file", "text-renamed-mp4", "closed-port"],
+    ids=["missing-file", "text-renamed-mp4", "text-mkv", "truncated-mp4", "closed-port"],
 )
 def test_bad_input_gives_a_classified_error_and_the_next_file_plays(
     engine: VlcEngine,
     probe: EngineProbe,
     tmp_path: Path,
-    make_source,
-    category,  # type: ignore[no-untyped-def]
+    media: FixtureMedia,
+    case: tuple[Callable[[Path, FixtureMedia], str], ErrorCategory, str],
 ) -> None:
-    source = make_source(tmp_path)
+    make_source, category, words = case
+    source = make_source(tmp_path, media)
     engine.open(source)
-    error = probe.wait_for(EngineEventKind.ERROR)
+    error = probe.wait_for(EngineEventKind.ERROR, timeout=20)
+    assert EngineEventKind.ENDED not in probe.kinds()
     problem = classify(source, str(error.value or ""))
     assert problem.category is category
-    assert problem.user_message
+    assert words in problem.user_message
     probe.clear()
     engine.open(str(CLIP))
     probe.wait_for(EngineEventKind.TIME_CHANGED, where=lambda e: int(e.value or 0) > 0)
+
+
+def test_video_info_is_the_picture_shown_now_not_the_first_track_seen(
+    engine: VlcEngine, probe: EngineProbe, media: FixtureMedia
+) -> None:
+    """One TS stream whose picture goes from 320x180 to 640x360 at 4 s: libVLC keeps both in
+    its track list, first one first; the engine reports the one on screen."""
+    engine.open(str(media.size_change_ts()))
+    probe.wait_for(EngineEventKind.TIME_CHANGED, where=lambda e: int(e.value or 0) > 0)
+    wait_until(lambda: engine.video_info().width == 320, timeout=5)
+    assert engine.video_info().height == 180
+    wait_until(lambda: engine.position_ms >= 5500, timeout=15)
+    wait_until(lambda: engine.video_info().width == 640, timeout=3)
+    assert engine.video_info().height == 360

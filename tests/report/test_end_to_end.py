@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
 
 from player.recents import RecentSources
+from player.session_journal import SessionJournals
 from telemetry.client import TelemetryClient
 from telemetry.config import TelemetryConfig
 from telemetry.report.compute import compute_report
@@ -38,7 +39,9 @@ def test_a_played_sample_shows_in_the_report(
         client.set_context(app={"name": "reelscope", "version": "e2e"})
         client.start()
         window = MainWindow(engine_factory, QWidget(), recents=RecentSources(tmp_path / "r.json"))
-        playback = PlaybackTelemetry(window, client.track, journal_dir=tmp_path / "sessions")
+        playback = PlaybackTelemetry(
+            window, client.track, journals=SessionJournals(tmp_path / "sessions")
+        )
         qtbot.addWidget(window)
         window.show()
         qtbot.waitExposed(window)

@@ -9,16 +9,14 @@ from pathlib import Path
 
 import orjson
 import pytest
-import requests
 
 from telemetry.collector.config import load_config
 from telemetry.collector.kafka_sink import KafkaSink
 from telemetry.collector.store import open_sink
+from telemetry.device_proof import device_id_for, new_device_secret
 from telemetry.scaleout.kafka_url import parse_kafka_url
 from telemetry.scaleout.warehouse import Warehouse
 from tests.collector.harness import (
-    KEY,
-    auth,
     batch,
     event,
     free_port,
@@ -160,21 +158,19 @@ def test_no_broker_at_all_answers_503_and_not_ready(tmp_path: Path) -> None:
 def test_deleting_a_device_removes_its_rows_after_the_events_before_it(
     tmp_path: Path, topic_url: str, warehouse: Warehouse
 ) -> None:
+    secret = new_device_secret()
+    gone = device_id_for(secret)
     with thread_collector(tmp_path / "collector", db=topic_url) as running:
-        for device in ("device-gone", "device-kept"):
+        for device in (gone, "device-kept"):
             assert running.post(batch(_device_events(device, 3))).status_code == 200
-        deleted = requests.delete(
-            f"{running.url}/v1/devices/device-gone/events",
-            headers={"Authorization": auth(KEY)},
-            timeout=10,
-        )
+        deleted = running.delete_device(gone, secret=secret)
         # Applied by the loader, in partition order; the count is not known at the collector.
         assert deleted.json() == {"deleted": 0}
-        assert running.post(batch(_device_events("device-gone", 2))).status_code == 200
+        assert running.post(batch(_device_events(gone, 2))).status_code == 200
     loader = make_loader(topic_url, warehouse)
     try:
         drain(loader, lambda: loader.loaded == 9)
     finally:
         loader.close()
     counts = warehouse.rows("SELECT device_id, count() FROM events FINAL GROUP BY device_id")
-    assert dict(map(tuple, counts)) == {"device-kept": 3, "device-gone": 2}
+    assert dict(map(tuple, counts)) == {"device-kept": 3, gone: 2}

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -242,6 +243,24 @@ def test_opting_out_stops_recording_and_purges(
     assert [e["type"] for e in collector.stored.values()] == ["pause"]
 
 
+def test_a_purge_that_cannot_run_says_so_and_deletes_nothing(
+    make_client: MakeClient, tmp_path: Path
+) -> None:
+    client = make_client()
+    kept = client.track("pause", VALID["pause"])
+    assert wait_until(lambda: client.outbox.local_events(10), what="the event committed")
+    # Another process holding the outbox's write lock past the writer's 5 s busy timeout.
+    with closing(sqlite3.connect(tmp_path / "state" / "outbox.sqlite3")) as other:
+        other.execute("BEGIN EXCLUSIVE")
+        purge = client.delete_local_data()
+        assert wait_until(purge.done.is_set, timeout=30, what="the purge attempted")
+        assert not purge.wait(0)
+        other.rollback()
+    assert [e.event_id for e in client.outbox.local_events(10)] == [kept]
+    assert client.delete_local_data().wait(10.0)
+    assert client.outbox.local_events(10) == []
+
+
 def test_delivered_events_stay_in_the_local_history_until_deleted(
     make_client: MakeClient,
 ) -> None:
@@ -343,7 +362,9 @@ def test_rows_committed_by_another_process_are_sent_by_the_idle_sender(
     sender = TelemetryClient(client_config(tmp_path, collector.url, flush_interval=0.2))
     sender.start()
     try:
-        assert sender.flush(5.0)  # it holds the send lock, with nothing pending
+        own = sender.track("pause", VALID["pause"])
+        assert sender.flush(5.0)  # it sent, so it holds the send lock; nothing is pending
+        assert set(collector.stored) == {own}
         other = subprocess.run(
             [sys.executable, "-c", _OTHER_INSTANCE, str(tmp_path), collector.url],
             capture_output=True,
@@ -353,10 +374,56 @@ def test_rows_committed_by_another_process_are_sent_by_the_idle_sender(
         assert other.returncode == 0, other.stderr
         ids = set(other.stdout.split())
         assert len(ids) == 5
-        wait_until(lambda: set(collector.stored) >= ids, what="the other process's rows")
+        # Found by the idle sender's look at the outbox once per flush interval (0.2 s).
+        wait_until(lambda: set(collector.stored) >= ids, timeout=3.0, what="the other's rows")
         assert max(collector.copies.values()) == 1
     finally:
         sender.close()
+
+
+_LOCKED_OUT_INSTANCE = """
+import sys, threading, time
+from pathlib import Path
+from telemetry.client import TelemetryClient
+from telemetry.config import TelemetryConfig
+root, url = Path(sys.argv[1]), sys.argv[2]
+client = TelemetryClient(TelemetryConfig(
+    consent_before_choice=True,  # a viewer who opted in
+    endpoint=url, write_key="test-key", outbox_path=root / "state" / "outbox.sqlite3",
+    settings_path=root / "config-other" / "telemetry.json", flush_interval=0.2))
+client.start()
+client.track("session_end", {"play_session_id": "p", "reason": "completed"})
+flushed = client.flush(5.0)  # False at once: another instance holds the send lock
+start = time.process_time()
+threading.Event().wait(1.0)  # a measuring window, not a synchronisation
+print(flushed, time.process_time() - start)
+client.close(timeout=1.0)
+"""
+
+
+def test_a_locked_out_instance_does_not_spin_after_a_flush(
+    tmp_path: Path, collector: ScriptedCollector
+) -> None:
+    holder = TelemetryClient(client_config(tmp_path, collector.url, flush_interval=0.2))
+    holder.start()
+    try:
+        holder.track("pause", VALID["pause"])
+        assert holder.flush(5.0)  # holds the send lock from now on
+        other = subprocess.run(
+            [sys.executable, "-c", _LOCKED_OUT_INSTANCE, str(tmp_path), collector.url],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert other.returncode == 0, other.stderr
+        flushed, cpu = other.stdout.split()
+        assert flushed == "False"
+        # Idle but for a lock attempt per flush interval; it was ~0.9 s (a core) before.
+        assert float(cpu) < 0.2, f"the locked-out instance used {cpu} s of CPU in 1 s"
+        # Its critical event is sent by the holder.
+        wait_until(lambda: collector.stored_count() == 2, what="the other's session_end")
+    finally:
+        holder.close()
 
 
 def test_corrupt_outbox_is_set_aside_and_recording_continues(

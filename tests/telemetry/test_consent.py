@@ -9,6 +9,8 @@ from pathlib import Path
 
 from telemetry.client import TelemetryClient
 from telemetry.config import TelemetryConfig
+from telemetry.consent import ConsentStore
+from telemetry.device_proof import proves
 from telemetry.disclosure import DESCRIPTIONS, PURPOSES
 from telemetry.events import SPECS
 from telemetry.outbox import OutboxReader
@@ -75,3 +77,15 @@ def test_every_event_type_is_disclosed_with_its_properties() -> None:
     session_end = next(i for p in PURPOSES for i in p.events if i.event_type == "session_end")
     assert {"reason", "startup_ms", "rebuffer_ms"} <= set(session_end.properties)
     assert all(purpose.why for purpose in PURPOSES)
+
+
+def test_a_choice_saved_before_device_secrets_existed_is_kept(tmp_path: Path) -> None:
+    path = tmp_path / "telemetry.json"
+    path.write_text(json.dumps({"enabled": True, "device_id": "an-id-from-an-older-release"}))
+    store = ConsentStore(path)
+    assert store.decided
+    assert store.enabled
+    assert store.device_id != "an-id-from-an-older-release"
+    assert proves(store.device_secret, store.device_id)
+    again = ConsentStore(path)
+    assert (again.enabled, again.device_id) == (True, store.device_id)

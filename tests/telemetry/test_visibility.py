@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from itertools import count
 
 import pytest
@@ -177,3 +178,31 @@ def test_tile_actions_report_dwell_and_activation(clock: Clock, events: Recorder
         ("focus", 200, None),
         ("play", 300, "enter"),
     ]
+
+
+def test_after_recording_starts_only_the_dropped_impressions_qualify_again(
+    clock: Clock, events: Recorder
+) -> None:
+    recording = False
+
+    def track(event_type: str, properties: Mapping[str, object]) -> str | None:
+        events(event_type, properties)
+        return "kept" if recording else None  # None: not recorded (no consent yet)
+
+    ids = count(1)
+    tracker = VisibilityTracker(track, clock=clock, new_id=lambda: f"imp-{next(ids)}")
+    tracker.update({ref(0): 1.0}, window_active=True)
+    clock.now += 1000
+    tracker.poll()
+    recording = True
+    tracker.update({ref(0): 1.0, ref(1): 1.0}, window_active=True)
+    clock.now += 1000
+    tracker.poll()
+    assert [p["impression_id"] for p in events.of("impression")] == ["imp-1", "imp-2"]
+
+    tracker.recording_started()
+    tracker.update({ref(0): 1.0, ref(1): 1.0}, window_active=True)
+    clock.now += 1000
+    tracker.poll()
+    # ref(0) dropped its first impression: it fires again under the same id; ref(1)'s was kept.
+    assert [p["impression_id"] for p in events.of("impression")] == ["imp-1", "imp-2", "imp-1"]

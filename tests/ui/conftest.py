@@ -17,7 +17,14 @@ from pytestqt.qtbot import QtBot
 from player.engine import EventSink, PlaybackEngine
 from player.recents import RecentSources
 from player.vlc_engine import VlcEngine
+from tests.player.fixture_media import FixtureMedia
 from ui.main_window import MainWindow
+
+
+@pytest.fixture(scope="session")
+def media(tmp_path_factory: pytest.TempPathFactory) -> FixtureMedia:
+    """The ffmpeg-made test media (`tests/player/fixture_media.py`), made once per session."""
+    return FixtureMedia(tmp_path_factory.mktemp("fixture-media"))
 
 
 def engine_factory(sink: EventSink) -> PlaybackEngine:

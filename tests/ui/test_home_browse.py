@@ -6,6 +6,7 @@ reported while the rest is shown."""
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,8 +17,10 @@ from pytestqt.qtbot import QtBot
 from player.catalog import load_catalog_file, load_sample_catalog
 from player.engine import EngineEventKind
 from player.history import WatchHistory
+from player.library_scan import FolderScanner
 from player.recents import RecentSources
-from ui.home.browse import BrowseController
+from player.session_journal import SessionJournals
+from ui.home.browse import BrowseController, CatalogLoader
 from ui.home.home_view import HomeView
 from ui.main_window import MainWindow
 from ui.playback_telemetry import PlaybackTelemetry
@@ -45,7 +48,7 @@ def events() -> Recorder:
 def browse(qtbot: QtBot, tmp_path: Path, clock: Clock, events: Recorder) -> Iterator[Browse]:
     home = HomeView(events, clock=clock)
     window = MainWindow(engine_factory, home, recents=RecentSources(tmp_path / "recent.json"))
-    playback = PlaybackTelemetry(window, events, journal_dir=tmp_path / "sessions")
+    playback = PlaybackTelemetry(window, events, journals=SessionJournals(tmp_path / "sessions"))
     controller = BrowseController(home, window, WatchHistory(tmp_path / "history.json"), seed=11)
     controller.play_starting.connect(playback.prepare)
     qtbot.addWidget(window)
@@ -171,3 +174,39 @@ def load_sample_catalog_text() -> str:
     from player.paths import resources_dir
 
     return (resources_dir() / "catalog.json").read_text()
+
+
+def test_a_library_folder_that_fails_to_scan_costs_only_its_own_titles(
+    browse: Browse, qtbot: QtBot, tmp_path: Path, sample_clip: Path
+) -> None:
+    from player.vlc_engine import probe_media
+
+    library = tmp_path / "library"
+    library.mkdir()
+    shutil.copy(sample_clip, library / "bars.mp4")
+    (library / "gone.mp4").symlink_to(tmp_path / "deleted.mp4")  # a dangling symlink
+    other = tmp_path / "other"
+    other.mkdir()
+    shutil.copy(sample_clip, other / "bars.mp4")
+    blocked = tmp_path / "not-a-dir"
+    blocked.write_text("a file where the cache dir should be")
+    loaders: list[tuple[str, CatalogLoader]] = [
+        ("samples", load_sample_catalog),
+        (str(library), FolderScanner(library, probe=probe_media, cache_dir=tmp_path).scan),
+        # Its whole scan raises (an OSError making the cache dir): only it goes missing.
+        (str(other), FolderScanner(other, probe=probe_media, cache_dir=blocked).scan),
+    ]
+
+    with qtbot.waitSignal(browse.controller.catalog_loaded, timeout=30_000) as loaded:
+        browse.controller.load_in_background(loaders)
+
+    catalog = loaded.args[0]
+    shown = {t.item.id for row in browse.home.rows for t in row.tile_model.tiles()}
+    samples = {item.id for item in load_sample_catalog().items}
+    (bars,) = [item for item in catalog.items if item.media == str(library / "bars.mp4")]
+    assert shown == samples | {bars.id}
+    problems = [str(p) for p in catalog.problems]
+    assert len(problems) == 2
+    assert f"{library / 'gone.mp4'}: No such file or directory" in problems[0]
+    assert problems[1].startswith(f"{other} could not be loaded: ")
+    assert "2 catalog entries were skipped" in browse.home.notice.text()

@@ -5,6 +5,8 @@ error; a resumed title offers to start over; and a finished session leaves no cr
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
 
 from player.recents import RecentSources
+from player.session_journal import SessionJournals
 from telemetry.client import TelemetryClient
 from telemetry.config import TelemetryConfig
 from telemetry.outbox import OutboxReader
@@ -48,7 +51,9 @@ def app(qtbot: QtBot, tmp_path: Path) -> Iterator[App]:
     client = TelemetryClient(config)
     client.start()
     window = MainWindow(engine_factory, QWidget(), recents=RecentSources(tmp_path / "recent.json"))
-    playback = PlaybackTelemetry(window, client.track, journal_dir=tmp_path / "sessions")
+    playback = PlaybackTelemetry(
+        window, client.track, journals=SessionJournals(tmp_path / "sessions")
+    )
     qtbot.addWidget(window)
     window.show()
     qtbot.waitExposed(window)
@@ -133,3 +138,35 @@ def test_a_resumed_title_offers_to_start_over(qtbot: QtBot, app: App) -> None:
 
 def _emitted(app: App, event_type: str) -> bool:
     return bool(app.client.outbox.counts_by_type().get(event_type))
+
+
+def test_leaving_while_libvlc_is_slow_to_stop_keeps_the_gui_free_and_ends_at_once(
+    qtbot: QtBot, app: App
+) -> None:
+    """Issue 15.7: libVLC's stop can block for seconds (a throttled HLS stream's input thread
+    in a network read). Here it is made to take 1.5 s: leaving must not wait for it, and the
+    session ends at the moment the viewer left, not when libVLC let go."""
+    app.window.play(str(CLIP))
+    qtbot.waitUntil(lambda: _emitted(app, "first_frame"), timeout=10_000)
+    engine = app.window.player.engine
+    player = engine._player  # type: ignore[attr-defined]
+    real_stop = player.stop
+    stopped = threading.Event()
+
+    def slow_stop() -> None:
+        stopped.wait(1.5)  # what a blocked libVLC input thread does to its caller
+        real_stop()
+
+    player.stop = slow_stop
+    session = app.playback.session
+    assert session is not None
+    began = time.monotonic()
+    app.window.show_home()
+    left_after = time.monotonic() - began
+    assert left_after < 0.5, f"the GUI thread waited {left_after:.2f} s"
+    assert session.closed
+    totals_at_leave = session.totals()
+    qtbot.waitUntil(lambda: not engine._stopper.is_alive(), timeout=5000)  # type: ignore[attr-defined]
+    end = dict(_session_events(app.outbox()))["session_end"]
+    assert end["reason"] == "navigated"
+    assert end["watch_ms"] == totals_at_leave["watch_ms"]

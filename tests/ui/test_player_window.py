@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import socket
+import struct
+import time
 from pathlib import Path
 
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
@@ -12,6 +13,9 @@ from pytestqt.qtbot import QtBot
 
 from player.engine import EngineEventKind, PlaybackState
 from player.errors import ErrorCategory, PlaybackProblem
+from tests.player.fixture_media import FixtureMedia
+from tests.player.media_server import MediaServer, Pacing
+from tests.player.refused_port import refused_port
 from ui.main_window import MainWindow
 
 SAMPLES = Path(__file__).resolve().parents[2] / "resources" / "samples"
@@ -19,10 +23,15 @@ CLIP = str(SAMPLES / "colour-bars.mp4")  # 8 s
 LONG_CLIP = str(SAMPLES / "test-card.mp4")  # 24 s
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def _mdat_offset(path: Path) -> int:
+    """Where the media data starts (after `moov`, the clips are +faststart)."""
+    data, offset = path.read_bytes(), 0
+    while offset < len(data):
+        size, kind = struct.unpack(">I4s", data[offset : offset + 8])
+        if kind == b"mdat":
+            return offset
+        offset += size
+    raise AssertionError(f"no mdat in {path}")
 
 
 def _wait_playing(qtbot: QtBot, window: MainWindow, past_ms: int = 200) -> None:
@@ -147,14 +156,17 @@ def test_end_of_media_resets_the_controls_and_play_restarts(
 
 
 def test_bad_inputs_show_a_message_and_the_next_file_plays(
-    qtbot: QtBot, window: MainWindow, tmp_path: Path
+    qtbot: QtBot, window: MainWindow, tmp_path: Path, media: FixtureMedia
 ) -> None:
     text_file = tmp_path / "notes.mp4"
     text_file.write_text("not a video\n" * 50)
     cases = [
         (str(tmp_path / "missing.mp4"), ErrorCategory.NOT_FOUND, "Can't find"),
         (str(text_file), ErrorCategory.UNSUPPORTED, "not a video"),
-        (f"http://127.0.0.1:{_closed_port()}/x.mp4", ErrorCategory.NETWORK, "Can't reach"),
+        (str(media.text_mkv()), ErrorCategory.UNSUPPORTED, "text file"),
+        # It plays its first seconds, then its data stops: an error, not a finished title.
+        (str(media.truncated()), ErrorCategory.DECODE, "stops before its end"),
+        (f"http://127.0.0.1:{refused_port()}/x.mp4", ErrorCategory.NETWORK, "Can't reach"),
     ]
     for source, category, words in cases:
         with qtbot.waitSignal(window.player.playback_failed, timeout=10_000) as failed:
@@ -163,6 +175,7 @@ def test_bad_inputs_show_a_message_and_the_next_file_plays(
         assert problem.category is category
         assert window.player.message.isVisible()
         assert words in window.player.message.text()
+        assert not window.player.controls.play_button.toolTip().startswith("Pause")
         window.play(CLIP)
         assert window.player.surface.isVisible()
         _wait_playing(qtbot, window)
@@ -200,3 +213,27 @@ def test_controls_hide_in_fullscreen_and_return_on_mouse_move(
     qtbot.waitUntil(lambda: not player.controls.isVisible(), timeout=3000)
     window.toggle_fullscreen()
     assert player.controls.isVisible()
+
+
+def test_a_stall_shows_buffering_after_a_grace_time_and_hides_it_when_playing(
+    qtbot: QtBot, window: MainWindow
+) -> None:
+    """Issue 15.8: the server falls silent for 3 s (its schedule is the truth): "Buffering"
+    shows during the silence, never before it, and goes once the picture moves again."""
+    test_card = SAMPLES / "test-card.mp4"
+    silence_at = _mdat_offset(test_card) + 130_000
+    with MediaServer() as server:
+        url = server.add(
+            "stall.mp4", test_card, Pacing(rate=36_000, silence_at=silence_at, silence_s=3.0)
+        )
+        window.play(url)
+        _wait_playing(qtbot, window)
+        indicator = window.player.buffering
+        qtbot.waitUntil(indicator.isVisible, timeout=20_000)
+        shown_at = time.monotonic()
+        qtbot.waitUntil(lambda: len(server.silences("stall.mp4")) == 1, timeout=10_000)
+        (silence,) = server.silences("stall.mp4")
+        assert silence.began <= shown_at <= silence.ended + 1.0
+        qtbot.waitUntil(lambda: not indicator.isVisible(), timeout=5000)
+        assert time.monotonic() >= silence.ended
+        window.player.stop()

@@ -10,6 +10,7 @@ from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from player.engine import PlaybackState
+from player.session_journal import SessionJournals
 from player.settings import Settings, SettingsStore
 from telemetry.client import TelemetryClient
 from telemetry.config import TelemetryConfig
@@ -35,7 +36,9 @@ def test_the_overlay_shows_the_engines_own_figures(
         )
     )
     client.start()
-    playback = PlaybackTelemetry(window, client.track, journal_dir=tmp_path / "sessions")
+    playback = PlaybackTelemetry(
+        window, client.track, journals=SessionJournals(tmp_path / "sessions")
+    )
     controls = TelemetryControls(
         window,
         client,

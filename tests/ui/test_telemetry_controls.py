@@ -16,6 +16,8 @@ import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
+from player.catalog import load_sample_catalog
+from player.feed import build_feed
 from player.settings import Settings, SettingsStore
 from telemetry.client import TelemetryClient
 from telemetry.config import TelemetryConfig
@@ -23,6 +25,8 @@ from telemetry.status import SyncState
 from tests.collector.harness import KEY, Running, batch, event
 from tests.collector.harness import thread_collector as start_collector
 from tests.telemetry.samples import VALID, heartbeat
+from tests.telemetry.track_recorder import Clock
+from ui.home.home_view import HomeView
 from ui.main_window import MainWindow
 from ui.telemetry_controls import TelemetryControls
 
@@ -229,12 +233,16 @@ def test_the_privacy_window_lists_filters_exports_and_deletes(
     assert window.proxy.rowCount() == 8
 
     exported = tmp_path / "export.json"
-    window.export_to(exported)
+    with qtbot.waitSignal(window.export_call.finished, timeout=TIMEOUT_MS):
+        window.export_to(exported)
     document = json.loads(exported.read_text())
     assert [e["event_id"] for e in document["events"]] == ids
     assert document["device_id"] == client.device_id
 
-    assert window.delete_local_data()
+    with qtbot.waitSignal(window.purge_call.finished, timeout=TIMEOUT_MS) as purged:
+        window.delete_local_data()
+    assert purged.args == [True]
+    assert window.result.text() == "Local data deleted."
     assert client.outbox.export()["events"] == []
     assert model.rowCount() == 0
 
@@ -251,9 +259,12 @@ def test_the_privacy_window_lists_sent_and_waiting_events_with_their_status(
     sent.append(client.track("pause", VALID["pause"]))
     assert client.flush(5.0)
     assert harness.collector.count("device_id = ?", client.device_id) == 4
-    qtbot.waitUntil(lambda: model.rowCount() == 4, timeout=TIMEOUT_MS)  # the live poll
+    # The live poll (a read may have caught them before they were sent: the next one turns them).
+    qtbot.waitUntil(
+        lambda: [model.status_at(r) for r in range(model.rowCount())] == ["sent"] * 4,
+        timeout=TIMEOUT_MS,
+    )
     assert [model.event_at(r)["event_id"] for r in range(4)] == sent[::-1]
-    assert [model.status_at(r) for r in range(4)] == ["sent"] * 4
     assert model.index(0, 3).data() == "sent"
     assert model.index(0, 3).data(Qt.ItemDataRole.ToolTipRole).startswith("Sent: ")
     qtmodeltester.check(model)  # type: ignore[attr-defined]
@@ -285,14 +296,17 @@ def test_the_privacy_window_lists_sent_and_waiting_events_with_their_status(
     qtmodeltester.check(model)  # type: ignore[attr-defined]
 
     exported = tmp_path / "export.json"
-    window.export_to(exported)
+    with qtbot.waitSignal(window.export_call.finished, timeout=TIMEOUT_MS):
+        window.export_to(exported)
     document = json.loads(exported.read_text())
     assert document["events"] == []
     assert [h["event"]["event_id"] for h in document["history"]] == sent + waiting
     assert {h["status"] for h in document["history"]} == {"sent"}
     assert window.result.text().startswith("Exported 6 events (0 waiting, 6 sent or refused)")
 
-    assert window.delete_local_data()
+    with qtbot.waitSignal(window.purge_call.finished, timeout=TIMEOUT_MS) as purged:
+        window.delete_local_data()
+    assert purged.args == [True]
     assert client.outbox.export() == {"events": [], "history": [], "dead_letter": [], "drops": {}}
     assert model.rowCount() == 0
 
@@ -316,3 +330,97 @@ def test_deleting_from_the_server_removes_this_devices_events_only(
     assert window.result.text().startswith("Deleted 6 events")
     assert collector.count("device_id = ?", client.device_id) == 0
     assert collector.count("device_id = ?", other) == 3
+
+
+def test_the_privacy_window_does_its_file_and_database_work_off_the_gui_thread(
+    qtbot: QtBot, harness: Harness, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = harness.client(key="refused-key")  # nothing leaves: everything stays local
+    for n in range(5):
+        client.track("heartbeat", heartbeat(n))
+    qtbot.waitUntil(lambda: _outbox_count(client) == 5, timeout=TIMEOUT_MS)
+    window = harness.controls(client, key="refused-key").open_privacy()
+    model = window.model
+    # Showing the window only asks for a read: it comes back later, through the event loop,
+    # so the GUI thread never waits on SQLite.
+    assert window.read_call.running
+    assert model.rowCount() == 0
+    qtbot.waitUntil(lambda: model.rowCount() == 5, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: not window.read_call.running, timeout=TIMEOUT_MS)
+
+    # An unchanged outbox is not read (and counted) again at every poll.
+    with qtbot.waitSignal(window.read_call.finished, timeout=TIMEOUT_MS) as unchanged:
+        window.refresh()
+    assert unchanged.args[0][1] is None
+
+    # Export: the file is written by the worker; a failed write is reported, not raised.
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where a folder should be")
+    with qtbot.waitSignal(window.export_call.finished, timeout=TIMEOUT_MS):
+        window.export_to(blocker / "export.json")
+        assert window.result.text().startswith("Exporting to")
+    assert window.result.text().startswith(f"Could not export to {blocker / 'export.json'}: ")
+    assert "could not export local telemetry data" in caplog.text
+    assert window.export_button.isEnabled()
+
+    # Purge: the writer thread purges and VACUUMs; the window only hears that it is done.
+    with qtbot.waitSignal(window.purge_call.finished, timeout=TIMEOUT_MS) as purged:
+        window.delete_local_data()
+        assert window.result.text() == "Deleting local data…"
+        assert not window.delete_local_button.isEnabled()
+    assert purged.args == [True]
+    assert window.result.text() == "Local data deleted."
+    assert _outbox_count(client) == 0
+    assert model.rowCount() == 0
+
+
+def test_the_feed_on_screen_before_consent_is_recorded_once_the_viewer_opts_in(
+    qtbot: QtBot, harness: Harness, window: MainWindow
+) -> None:
+    client = harness.client(asks_first=True)
+    clock = Clock()
+    home = HomeView(client.track, clock=clock)
+    window.set_home(home)
+    window.resize(1000, 560)
+    catalog = load_sample_catalog()
+    feed = build_feed(catalog, [], seed=11)
+    home.show_feed(feed, catalog.by_id())  # the catalog loaded before the viewer answered
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=3000)
+    home.monitor.run_pass()
+    clock.now += 1500
+    home.monitor.poll()
+    first = home.rows[0].tile_model.tile(0).ref
+    assert home.tracker.has_impression(first)  # it qualified while nothing was recorded
+
+    controls = harness.controls(client)
+    controls.recording_started.connect(home.recording_started)  # as the app wires it
+    dialog = controls.ask_consent_if_needed()
+    assert dialog is not None
+    qtbot.waitUntil(dialog.isVisible)
+    qtbot.mouseClick(dialog.share, Qt.MouseButton.LeftButton)
+    opted_in = clock.now
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=3000)
+    home.monitor.run_pass()
+    clock.now += 1500
+    home.monitor.poll()
+    home.shutdown()  # ends the open spans
+
+    # A play of that tile now joins to its impression and to the served feed.
+    impression_id = home.tracker.impression_id(first)
+    assert client.flush(5.0)
+    events = [local.event for local in client.outbox.local_events(1000)]
+    served = [e["properties"] for e in events if e["type"] == "feed_served"]
+    impressions = {
+        e["properties"]["impression_id"]: e["properties"]  # type: ignore[index]
+        for e in events
+        if e["type"] == "impression"
+    }
+    assert [p["request_id"] for p in served] == [feed.request_id]  # type: ignore[index]
+    assert impressions[impression_id]["request_id"] == feed.request_id
+    assert impressions[impression_id]["video_id"] == first.video_id
+    # What was seen before the opt-in is not recorded: every span starts after it.
+    spans = [e["properties"] for e in events if e["type"] == "tile_visibility"]
+    assert spans
+    assert all(s["start_mono"] >= opted_in for s in spans)  # type: ignore[index]

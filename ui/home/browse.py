@@ -5,8 +5,8 @@ play in the watch history, and asks the window to play the title from its resume
 the window comes back home it saves where playback stopped and lays out a new feed, so Continue
 Watching is current; the home page keeps its scroll positions.
 
-GUI thread only; catalog loaders run on a `QThreadPool` and hand their result back through a
-queued signal.
+GUI thread only; catalog loaders run on a `ui.background.TaskPool`, which hands the merged
+catalog back on the GUI thread.
 """
 
 from __future__ import annotations
@@ -14,12 +14,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, Signal
 
 from player.catalog import Catalog, CatalogError, CatalogItem, CatalogProblem, merge_catalogs
 from player.engine import EngineEvent, EngineEventKind
 from player.feed import build_feed
 from player.history import WatchHistory
+from ui.background import TaskPool
 from ui.home.home_view import HomeView
 from ui.main_window import MainWindow
 
@@ -30,24 +31,22 @@ CatalogLoader = Callable[[], Catalog]
 SAVE_EVERY_MS = 10_000
 
 
-class _Relay(QObject):
-    loaded = Signal(object)  # Catalog
-
-
-class _LoadJob(QRunnable):
-    def __init__(self, loaders: Sequence[tuple[str, CatalogLoader]], relay: _Relay) -> None:
-        super().__init__()
-        self._loaders = list(loaders)
-        self._relay = relay
-
-    def run(self) -> None:
-        catalogs: list[Catalog] = []
-        for name, loader in self._loaders:
-            try:
-                catalogs.append(loader())
-            except CatalogError as exc:
-                catalogs.append(Catalog((), (CatalogProblem(name, -1, str(exc)),), name))
-        self._relay.loaded.emit(merge_catalogs(catalogs))
+def _load(loaders: Sequence[tuple[str, CatalogLoader]]) -> Catalog:
+    """Every named source loaded and merged (on a pool thread)."""
+    catalogs: list[Catalog] = []
+    for name, loader in loaders:
+        try:
+            catalogs.append(loader())
+        except CatalogError as exc:
+            catalogs.append(Catalog((), (CatalogProblem(name, -1, str(exc)),), name))
+        except Exception as exc:
+            # Whatever one source raises (a folder whose scan hit an OSError, libVLC gone
+            # for probing) costs that source only: the others, the bundled samples first,
+            # still make the home screen.
+            log.exception("catalog source %s failed", name)
+            problem = CatalogProblem(name, -1, f"{name} could not be loaded: {exc}")
+            catalogs.append(Catalog((), (problem,), name))
+    return merge_catalogs(catalogs)
 
 
 class BrowseController(QObject):
@@ -76,10 +75,7 @@ class BrowseController(QObject):
         self._position_ms = 0
         self._duration_ms = 0
         self._saved_at_ms = 0
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(1)
-        self._relay = _Relay(self)
-        self._relay.loaded.connect(self.set_catalog)
+        self._tasks = TaskPool(self)
         home.play_requested.connect(self._on_home_play_requested)
         window.home_shown.connect(self._on_window_home_shown)
         window.player.engine_event.connect(self._on_player_engine_event)
@@ -90,7 +86,14 @@ class BrowseController(QObject):
 
     def load_in_background(self, loaders: Sequence[tuple[str, CatalogLoader]]) -> None:
         """Runs each named loader off the GUI thread, merges, then lays out the result."""
-        self._pool.start(_LoadJob(loaders, self._relay))
+        self._tasks.run(lambda: _load(list(loaders)), self._on_catalog_loaded)
+
+    def _on_catalog_loaded(self, result: object) -> None:
+        if isinstance(result, Catalog):
+            self.set_catalog(result)
+        else:
+            log.error("the catalog could not be merged: %s", result)
+            self.set_catalog(Catalog((), (CatalogProblem("catalog", -1, str(result)),)))
 
     def set_catalog(self, catalog: Catalog) -> None:
         for problem in catalog.problems:
@@ -111,8 +114,7 @@ class BrowseController(QObject):
 
     def shutdown(self, timeout_ms: int = 5000) -> None:
         self._save_progress()
-        self._pool.clear()
-        self._pool.waitForDone(timeout_ms)
+        self._tasks.shutdown(timeout_ms)
         self._home.shutdown()
 
     def _on_home_play_requested(self, item: CatalogItem, source: dict[str, object]) -> None:

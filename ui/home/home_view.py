@@ -3,7 +3,9 @@ panel for the focused tile, and a note when catalog entries were skipped.
 
 Owns the browse telemetry of the page: `feed_served` when a feed is laid out, visibility spans
 and impressions (through `VisibilityMonitor` and the pure tracker), `tile_action`s, and the
-`source` of a play. It never plays anything itself: activating a tile emits `play_requested`.
+`source` of a play. A feed laid out before the viewer opted in is recorded when they do
+(`recording_started`), so the first plays of a new user join to a served feed and impressions.
+It never plays anything itself: activating a tile emits `play_requested`.
 A new feed keeps each row's sideways offset (by row id) and the page's position (anchored on
 the row at the top of the view), so returning from the player looks the same.
 
@@ -110,6 +112,7 @@ class HomeView(QWidget):
             track, clock=clock, impression_id=self.tracker.impression_id
         )
         self.feed: Feed | None = None
+        self._feed_recorded = False  # whether track() kept this feed's feed_served
         self.rows: list[RowView] = []
         self._row_boxes: list[QWidget] = []
         self._pending_state: ScrollState | None = None
@@ -217,10 +220,22 @@ class HomeView(QWidget):
                 # A first feed lands with its first tile chosen, so Enter plays and the details
                 # panel has something to say.
                 rows[0].setFocus()
-        self._track("feed_served", feed.served_properties())
+        self._feed_recorded = self._track("feed_served", feed.served_properties()) is not None
         if state is not None:
             self.restore_scroll_state(state)
         self.monitor.set_rows(rows)
+
+    def recording_started(self) -> None:
+        """Telemetry records from now on (the viewer just opted in): the feed on screen, laid
+        out while nothing was recorded, is served now, and what is seen of it from now on."""
+        if self.feed is None:
+            return
+        if not self._feed_recorded:
+            self._feed_recorded = (
+                self._track("feed_served", self.feed.served_properties()) is not None
+            )
+        self.tracker.recording_started()
+        self.monitor.schedule()
 
     def show_problems(self, problems: Sequence[CatalogProblem]) -> None:
         """Tells the user some catalog entries were skipped (details in the tooltip)."""

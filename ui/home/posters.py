@@ -6,8 +6,8 @@ Remote posters (http/https) are fetched by the worker with `requests` and cached
 user cache dir. Until a poster is ready `pixmap()` returns None and the delegate paints a
 placeholder; `poster_ready(path)` then tells models to repaint.
 
-Threads: `PosterCache` is GUI-thread only; `_DecodeJob.run` runs on the pool and only touches
-its own QImage and the relay's queued signal.
+Threads: `PosterCache` is GUI-thread only; `_decode` runs on its `ui.background.TaskPool` and
+only touches its own QImage, which the pool hands back on the GUI thread.
 """
 
 from __future__ import annotations
@@ -17,60 +17,48 @@ import logging
 from collections import OrderedDict
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, Signal
+from PySide6.QtCore import QObject, QSize, Qt, Signal
 from PySide6.QtGui import QImage, QPixmap
 
 from player.paths import cache_dir
 from player.sources import is_url
+from ui.background import TaskPool
 
 log = logging.getLogger("reelscope.ui.posters")
 
 MAX_PIXMAPS = 600
 
 
-class _Relay(QObject):
-    """Lives on the GUI thread; workers emit through it, so delivery is queued there."""
+def _decode(path: str, size: QSize, disk_cache: Path) -> QImage:
+    """The poster scaled to tile size, or a null image when it cannot be had (pool thread)."""
+    import requests  # ~100 ms to import: kept off start-up, paid once on a pool thread
 
-    decoded = Signal(str, QImage)
+    image = QImage()
+    try:
+        local = _fetch(path, disk_cache) if is_url(path) else path
+        image.load(str(local))
+    except (OSError, requests.RequestException) as exc:
+        log.info("poster %s unavailable: %s", path, exc)
+    if not image.isNull():
+        image = image.scaled(
+            size,
+            Qt.AspectRatioMode.KeepAspectRatioByExpanding,
+            Qt.TransformationMode.SmoothTransformation,
+        )
+    return image
 
 
-class _DecodeJob(QRunnable):
-    def __init__(self, path: str, size: QSize, relay: _Relay, disk_cache: Path) -> None:
-        super().__init__()
-        self._path = path
-        self._size = size
-        self._relay = relay
-        self._disk_cache = disk_cache
+def _fetch(url: str, disk_cache: Path) -> Path:
+    digest = hashlib.sha1(url.encode(), usedforsecurity=False).hexdigest()
+    target = disk_cache / digest
+    if not target.exists():
+        import requests
 
-    def run(self) -> None:
-        import requests  # ~100 ms to import: kept off start-up, paid once on a pool thread
-
-        image = QImage()
-        try:
-            local = self._fetch() if is_url(self._path) else self._path
-            if local is not None:
-                image.load(str(local))
-        except (OSError, requests.RequestException) as exc:
-            log.info("poster %s unavailable: %s", self._path, exc)
-        if not image.isNull():
-            image = image.scaled(
-                self._size,
-                Qt.AspectRatioMode.KeepAspectRatioByExpanding,
-                Qt.TransformationMode.SmoothTransformation,
-            )
-        self._relay.decoded.emit(self._path, image)
-
-    def _fetch(self) -> Path | None:
-        digest = hashlib.sha1(self._path.encode(), usedforsecurity=False).hexdigest()
-        target = self._disk_cache / digest
-        if not target.exists():
-            import requests
-
-            response = requests.get(self._path, timeout=10)
-            response.raise_for_status()
-            self._disk_cache.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(response.content)
-        return target
+        response = requests.get(url, timeout=10)
+        response.raise_for_status()
+        disk_cache.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(response.content)
+    return target
 
 
 class PosterCache(QObject):
@@ -84,10 +72,7 @@ class PosterCache(QObject):
         self._pixmaps: OrderedDict[str, QPixmap] = OrderedDict()
         self._failed: set[str] = set()
         self._pending: set[str] = set()
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(threads)
-        self._relay = _Relay(self)
-        self._relay.decoded.connect(self._on_relay_decoded)
+        self._tasks = TaskPool(self, threads=threads)
         self._disk_cache = cache_dir() / "posters"
 
     def pixmap(self, path: str) -> QPixmap | None:
@@ -98,7 +83,11 @@ class PosterCache(QObject):
             return pixmap
         if path not in self._pending and path not in self._failed:
             self._pending.add(path)
-            self._pool.start(_DecodeJob(path, self._size, self._relay, self._disk_cache))
+            size, disk_cache = QSize(self._size), self._disk_cache
+            self._tasks.run(
+                lambda: _decode(path, size, disk_cache),
+                lambda result: self._on_decoded(path, result),
+            )
         return None
 
     def is_idle(self) -> bool:
@@ -106,12 +95,13 @@ class PosterCache(QObject):
 
     def shutdown(self, timeout_ms: int = 5000) -> None:
         """Drops queued decodes and waits for running ones (call before the app quits)."""
-        self._pool.clear()
-        self._pool.waitForDone(timeout_ms)
+        self._tasks.shutdown(timeout_ms)
 
-    def _on_relay_decoded(self, path: str, image: QImage) -> None:
+    def _on_decoded(self, path: str, image: object) -> None:
         self._pending.discard(path)
-        if image.isNull():
+        if not isinstance(image, QImage) or image.isNull():
+            if isinstance(image, Exception):
+                log.warning("poster %s could not be decoded: %s", path, image)
             self._failed.add(path)
             return
         self._pixmaps[path] = QPixmap.fromImage(image)
