@@ -26,7 +26,7 @@ system-test:
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade "pip>=25.1"
-	$(BIN)/python -m pip install -q -e ".[app,collector,scale]" --group dev
+	$(BIN)/python -m pip install -q -e ".[app,collector,recommend,scale]" --group dev
 	@touch $(STAMP)
 
 lint: $(STAMP)

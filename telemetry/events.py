@@ -153,8 +153,18 @@ SPECS: Final[Mapping[str, EventSpec]] = {
             FEED_SERVED,
             Priority.BROWSE,
             {"request_id": _STR, "location": _STR, "rows": _LIST},
-            # A feed too large for one event goes as parts 0..parts-1 (`feed_served_parts`).
-            optional={"part": _INT, "parts": _INT},
+            # Who built the feed (the app's local rules, or GET /v1/feed), the experiment
+            # variant and whether it was explored; items may carry `propensity`. Optional:
+            # feeds stored before the feed service existed have none of these. A feed too large
+            # for one event goes as parts 0..parts-1 (`feed_served_parts`).
+            optional={
+                "source": _STR,
+                "variant": _OPT_STR,
+                "explored": _BOOL,
+                "part": _INT,
+                "parts": _INT,
+            },
+            choices={"source": frozenset({"local", "server"})},
         ),
         _spec(
             "tile_visibility",

@@ -30,9 +30,11 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -56,6 +58,7 @@ from telemetry.collector.validate import (
     parse_reelscope_batch,
 )
 from telemetry.device_proof import DEVICE_SECRET_HEADER, proves
+from telemetry.recommend.service import FeedService, open_feed_service
 
 log = logging.getLogger("reelscope.collector.app")
 
@@ -72,6 +75,8 @@ class Collector:
     limiter: RateLimiter
     admission: Admission
     sink: Sink
+    feeds: FeedService | None = None
+    feeds_unavailable: str = ""
 
 
 class DeviceIdConvertor(Convertor[str]):
@@ -200,6 +205,42 @@ async def delete_device_events(request: Request) -> Response:
     return json_response(200, {"deleted": deleted})
 
 
+# Query parameters of GET /v1/feed besides device_id. The client context ones (app_version, os,
+# locale) are accepted for forward compatibility and do not change the feed yet.
+_FEED_TEXT_PARAMETERS = ("location", "app_version", "os", "locale")
+
+
+async def get_feed(request: Request) -> Response:
+    """The home feed for one device: rows, items, propensities, variant (docs/recommendations.md).
+    The feed is built on a worker thread: it reads the device's history from the store."""
+    collector = _collector(request)
+    record = _authorize(request, collector)
+    limit = collector.config.max_id_chars
+    query = request.query_params
+    unknown = sorted(set(query) - {"device_id", *_FEED_TEXT_PARAMETERS})
+    if unknown:
+        raise ApiError(400, "unknown_parameter", f"unknown query parameters: {unknown}")
+    repeated = sorted(name for name in query if len(query.getlist(name)) > 1)
+    if repeated:
+        raise ApiError(400, "repeated_parameter", f"query parameters given twice: {repeated}")
+    device_id = query.get("device_id", "")
+    if not 0 < len(device_id) <= limit:
+        raise ApiError(400, "invalid_device_id", f"device_id must be 1 to {limit} characters")
+    for name in _FEED_TEXT_PARAMETERS:
+        if len(request.query_params.get(name, "")) > limit:
+            raise ApiError(400, f"invalid_{name}", f"{name} must be at most {limit} characters")
+    if collector.feeds is None:
+        raise ApiError(
+            503,
+            "feed_unavailable",
+            f"the feed service is not running: {collector.feeds_unavailable}",
+            {"Retry-After": str(collector.config.retry_after_s)},
+        )
+    location = request.query_params.get("location") or "home"
+    feed = await run_in_threadpool(collector.feeds.feed, record.id, device_id, location)
+    return json_response(200, feed.to_json(), {"Cache-Control": "no-store"})
+
+
 async def healthz(_: Request) -> Response:
     return json_response(200, {"status": "ok"})
 
@@ -264,6 +305,13 @@ def create_app(config: CollectorConfig, sink: Sink) -> ASGIApp:
         ),
         sink=sink,
     )
+    # Not a SQLite store (Kafka): the rule-based rows get no watch history.
+    store = config.db if urlsplit(config.db).scheme == "sqlite" else None
+    try:
+        collector.feeds = open_feed_service(config, store)
+    except ValueError as exc:
+        log.warning("GET /v1/feed answers 503: %s", exc)
+        collector.feeds_unavailable = str(exc)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -277,6 +325,7 @@ def create_app(config: CollectorConfig, sink: Sink) -> ASGIApp:
     app = Starlette(
         routes=[
             Route("/v1/batch", post_batch, methods=["POST"]),
+            Route("/v1/feed", get_feed, methods=["GET"]),
             Route(
                 "/v1/devices/{device_id:device}/events", delete_device_events, methods=["DELETE"]
             ),

@@ -73,6 +73,12 @@ class CollectorConfig:
     max_pending_events: int = 50_000
     store_timeout_s: float = 10.0
     retry_after_s: int = 1
+    # The feed service (GET /v1/feed, docs/recommendations.md): the catalog it serves ("" is
+    # the bundled sample catalog), the experiment file ("" is everyone on the rule-based
+    # control, 5 % explored), and a seed for its random choices (-1: fresh entropy; tests).
+    catalog: str = ""
+    experiment: str = ""
+    feed_seed: int = -1
     # TLS: both set, the collector serves HTTPS (else plain HTTP, for loopback or behind a
     # TLS-terminating reverse proxy; docs/collector.md).
     ssl_certfile: str = ""

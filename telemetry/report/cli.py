@@ -4,6 +4,8 @@ terminal tables (default), JSON (`--json`) or a self-contained HTML file with ch
     reelscope-report [--store sqlite:///path | --db PATH] [--since ISO] [--until ISO]
                      [--app-version V] [--os NAME] [--title VIDEO_ID]
                      [--json] [--html FILE] [--sessions N] [--jobs N]
+    reelscope-report --evaluate rerank|popularity --model FILE [--variant NAME]...
+                     [--explore-depth N]
 
 A store that is missing, corrupt or not a collector store is a one-line error (exit status 2),
 never a traceback. Runs on the main thread.
@@ -22,7 +24,7 @@ import orjson
 
 from telemetry.collector.config import ENV_PREFIX, CollectorConfig
 from telemetry.report.compute import compute_report
-from telemetry.report.queries import Filters, StoreError, store_url
+from telemetry.report.queries import Filters, StoreError, open_report_store, store_url
 from telemetry.report.render_html import render_html
 from telemetry.report.render_text import render_text
 
@@ -54,7 +56,45 @@ def _parser() -> argparse.ArgumentParser:
         "--sessions", type=int, default=20, help="play sessions listed in tables (default 20)"
     )
     parser.add_argument("--jobs", type=int, help="worker processes (default: by store size)")
+    parser.add_argument(
+        "--evaluate",
+        choices=("rerank", "popularity"),
+        help="estimate a candidate policy's take rate from logged explored feeds",
+    )
+    parser.add_argument("--model", type=Path, help="model file for --evaluate")
+    parser.add_argument(
+        "--variant", action="append", default=[], help="with --evaluate: only these variants' feeds"
+    )
+    parser.add_argument("--explore-depth", type=int, default=8, help="with --evaluate")
     return parser
+
+
+def _evaluate(args: argparse.Namespace, url: str) -> int:
+    from telemetry.recommend.evaluate import evaluate_store, render_evaluation
+    from telemetry.recommend.model import ModelError
+
+    if args.model is None:
+        print("reelscope-report: --evaluate needs --model FILE", file=sys.stderr)
+        return 2
+    try:
+        connection = open_report_store(url)
+    except StoreError as exc:
+        print(f"reelscope-report: {exc}", file=sys.stderr)
+        return 2
+    try:
+        result = evaluate_store(
+            connection, args.evaluate, args.model, depth=args.explore_depth, variants=args.variant
+        )
+    except ModelError as exc:
+        print(f"reelscope-report: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        connection.close()
+    if args.json:
+        sys.stdout.buffer.write(orjson.dumps(result, option=orjson.OPT_INDENT_2) + b"\n")
+    else:
+        sys.stdout.write(render_evaluation(result))
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -63,6 +103,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         url = store_url(args.db)
     else:
         url = args.store or os.environ.get(ENV_PREFIX + "DB", CollectorConfig().db)
+    if args.evaluate is not None:
+        return _evaluate(args, url)
     filters = Filters(
         since=args.since,
         until=args.until,

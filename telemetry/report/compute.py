@@ -17,6 +17,8 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import Final
 from urllib.parse import urlsplit
 
+from telemetry.recommend.logged import read_logs
+from telemetry.report.experiments import build_experiments
 from telemetry.report.fold import Fold, Partial
 from telemetry.report.metrics import Report, build_report
 from telemetry.report.queries import (
@@ -62,11 +64,16 @@ def compute_report(url: str, filters: Filters, *, jobs: int | None = None) -> Re
                 ]
                 for future in futures:
                     partial.merge(future.result())
+        report = build_report(
+            partial, filters, drops=drops, collector_duplicates=duplicates, foreign_events=foreign
+        )
+        if filters.app_version is None and filters.os is None and filters.video_id is None:
+            # A second, lighter pass (feeds, impressions, plays): variants are per feed.
+            feeds = read_logs(connection).feeds.values()
+            report.experiments = build_experiments(feeds, report.sessions, filters)
     finally:
         connection.close()
-    return build_report(
-        partial, filters, drops=drops, collector_duplicates=duplicates, foreign_events=foreign
-    )
+    return report
 
 
 def fold_shard(

@@ -14,11 +14,14 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from telemetry.report.fold import Partial
 from telemetry.report.queries import Drop, Filters
 from telemetry.report.sessions import SessionFigures
+
+if TYPE_CHECKING:
+    from telemetry.report.experiments import Experiments
 
 HOUR_MS: Final = 3_600_000
 DAY_MS: Final = 24 * HOUR_MS
@@ -201,6 +204,8 @@ class Report:
     titles: list[TitleFigures]
     quality: DataQuality
     sessions: list[SessionFigures] = field(default_factory=list)
+    # Set by `compute_report` when feeds carry experiment variants (report/experiments.py).
+    experiments: Experiments | None = None
 
 
 def build_report(

@@ -176,6 +176,7 @@ def render_html(report: Report, *, sessions: int = 20) -> str:
         _table(browse),
         _section(tables.by_row(report)),
         _section(tables.by_rank(report)),
+        *(_section(t) for t in tables.experiments(report)),
         _heading(titles),
         titles_chart,
         _table(titles),

@@ -48,6 +48,7 @@ def render_text(report: Report, *, sessions: int = 20) -> str:
         tables.browse(report),
         tables.by_row(report),
         tables.by_rank(report),
+        *tables.experiments(report),
         tables.titles(report, 20),
         tables.data_quality(report),
         tables.play_sessions(report, sessions),

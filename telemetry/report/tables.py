@@ -8,10 +8,13 @@ Pure code; any thread.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeAlias
 
+from telemetry.recommend.estimators import Estimate, Lift
+from telemetry.report.experiments import signed_percent
 from telemetry.report.metrics import Distribution, Rate, Report, percentile
 
 NONE = "–"
@@ -235,3 +238,57 @@ def _counts(values: dict[str, int], *, total: bool = False) -> str:
 
 def _opt(value: int | None) -> str:
     return NONE if value is None else str(value)
+
+
+def _interval(value: Estimate, format_: Callable[[float | None], str]) -> str:
+    if value.low is None or value.high is None:
+        return format_(value.value)
+    return f"{format_(value.value)} [{format_(value.low)}, {format_(value.high)}]"
+
+
+def _lift(value: Lift) -> str:
+    if value.value is None:
+        return NONE
+    if value.low is None or value.high is None:
+        return signed_percent(value.value)
+    return (
+        f"{signed_percent(value.value)} [{signed_percent(value.low)}, {signed_percent(value.high)}]"
+    )
+
+
+def experiments(report: Report) -> list[Table]:
+    """Per variant with 95 % CIs (clustered by device), then each variant against control."""
+    section = report.experiments
+    if section is None:
+        return []
+    per_variant = Table(
+        "Experiments",
+        ["variant", "devices", "feeds", "take rate", "plays / feed", "watch / feed",
+         "completion", "startup p50", "rebuffer ratio"],
+        [
+            [
+                v.name, v.devices, v.feeds,
+                _interval(v.take_rate, percent),
+                _interval(v.plays_per_feed, number),
+                _interval(v.watch_ms_per_feed, ms),
+                _interval(v.completion, percent),
+                ms(v.startup.p50),
+                _interval(v.rebuffer_ratio, lambda x: percent(x, 2)),
+            ]
+            for v in section.variants
+        ],
+        note="95 % CI in brackets, devices as units",
+    )  # fmt: skip
+    lifts = Table(
+        f"Against {section.control}",
+        ["variant", "take rate", "plays / feed", "watch / feed", "completion"],
+        [
+            [c.variant, _lift(c.take_rate), _lift(c.plays_per_feed),
+             _lift(c.watch_ms_per_feed), _lift(c.completion)]
+            for c in section.comparisons
+        ],
+        note="relative change, 95 % CI",
+        major=False,
+    )  # fmt: skip
+    verdicts = Table("Verdict", ["verdict"], [[v] for v in section.verdicts], major=False)
+    return [per_variant, lifts, verdicts]
