@@ -68,13 +68,23 @@ _PURPOSES: Final[tuple[tuple[str, str, Mapping[str, str]], ...]] = (
         {
             "pause": "you paused, and where",
             "resume": "you resumed, and where",
-            "seek_start": "you started to jump within the video, from where to where",
+            "seek_start": (
+                "you started to jump within the video, from where to where, and how (mouse, "
+                "key, chapter or loop)"
+            ),
             "seek_end": "the jump finished, and how long it took",
             "rate_change": "you changed the playback speed",
             "volume_change": "you changed the volume or muted",
             "track_change": "you switched audio, video or subtitle track",
             "window_change": "the player went fullscreen, was hidden or lost focus",
             "ended": "the video reached its end",
+            "subtitle_file_added": (
+                "you added a subtitle file from the menu or by dropping it (only its type, "
+                "such as srt, never its name)"
+            ),
+            "subtitle_delay_change": "you shifted the subtitles earlier or later",
+            "screenshot": "you saved a screenshot, and where in the video",
+            "ab_loop": "you set or cleared a loop between two points of the video",
         },
     ),
     (

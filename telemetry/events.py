@@ -135,7 +135,7 @@ def _playback(
 
 _POSITION: Final = {"position_ms": _INT}
 _SEEK: Final = {"from_ms": _INT, "to_ms": _INT, "method": _STR}
-_SEEK_METHODS: Final = {"method": frozenset({"mouse", "key", "chapter", "inferred"})}
+_SEEK_METHODS: Final = {"method": frozenset({"mouse", "key", "chapter", "inferred", "loop"})}
 _REBUFFER_TRIGGERS: Final = {"trigger": frozenset({"buffering", "watchdog"})}
 SESSION_END_REASONS: Final = frozenset(
     {"completed", "user_stop", "navigated", "next_item", "app_exit", "error", "crash_recovered"}
@@ -270,6 +270,20 @@ SPECS: Final[Mapping[str, EventSpec]] = {
             },
             choices={"reason": SESSION_END_REASONS},
             critical=True,
+        ),
+        # Watching features: subtitles, screenshots, A-B loop
+        _playback(
+            "subtitle_file_added",
+            {"method": _STR, "format": _STR},
+            choices={"method": frozenset({"menu", "drop"})},
+        ),
+        _playback("subtitle_delay_change", {"from_ms": _INT, "to_ms": _INT}),
+        _playback("screenshot", _POSITION),
+        _playback(
+            "ab_loop",
+            {"action": _STR, "a_ms": _INT},
+            optional={"b_ms": _OPT_INT},
+            choices={"action": frozenset({"set_a", "set_b", "clear"})},
         ),
         # App lifecycle
         _spec("app_start", Priority.SESSION, {}, optional={"startup_ms": _INT}),

@@ -97,6 +97,16 @@ VALID: dict[str, dict[str, Any]] = {
     "app_exit": {"reason": "quit", "uptime_ms": 60_000},
 }
 
+# Issue 20's watching features.
+VALID.update(
+    {
+        "subtitle_file_added": {**PLAY, "method": "drop", "format": "srt"},
+        "subtitle_delay_change": {**PLAY, "from_ms": 0, "to_ms": -50},
+        "screenshot": {**PLAY, "position_ms": 61_000},
+        "ab_loop": {**PLAY, "action": "set_b", "a_ms": 10_000, "b_ms": 14_000},
+    }
+)
+
 
 def heartbeat(position_ms: int, pad: str = "") -> dict[str, Any]:
     """A heartbeat; `pad` makes its body bigger (it rides in `play_session_id`)."""

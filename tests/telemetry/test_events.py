@@ -14,6 +14,8 @@ DESIGN_TYPES = {
     "rebuffer_start", "rebuffer_end", "heartbeat", "rate_change", "volume_change",
     "track_change", "window_change", "error", "ended", "session_end", "app_start", "app_exit",
 }  # fmt: skip
+# Issue 20's watching features (subtitles, screenshots, A-B loop).
+DESIGN_TYPES |= {"subtitle_file_added", "subtitle_delay_change", "screenshot", "ab_loop"}
 
 
 def test_vocabulary_is_the_designs() -> None:
