@@ -165,6 +165,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ui.playback_telemetry import PlaybackTelemetry
 
     settings, config = _telemetry_config(store.load())
+    window.watch.preferred_audio = settings.audio_language
+    window.watch.preferred_subtitle = settings.subtitle_language
     telemetry = TelemetryClient(config)
     # A session's crash journal goes once its session_end is committed, not when it is sent.
     journals = SessionJournals(default_journal_dir(), telemetry.add_commit_listener)

@@ -106,5 +106,7 @@ class TelemetryControls(QObject):
         before, self._settings = self._settings, settings
         if (settings.collector_url, settings.write_key) != (before.collector_url, before.write_key):
             self._client.set_endpoint(settings.collector_url, settings.write_key)
+        self._window.watch.preferred_audio = settings.audio_language
+        self._window.watch.preferred_subtitle = settings.subtitle_language
         if settings.library_folders != before.library_folders:
             self.library_changed.emit(settings.library_folders)

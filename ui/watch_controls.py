@@ -229,7 +229,7 @@ class WatchControls(QObject):
         if audio is not None and audio.id != engine.audio_track:
             engine.set_audio_track(audio.id)
         wanted = choice.subtitle_language or self.preferred_subtitle
-        if wanted == SUBTITLES_OFF:
+        if wanted.strip().casefold() == SUBTITLES_OFF:
             engine.set_subtitle_track(-1)
         else:
             subtitle = _by_language(engine.subtitle_tracks(), wanted)
