@@ -70,7 +70,7 @@ _PURPOSES: Final[tuple[tuple[str, str, Mapping[str, str]], ...]] = (
             "resume": "you resumed, and where",
             "seek_start": (
                 "you started to jump within the video, from where to where, and how (mouse, "
-                "key, chapter or loop)"
+                "key, chapter, loop or the desktop's media controls)"
             ),
             "seek_end": "the jump finished, and how long it took",
             "rate_change": "you changed the playback speed",
@@ -85,6 +85,9 @@ _PURPOSES: Final[tuple[tuple[str, str, Mapping[str, str]], ...]] = (
             "subtitle_delay_change": "you shifted the subtitles earlier or later",
             "screenshot": "you saved a screenshot, and where in the video",
             "ab_loop": "you set or cleared a loop between two points of the video",
+            "remote_control": (
+                "you used the desktop's media controls or media keys (play, pause, seek …)"
+            ),
         },
     ),
     (

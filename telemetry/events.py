@@ -135,8 +135,17 @@ def _playback(
 
 _POSITION: Final = {"position_ms": _INT}
 _SEEK: Final = {"from_ms": _INT, "to_ms": _INT, "method": _STR}
-_SEEK_METHODS: Final = {"method": frozenset({"mouse", "key", "chapter", "inferred", "loop"})}
+_SEEK_METHODS: Final = {
+    "method": frozenset({"mouse", "key", "chapter", "inferred", "loop", "remote"})
+}
 _REBUFFER_TRIGGERS: Final = {"trigger": frozenset({"buffering", "watchdog"})}
+# What the desktop's media controls (MPRIS) may ask for.
+REMOTE_COMMANDS: Final = frozenset(
+    {
+        "play", "pause", "play_pause", "stop", "next", "previous", "seek", "set_position",
+        "open_uri", "raise", "quit",
+    }
+)  # fmt: skip
 SESSION_END_REASONS: Final = frozenset(
     {"completed", "user_stop", "navigated", "next_item", "app_exit", "error", "crash_recovered"}
 )
@@ -284,6 +293,11 @@ SPECS: Final[Mapping[str, EventSpec]] = {
             {"action": _STR, "a_ms": _INT},
             optional={"b_ms": _OPT_INT},
             choices={"action": frozenset({"set_a", "set_b", "clear"})},
+        ),
+        _playback(
+            "remote_control",
+            {"command": _STR},
+            choices={"command": REMOTE_COMMANDS},
         ),
         # App lifecycle
         _spec("app_start", Priority.SESSION, {}, optional={"startup_ms": _INT}),

@@ -179,6 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(exc))
 
     _close_on_termination_signals(window)
+    _integrate_with_the_desktop(window, playback)
 
     def finish() -> None:
         _finish_start_up(
@@ -255,6 +256,19 @@ def _recover_crashed_sessions(
         log.info("recovered play session %s after a crash", session.play_session_id)
         if session.position_ms > 0:
             history.record_progress(session.video_id, session.position_ms, session.duration_ms or 0)
+
+
+def _integrate_with_the_desktop(window: MainWindow, playback: PlaybackTelemetry) -> None:
+    """MPRIS media controls and the screen saver held off while playing, where a D-Bus
+    session bus runs (Linux desktops); nothing elsewhere."""
+    from ui.mpris import MprisService, ScreenSaverInhibitor, session_bus_available
+
+    if not sys.platform.startswith("linux") or not session_bus_available():
+        return
+    mpris = MprisService(window, parent=window)
+    mpris.viewer_action.connect(playback.record_viewer_action)
+    # An inhibition ends with this process's bus connection too, so none outlives the app.
+    ScreenSaverInhibitor(window, parent=window)
 
 
 def _fail(problem: str) -> int:

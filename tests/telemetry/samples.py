@@ -104,6 +104,7 @@ VALID.update(
         "subtitle_delay_change": {**PLAY, "from_ms": 0, "to_ms": -50},
         "screenshot": {**PLAY, "position_ms": 61_000},
         "ab_loop": {**PLAY, "action": "set_b", "a_ms": 10_000, "b_ms": 14_000},
+        "remote_control": {**PLAY, "command": "play_pause"},
     }
 )
 

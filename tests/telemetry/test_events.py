@@ -15,7 +15,9 @@ DESIGN_TYPES = {
     "track_change", "window_change", "error", "ended", "session_end", "app_start", "app_exit",
 }  # fmt: skip
 # Issue 20's watching features (subtitles, screenshots, A-B loop).
-DESIGN_TYPES |= {"subtitle_file_added", "subtitle_delay_change", "screenshot", "ab_loop"}
+DESIGN_TYPES |= {
+    "subtitle_file_added", "subtitle_delay_change", "screenshot", "ab_loop", "remote_control",
+}  # fmt: skip
 
 
 def test_vocabulary_is_the_designs() -> None:
