@@ -18,7 +18,8 @@ runtime=(
   libxkbcommon-x11-0 libxcb-xkb1 libxcb-randr0 libxcb-shape0
   libegl1 libgl1 libfontconfig1 libdbus-1-3
 )
-testing=(xvfb desktop-file-utils appstream ffmpeg dbus-daemon dbus-bin)
+testing=(xvfb desktop-file-utils appstream ffmpeg)
+testing+=(dbus-daemon dbus-bin)  # the MPRIS tests start a private session bus, spoken to with dbus-send
 bundling=(desktop-file-utils appstream)
 
 wanted=("${runtime[@]}")
