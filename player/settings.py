@@ -46,6 +46,7 @@ class Settings:
     # a code such as "fr"); "" leaves libVLC's own choice.
     audio_language: str = ""
     subtitle_language: str = ""
+    autoplay: bool = True  # up next plays the next title when its countdown ends
 
 
 class InvalidSettingsError(ValueError):
@@ -103,6 +104,7 @@ class SettingsStore:
         hardware = data.get("hardware_decoding")
         audio_language = data.get("audio_language")
         subtitle_language = data.get("subtitle_language")
+        autoplay = data.get("autoplay")
         return Settings(
             collector_url=url if isinstance(url, str) and url else self._environ.get(URL_ENV, ""),
             write_key=self._read_key(),
@@ -115,6 +117,7 @@ class SettingsStore:
             hardware_decoding=hardware if isinstance(hardware, bool) else True,
             audio_language=audio_language if isinstance(audio_language, str) else "",
             subtitle_language=subtitle_language if isinstance(subtitle_language, str) else "",
+            autoplay=autoplay if isinstance(autoplay, bool) else True,
         )
 
     def save(self, settings: Settings) -> None:

@@ -46,6 +46,15 @@ _PURPOSES: Final[tuple[tuple[str, str, Mapping[str, str]], ...]] = (
             "tile_visibility": "how long and how much of each title's tile was on screen",
             "impression": "a tile seen at least half for at least one second",
             "tile_action": "a tile hovered, focused, clicked or opened, and how long it took",
+            "postplay_served": (
+                "the title offered as up next when a video ended, where it came from (the "
+                "files opened together, the home-screen row, or the folder) and the countdown"
+            ),
+            "postplay_seen": "the up next card was on screen",
+            "postplay_action": (
+                "you played the up next title, let it play by itself or dismissed it, and "
+                "after how long"
+            ),
         },
     ),
     (

@@ -294,6 +294,27 @@ SPECS: Final[Mapping[str, EventSpec]] = {
             optional={"b_ms": _OPT_INT},
             choices={"action": frozenset({"set_a", "set_b", "clear"})},
         ),
+        # Up next: the post-play card is browse data, like a tile.
+        _spec(
+            "postplay_served",
+            Priority.BROWSE,
+            {
+                "postplay_id": _STR,
+                "video_id": _STR,
+                "next_video_id": _STR,
+                "origin": _STR,
+                "autoplay": _BOOL,
+                "countdown_ms": _INT,
+            },
+            choices={"origin": frozenset({"queue", "feed", "folder"})},
+        ),
+        _spec("postplay_seen", Priority.BROWSE, {"postplay_id": _STR}),
+        _spec(
+            "postplay_action",
+            Priority.BROWSE,
+            {"postplay_id": _STR, "action": _STR, "dwell_ms": _INT},
+            choices={"action": frozenset({"play", "autoplay", "dismiss"})},
+        ),
         _playback(
             "remote_control",
             {"command": _STR},

@@ -228,6 +228,19 @@ def _finish_start_up(  # noqa: PLR0917 - the parts main() made, handed over once
         lambda folders: browse.load_in_background(_catalog_loaders(args, vlc_engine, folders))
     )
     app.aboutToQuit.connect(browse.shutdown)
+    from ui.up_next import UpNext
+
+    up_next = UpNext(
+        window,
+        telemetry.track,
+        playback=playback,
+        feed_next=browse.next_in_row,
+        autoplay=settings.autoplay,
+        parent=window,
+    )
+    up_next.set_queue(args.sources)
+    window.opened_together.connect(up_next.set_queue)
+    controls.settings_saved.connect(lambda saved: setattr(up_next, "autoplay", saved.autoplay))
     controls.ask_consent_if_needed()
     telemetry.start()
     _recover_crashed_sessions(journals, telemetry, history)

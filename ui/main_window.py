@@ -44,6 +44,7 @@ class MainWindow(QMainWindow):
     home_shown = Signal()
     settings_requested = Signal()
     privacy_requested = Signal()  # "What Reelscope knows about you"
+    opened_together = Signal(list)  # sources dropped at once: they play one after the other
 
     def __init__(
         self,
@@ -231,7 +232,9 @@ class MainWindow(QMainWindow):
             self.watch.add_subtitle_file(first.toLocalFile(), "drop")
             event.acceptProposedAction()
             return
-        self.play(first.toLocalFile() if first.isLocalFile() else first.toString())
+        sources = [url.toLocalFile() if url.isLocalFile() else url.toString() for url in urls]
+        self.opened_together.emit(sources)
+        self.play(sources[0])
         event.acceptProposedAction()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override

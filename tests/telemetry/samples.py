@@ -105,6 +105,16 @@ VALID.update(
         "screenshot": {**PLAY, "position_ms": 61_000},
         "ab_loop": {**PLAY, "action": "set_b", "a_ms": 10_000, "b_ms": 14_000},
         "remote_control": {**PLAY, "command": "play_pause"},
+        "postplay_served": {
+            "postplay_id": "pp-1",
+            "video_id": "harbour-nights",
+            "next_video_id": "city-of-clocks",
+            "origin": "feed",
+            "autoplay": True,
+            "countdown_ms": 10_000,
+        },
+        "postplay_seen": {"postplay_id": "pp-1"},
+        "postplay_action": {"postplay_id": "pp-1", "action": "autoplay", "dwell_ms": 10_020},
     }
 )
 
