@@ -550,3 +550,65 @@ def probe_media(
             player.stop()
             player.release()
         instance.release()
+
+
+_THUMBNAIL_LEAD_MS: Final = 100
+
+
+class VlcThumbnailer:
+    """Small pictures of one local video at chosen positions, for seek-bar previews.
+
+    Its own libVLC instance and player (dummy outputs, no audio), so it never touches the
+    playing engine. Blocks for up to `timeout_s` per picture: construct, call and release it
+    on one worker thread, never the GUI thread.
+    """
+
+    def __init__(self, source: str, *, timeout_s: float = 3.0) -> None:
+        instance = vlc.Instance(
+            # Pictures only: no sound, no subtitles drawn over the preview.
+            [
+                "--quiet",
+                "--vout=dummy",
+                "--aout=dummy",
+                "--no-audio",
+                "--no-spu",
+                "--no-disable-screensaver",
+            ]
+        )
+        if instance is None:
+            raise LibVlcUnavailableError(LIBVLC_INSTALL_HINT)
+        self._instance: Any = instance
+        self._timeout_s = timeout_s
+        self._player: Any = instance.media_player_new()
+        self._media: Any = instance.media_new_path(str(Path(source).expanduser().resolve()))
+        self._player.set_media(self._media)
+        self._player.audio_set_mute(True)
+        self._player.play()
+
+    def thumbnail(self, position_ms: int, path: Path, width: int) -> bool:
+        """Write a PNG `width` pixels wide of the picture at `position_ms` to `path`."""
+        deadline = time.monotonic() + self._timeout_s
+        target = max(0, int(position_ms))
+        # A snapshot right after a seek can still hold the picture from before it: play on
+        # from the target until the clock has passed it, so the picture is from there.
+        self._player.set_pause(0)
+        self._player.set_time(target)
+        while time.monotonic() < deadline:
+            if self._player.has_vout() and self._player.get_time() >= target + _THUMBNAIL_LEAD_MS:
+                break
+            time.sleep(0.01)  # libVLC has no call that waits for a picture
+        path.unlink(missing_ok=True)
+        try:
+            while time.monotonic() < deadline:
+                if self._player.video_take_snapshot(0, str(path), width, 0) == 0 and path.exists():
+                    return True
+                time.sleep(0.02)
+            return False
+        finally:
+            self._player.set_pause(1)
+
+    def release(self) -> None:
+        self._player.stop()
+        self._player.release()
+        self._media.release()
+        self._instance.release()

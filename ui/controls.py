@@ -90,6 +90,10 @@ class SeekSlider(QSlider):
             return
         super().mouseReleaseEvent(event)
 
+    def value_at(self, x: float) -> int:
+        """The position in ms under x (for previews while hovering)."""
+        return self._value_at(x)
+
     # -- chapter marks -----------------------------------------------------------------------
 
     @property

@@ -109,3 +109,19 @@ def test_a_snapshot_is_saved_as_png(engine: VlcEngine, probe: EngineProbe, tmp_p
     assert engine.take_snapshot(str(shot))
     wait_until(lambda: shot.exists() and shot.stat().st_size > 0, what="the snapshot file")
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_thumbnailer_makes_small_pictures_of_the_positions_asked_for(tmp_path: Path) -> None:
+    from player.vlc_engine import VlcThumbnailer
+
+    thumbnailer = VlcThumbnailer(str(FEATURE_CLIP))
+    try:
+        early, late = tmp_path / "early.png", tmp_path / "late.png"
+        assert thumbnailer.thumbnail(10_000, early, 160)
+        assert thumbnailer.thumbnail(120_000, late, 160)
+    finally:
+        thumbnailer.release()
+    for picture in (early, late):
+        assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # The clip's burned-in clock differs, so the pictures do.
+    assert early.read_bytes() != late.read_bytes()
