@@ -19,6 +19,7 @@ runtime=(
   libegl1 libgl1 libfontconfig1 libdbus-1-3
 )
 testing=(xvfb desktop-file-utils appstream openssl ffmpeg)  # openssl: the collector TLS test's certificate; ffmpeg: fixture media
+testing+=(dbus-daemon dbus-bin)  # the MPRIS tests start a private session bus, spoken to with dbus-send
 bundling=(desktop-file-utils appstream)
 
 wanted=("${runtime[@]}")

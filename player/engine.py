@@ -18,7 +18,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 class EngineEventKind(enum.StrEnum):
@@ -169,3 +169,75 @@ class PlaybackEngine(Protocol):
 
     def release(self) -> None:
         """Free the backend; the engine is unusable afterwards."""
+
+
+@dataclass(frozen=True, slots=True)
+class MediaTrack:
+    """An audio or subtitle track the viewer can pick: the backend's id and its label.
+
+    `language` is the language name the backend read from the file ("English"), or "" when
+    the track has none; `name` is the full label shown in menus ("Track 1 - [English]").
+    """
+
+    id: int
+    name: str
+    language: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Chapter:
+    """One chapter of the current media: where it starts, how long it is, its title."""
+
+    start_ms: int
+    duration_ms: int
+    title: str
+
+
+@runtime_checkable
+class TrackEngine(Protocol):
+    """What an engine offers beyond `PlaybackEngine` for an evening's watching: audio and
+    subtitle tracks, external subtitle files, subtitle delay, chapters and snapshots.
+    Called from the owning thread like `PlaybackEngine`; `VlcEngine` implements both."""
+
+    def audio_tracks(self) -> tuple[MediaTrack, ...]:
+        """The current media's audio tracks (no "disabled" entry)."""
+
+    @property
+    def audio_track(self) -> int:
+        """Id of the audio track playing, -1 for none."""
+
+    def set_audio_track(self, track_id: int) -> bool:
+        """Switch audio track; False when the backend refused."""
+
+    def subtitle_tracks(self) -> tuple[MediaTrack, ...]:
+        """Embedded and loaded subtitle tracks (no "disabled" entry)."""
+
+    @property
+    def subtitle_track(self) -> int:
+        """Id of the subtitle track shown, -1 when subtitles are off."""
+
+    def set_subtitle_track(self, track_id: int) -> bool:
+        """Show this subtitle track (-1: subtitles off); False when the backend refused."""
+
+    def add_subtitle_file(self, path: str) -> bool:
+        """Load an external subtitle file (.srt, .ass, .vtt …) and show it."""
+
+    @property
+    def subtitle_delay_ms(self) -> int:
+        """How late subtitles are shown relative to the picture (negative: earlier)."""
+
+    def set_subtitle_delay(self, delay_ms: int) -> None:
+        """Shift subtitles by `delay_ms` (positive: later)."""
+
+    def chapters(self) -> tuple[Chapter, ...]:
+        """The current media's chapters in order (empty when it has none or is not parsed)."""
+
+    @property
+    def chapter(self) -> int:
+        """Index of the chapter playing, -1 when there are none."""
+
+    def set_chapter(self, index: int) -> None:
+        """Jump to the start of chapter `index`."""
+
+    def take_snapshot(self, path: str) -> bool:
+        """Save the picture on screen as a PNG at `path`; False when there is no picture."""

@@ -1,6 +1,7 @@
-"""The viewer's settings: collector URL, write key, library folders, network caching and
-hardware decoding. Persisted in the config dir: `settings.json` for the settings, and the write
-key alone in `write_key`, created with mode 0600 in a 0700 dir (it is a credential).
+"""The viewer's settings: collector URL, write key, library folders, network caching,
+hardware decoding and the preferred audio and subtitle languages. Persisted in the config
+dir: `settings.json` for the settings, and the write key alone in `write_key`, created with
+mode 0600 in a 0700 dir (it is a credential).
 
 Before the viewer saves anything, the URL and the key come from `REELSCOPE_COLLECTOR_URL` and
 `REELSCOPE_WRITE_KEY` (`make run` points the app at a local collector that way); an empty URL
@@ -41,6 +42,11 @@ class Settings:
     library_folders: tuple[str, ...] = ()
     network_caching_ms: int = DEFAULT_NETWORK_CACHING_MS
     hardware_decoding: bool = True
+    # Languages preferred for titles the viewer has not chosen for (a name such as "French" or
+    # a code such as "fr"); "" leaves libVLC's own choice.
+    audio_language: str = ""
+    subtitle_language: str = ""
+    autoplay: bool = True  # up next plays the next title when its countdown ends
 
 
 class InvalidSettingsError(ValueError):
@@ -96,6 +102,9 @@ class SettingsStore:
         folders = data.get("library_folders")
         caching = data.get("network_caching_ms")
         hardware = data.get("hardware_decoding")
+        audio_language = data.get("audio_language")
+        subtitle_language = data.get("subtitle_language")
+        autoplay = data.get("autoplay")
         return Settings(
             collector_url=url if isinstance(url, str) and url else self._environ.get(URL_ENV, ""),
             write_key=self._read_key(),
@@ -106,6 +115,9 @@ class SettingsStore:
             if type(caching) is int and 0 <= caching <= MAX_NETWORK_CACHING_MS
             else DEFAULT_NETWORK_CACHING_MS,
             hardware_decoding=hardware if isinstance(hardware, bool) else True,
+            audio_language=audio_language if isinstance(audio_language, str) else "",
+            subtitle_language=subtitle_language if isinstance(subtitle_language, str) else "",
+            autoplay=autoplay if isinstance(autoplay, bool) else True,
         )
 
     def save(self, settings: Settings) -> None:

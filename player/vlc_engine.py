@@ -27,10 +27,12 @@ from typing import Any, Final
 import vlc
 
 from player.engine import (
+    Chapter,
     EngineEvent,
     EngineEventKind,
     EventSink,
     MediaStats,
+    MediaTrack,
     PlaybackState,
     VideoInfo,
 )
@@ -434,6 +436,71 @@ class VlcEngine:
         self._instance.log_unset()
         self._instance.release()
 
+    # -- tracks, subtitles, chapters, snapshots (`player.engine.TrackEngine`) ----------------
+
+    def audio_tracks(self) -> tuple[MediaTrack, ...]:
+        return _tracks(self._player.audio_get_track_description())
+
+    @property
+    def audio_track(self) -> int:
+        return int(self._player.audio_get_track())
+
+    def set_audio_track(self, track_id: int) -> bool:
+        return bool(self._player.audio_set_track(track_id) == 0)
+
+    def subtitle_tracks(self) -> tuple[MediaTrack, ...]:
+        return _tracks(self._player.video_get_spu_description())
+
+    @property
+    def subtitle_track(self) -> int:
+        return int(self._player.video_get_spu())
+
+    def set_subtitle_track(self, track_id: int) -> bool:
+        return bool(self._player.video_set_spu(track_id) == 0)
+
+    def add_subtitle_file(self, path: str) -> bool:
+        uri = Path(path).expanduser().resolve().as_uri()
+        return bool(self._player.add_slave(vlc.MediaSlaveType.subtitle, uri, True) == 0)
+
+    @property
+    def subtitle_delay_ms(self) -> int:
+        return int(self._player.video_get_spu_delay()) // 1000  # libVLC counts microseconds
+
+    def set_subtitle_delay(self, delay_ms: int) -> None:
+        self._player.video_set_spu_delay(int(delay_ms) * 1000)
+
+    def chapters(self) -> tuple[Chapter, ...]:
+        # python-vlc declares the out-parameter one pointer level short (and its generator
+        # crashes), so libVLC's function is called with the right types here.
+        descriptions = _ChapterArray()
+        count = _GET_CHAPTERS(self._player._as_parameter_, -1, ctypes.byref(descriptions))
+        if count <= 0:
+            return ()
+        try:
+            return tuple(
+                Chapter(
+                    start_ms=int(item.time_offset),
+                    duration_ms=int(item.duration),
+                    title=(item.name or b"").decode(errors="replace").strip()
+                    or f"Chapter {index + 1}",
+                )
+                for index, item in ((i, descriptions[i].contents) for i in range(count))
+            )
+        finally:
+            _RELEASE_CHAPTERS(descriptions, count)
+
+    @property
+    def chapter(self) -> int:
+        return int(self._player.get_chapter())
+
+    def set_chapter(self, index: int) -> None:
+        self._player.set_chapter(index)
+
+    def take_snapshot(self, path: str) -> bool:
+        if not self._player.has_vout():
+            return False
+        return bool(self._player.video_take_snapshot(0, path, 0, 0) == 0)
+
 
 def _c_int(raw: int) -> int:
     """python-vlc declares some C `int` union members as 64-bit: keep the low 32 bits."""
@@ -458,6 +525,30 @@ _EVENT_KINDS: Final = {
     vlc.EventType.MediaPlayerESAdded: EngineEventKind.TRACK_ADDED,
     vlc.EventType.MediaPlayerSeekableChanged: EngineEventKind.SEEKABLE_CHANGED,
 }
+
+
+_ChapterArray = ctypes.POINTER(ctypes.POINTER(vlc.ChapterDescription))
+_GET_CHAPTERS: Final = vlc.dll["libvlc_media_player_get_full_chapter_descriptions"]
+_GET_CHAPTERS.argtypes = (ctypes.c_void_p, ctypes.c_int, ctypes.POINTER(_ChapterArray))
+_GET_CHAPTERS.restype = ctypes.c_int
+_RELEASE_CHAPTERS: Final = vlc.dll["libvlc_chapter_descriptions_release"]
+_RELEASE_CHAPTERS.argtypes = (_ChapterArray, ctypes.c_uint)
+_RELEASE_CHAPTERS.restype = None
+
+
+def _tracks(descriptions: Any) -> tuple[MediaTrack, ...]:
+    """libVLC's (id, label) pairs without the "Disable" entry; the language is the part of
+    the label in brackets ("Track 1 - [English]")."""
+    tracks = []
+    for track_id, raw in descriptions or ():
+        if track_id < 0:
+            continue
+        name = raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
+        language = ""
+        if name.endswith("]") and "[" in name:
+            language = name[name.rindex("[") + 1 : -1]
+        tracks.append(MediaTrack(int(track_id), name, language))
+    return tuple(tracks)
 
 
 def probe_media(
@@ -507,3 +598,65 @@ def probe_media(
             player.stop()
             player.release()
         instance.release()
+
+
+_THUMBNAIL_LEAD_MS: Final = 100
+
+
+class VlcThumbnailer:
+    """Small pictures of one local video at chosen positions, for seek-bar previews.
+
+    Its own libVLC instance and player (dummy outputs, no audio), so it never touches the
+    playing engine. Blocks for up to `timeout_s` per picture: construct, call and release it
+    on one worker thread, never the GUI thread.
+    """
+
+    def __init__(self, source: str, *, timeout_s: float = 3.0) -> None:
+        instance = vlc.Instance(
+            # Pictures only: no sound, no subtitles drawn over the preview.
+            [
+                "--quiet",
+                "--vout=dummy",
+                "--aout=dummy",
+                "--no-audio",
+                "--no-spu",
+                "--no-disable-screensaver",
+            ]
+        )
+        if instance is None:
+            raise LibVlcUnavailableError(LIBVLC_INSTALL_HINT)
+        self._instance: Any = instance
+        self._timeout_s = timeout_s
+        self._player: Any = instance.media_player_new()
+        self._media: Any = instance.media_new_path(str(Path(source).expanduser().resolve()))
+        self._player.set_media(self._media)
+        self._player.audio_set_mute(True)
+        self._player.play()
+
+    def thumbnail(self, position_ms: int, path: Path, width: int) -> bool:
+        """Write a PNG `width` pixels wide of the picture at `position_ms` to `path`."""
+        deadline = time.monotonic() + self._timeout_s
+        target = max(0, int(position_ms))
+        # A snapshot right after a seek can still hold the picture from before it: play on
+        # from the target until the clock has passed it, so the picture is from there.
+        self._player.set_pause(0)
+        self._player.set_time(target)
+        while time.monotonic() < deadline:
+            if self._player.has_vout() and self._player.get_time() >= target + _THUMBNAIL_LEAD_MS:
+                break
+            time.sleep(0.01)  # libVLC has no call that waits for a picture
+        path.unlink(missing_ok=True)
+        try:
+            while time.monotonic() < deadline:
+                if self._player.video_take_snapshot(0, str(path), width, 0) == 0 and path.exists():
+                    return True
+                time.sleep(0.02)
+            return False
+        finally:
+            self._player.set_pause(1)
+
+    def release(self) -> None:
+        self._player.stop()
+        self._player.release()
+        self._media.release()
+        self._instance.release()

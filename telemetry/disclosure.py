@@ -46,6 +46,15 @@ _PURPOSES: Final[tuple[tuple[str, str, Mapping[str, str]], ...]] = (
             "tile_visibility": "how long and how much of each title's tile was on screen",
             "impression": "a tile seen at least half for at least one second",
             "tile_action": "a tile hovered, focused, clicked or opened, and how long it took",
+            "postplay_served": (
+                "the title offered as up next when a video ended, where it came from (the "
+                "files opened together, the home-screen row, or the folder) and the countdown"
+            ),
+            "postplay_seen": "the up next card was on screen",
+            "postplay_action": (
+                "you played the up next title, let it play by itself or dismissed it, and "
+                "after how long"
+            ),
         },
     ),
     (
@@ -68,13 +77,26 @@ _PURPOSES: Final[tuple[tuple[str, str, Mapping[str, str]], ...]] = (
         {
             "pause": "you paused, and where",
             "resume": "you resumed, and where",
-            "seek_start": "you started to jump within the video, from where to where",
+            "seek_start": (
+                "you started to jump within the video, from where to where, and how (mouse, "
+                "key, chapter, loop or the desktop's media controls)"
+            ),
             "seek_end": "the jump finished, and how long it took",
             "rate_change": "you changed the playback speed",
             "volume_change": "you changed the volume or muted",
             "track_change": "you switched audio, video or subtitle track",
             "window_change": "the player went fullscreen, was hidden or lost focus",
             "ended": "the video reached its end",
+            "subtitle_file_added": (
+                "you added a subtitle file from the menu or by dropping it (only its type, "
+                "such as srt, never its name)"
+            ),
+            "subtitle_delay_change": "you shifted the subtitles earlier or later",
+            "screenshot": "you saved a screenshot, and where in the video",
+            "ab_loop": "you set or cleared a loop between two points of the video",
+            "remote_control": (
+                "you used the desktop's media controls or media keys (play, pause, seek …)"
+            ),
         },
     ),
     (

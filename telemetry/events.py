@@ -137,8 +137,17 @@ def _playback(
 
 _POSITION: Final = {"position_ms": _INT}
 _SEEK: Final = {"from_ms": _INT, "to_ms": _INT, "method": _STR}
-_SEEK_METHODS: Final = {"method": frozenset({"mouse", "key", "chapter", "inferred"})}
+_SEEK_METHODS: Final = {
+    "method": frozenset({"mouse", "key", "chapter", "inferred", "loop", "remote"})
+}
 _REBUFFER_TRIGGERS: Final = {"trigger": frozenset({"buffering", "watchdog"})}
+# What the desktop's media controls (MPRIS) may ask for.
+REMOTE_COMMANDS: Final = frozenset(
+    {
+        "play", "pause", "play_pause", "stop", "next", "previous", "seek", "set_position",
+        "open_uri", "raise", "quit",
+    }
+)  # fmt: skip
 SESSION_END_REASONS: Final = frozenset(
     {"completed", "user_stop", "navigated", "next_item", "app_exit", "error", "crash_recovered"}
 )
@@ -288,6 +297,46 @@ SPECS: Final[Mapping[str, EventSpec]] = {
             },
             choices={"reason": SESSION_END_REASONS},
             critical=True,
+        ),
+        # Watching features: subtitles, screenshots, A-B loop
+        _playback(
+            "subtitle_file_added",
+            {"method": _STR, "format": _STR},
+            choices={"method": frozenset({"menu", "drop"})},
+        ),
+        _playback("subtitle_delay_change", {"from_ms": _INT, "to_ms": _INT}),
+        _playback("screenshot", _POSITION),
+        _playback(
+            "ab_loop",
+            {"action": _STR, "a_ms": _INT},
+            optional={"b_ms": _OPT_INT},
+            choices={"action": frozenset({"set_a", "set_b", "clear"})},
+        ),
+        # Up next: the post-play card is browse data, like a tile.
+        _spec(
+            "postplay_served",
+            Priority.BROWSE,
+            {
+                "postplay_id": _STR,
+                "video_id": _STR,
+                "next_video_id": _STR,
+                "origin": _STR,
+                "autoplay": _BOOL,
+                "countdown_ms": _INT,
+            },
+            choices={"origin": frozenset({"queue", "feed", "folder"})},
+        ),
+        _spec("postplay_seen", Priority.BROWSE, {"postplay_id": _STR}),
+        _spec(
+            "postplay_action",
+            Priority.BROWSE,
+            {"postplay_id": _STR, "action": _STR, "dwell_ms": _INT},
+            choices={"action": frozenset({"play", "autoplay", "dismiss"})},
+        ),
+        _playback(
+            "remote_control",
+            {"command": _STR},
+            choices={"command": REMOTE_COMMANDS},
         ),
         # App lifecycle
         _spec("app_start", Priority.SESSION, {}, optional={"startup_ms": _INT}),

@@ -165,6 +165,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ui.playback_telemetry import PlaybackTelemetry
 
     settings, config = _telemetry_config(store.load())
+    window.watch.preferred_audio = settings.audio_language
+    window.watch.preferred_subtitle = settings.subtitle_language
     telemetry = TelemetryClient(config)
     # A session's crash journal goes once its session_end is committed, not when it is sent.
     journals = SessionJournals(default_journal_dir(), telemetry.add_commit_listener)
@@ -177,6 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(exc))
 
     _close_on_termination_signals(window)
+    _integrate_with_the_desktop(window, playback)
 
     def finish() -> None:
         _finish_start_up(
@@ -225,6 +228,19 @@ def _finish_start_up(  # noqa: PLR0917 - the parts main() made, handed over once
         lambda folders: browse.load_in_background(_catalog_loaders(args, vlc_engine, folders))
     )
     app.aboutToQuit.connect(browse.shutdown)
+    from ui.up_next import UpNext
+
+    up_next = UpNext(
+        window,
+        telemetry.track,
+        playback=playback,
+        feed_next=browse.next_in_row,
+        autoplay=settings.autoplay,
+        parent=window,
+    )
+    up_next.set_queue(args.sources)
+    window.opened_together.connect(up_next.set_queue)
+    controls.settings_saved.connect(lambda saved: setattr(up_next, "autoplay", saved.autoplay))
     controls.ask_consent_if_needed()
     telemetry.start()
     _recover_crashed_sessions(journals, telemetry, history)
@@ -253,6 +269,19 @@ def _recover_crashed_sessions(
         log.info("recovered play session %s after a crash", session.play_session_id)
         if session.position_ms > 0:
             history.record_progress(session.video_id, session.position_ms, session.duration_ms or 0)
+
+
+def _integrate_with_the_desktop(window: MainWindow, playback: PlaybackTelemetry) -> None:
+    """MPRIS media controls and the screen saver held off while playing, where a D-Bus
+    session bus runs (Linux desktops); nothing elsewhere."""
+    from ui.mpris import MprisService, ScreenSaverInhibitor, session_bus_available
+
+    if not sys.platform.startswith("linux") or not session_bus_available():
+        return
+    mpris = MprisService(window, parent=window)
+    mpris.viewer_action.connect(playback.record_viewer_action)
+    # An inhibition ends with this process's bus connection too, so none outlives the app.
+    ScreenSaverInhibitor(window, parent=window)
 
 
 def _fail(problem: str) -> int:

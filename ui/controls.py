@@ -7,7 +7,7 @@ driven by `show_*` methods from `ui.player_view`. GUI thread only.
 from __future__ import annotations
 
 from PySide6.QtCore import QSignalBlocker, QSize, Qt, Signal
-from PySide6.QtGui import QIcon, QMouseEvent
+from PySide6.QtGui import QColor, QIcon, QMouseEvent, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -44,6 +44,7 @@ class SeekSlider(QSlider):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(Qt.Orientation.Horizontal, parent)
+        self._marks: tuple[int, ...] = ()
         self.setRange(0, 0)
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
 
@@ -88,6 +89,47 @@ class SeekSlider(QSlider):
             event.accept()
             return
         super().mouseReleaseEvent(event)
+
+    def value_at(self, x: float) -> int:
+        """The position in ms under x (for previews while hovering)."""
+        return self._value_at(x)
+
+    # -- chapter marks -----------------------------------------------------------------------
+
+    @property
+    def marks(self) -> tuple[int, ...]:
+        return self._marks
+
+    def set_marks(self, marks: tuple[int, ...]) -> None:
+        """Positions in ms drawn as ticks on the groove (chapter starts); () for none."""
+        self._marks = tuple(m for m in marks if m > 0)
+        self.update()
+
+    def mark_x(self, position_ms: int) -> int:
+        """The x coordinate of `position_ms` on the groove (where its tick is drawn)."""
+        option = QStyleOptionSlider()
+        self.initStyleOption(option)
+        groove = self.style().subControlRect(
+            QStyle.ComplexControl.CC_Slider, option, QStyle.SubControl.SC_SliderGroove, self
+        )
+        handle = self.style().subControlRect(
+            QStyle.ComplexControl.CC_Slider, option, QStyle.SubControl.SC_SliderHandle, self
+        )
+        span = max(1, groove.width() - handle.width())
+        offset = QStyle.sliderPositionFromValue(self.minimum(), self.maximum(), position_ms, span)
+        return groove.x() + handle.width() // 2 + offset
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt override
+        super().paintEvent(event)
+        if not self.marks or self.maximum() <= 0:
+            return
+        painter = QPainter(self)
+        painter.setPen(QPen(QColor(255, 255, 255, 200), 2))
+        middle = self.height() // 2
+        for mark in self.marks:
+            x = self.mark_x(mark)
+            painter.drawLine(x, middle - 5, x, middle + 5)
+        painter.end()
 
 
 class ControlBar(QWidget):

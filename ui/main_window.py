@@ -22,10 +22,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from player.paths import config_dir
+from player.paths import config_dir, state_dir
 from player.recents import RecentSources
 from player.sources import display_name, is_url
+from player.track_memory import TrackMemory
 from ui.player_view import EngineFactory, PlayerView
+from ui.watch_controls import WatchControls, is_subtitle_file
 
 log = logging.getLogger("reelscope.ui.window")
 
@@ -42,6 +44,7 @@ class MainWindow(QMainWindow):
     home_shown = Signal()
     settings_requested = Signal()
     privacy_requested = Signal()  # "What Reelscope knows about you"
+    opened_together = Signal(list)  # sources dropped at once: they play one after the other
 
     def __init__(
         self,
@@ -49,6 +52,7 @@ class MainWindow(QMainWindow):
         home: QWidget,
         *,
         recents: RecentSources | None = None,
+        track_memory: TrackMemory | None = None,
     ) -> None:
         super().__init__()
         self.setWindowTitle("Reelscope")
@@ -64,7 +68,14 @@ class MainWindow(QMainWindow):
         self.pages.addWidget(home)
         self.pages.addWidget(self.player)
         self.setCentralWidget(self.pages)
+        self.watch = WatchControls(
+            self.player,
+            track_memory or TrackMemory(state_dir() / "track-choices.json"),
+            parent=self,
+        )
         self._build_menus()
+        for menu in (self.watch.audio_menu, self.watch.subtitle_menu, self.watch.chapter_menu):
+            self.menuBar().addMenu(menu)
         self.statusBar().showMessage("Open a video with Ctrl+O, or drop one here.", 5000)
         app = QApplication.instance()
         if app is not None:
@@ -104,8 +115,15 @@ class MainWindow(QMainWindow):
             playback, "Mute\tM", None, lambda: self.player.set_muted(not self.player.engine.muted)
         )
 
+        playback.addSeparator()
+        self._add_action(playback, "Slower (−0.1×)\t[", None, lambda: self.watch.change_rate(-0.1))
+        self._add_action(playback, "Faster (+0.1×)\t]", None, lambda: self.watch.change_rate(0.1))
+        self._add_action(playback, "Normal Speed\t=", None, lambda: self.watch.set_rate(1.0))
+        self._add_action(playback, "A-B Loop\tL", None, self.watch.toggle_loop)
+
         view = self.menuBar().addMenu("&View")
         self._add_action(view, "&Fullscreen\tF", None, self.toggle_fullscreen)
+        self._add_action(view, "Take &Screenshot\tS", None, self.watch.take_screenshot)
 
     def _add_action(
         self,
@@ -210,7 +228,14 @@ class MainWindow(QMainWindow):
         if not urls:
             return
         first = urls[0]
-        self.play(first.toLocalFile() if first.isLocalFile() else first.toString())
+        if first.isLocalFile() and is_subtitle_file(first.toLocalFile()):
+            # A subtitle file dropped on a playing title is added to it, not played.
+            self.watch.add_subtitle_file(first.toLocalFile(), "drop")
+            event.acceptProposedAction()
+            return
+        sources = [url.toLocalFile() if url.isLocalFile() else url.toString() for url in urls]
+        self.opened_together.emit(sources)
+        self.play(sources[0])
         event.acceptProposedAction()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override

@@ -73,6 +73,7 @@ class PlaybackTelemetry(QObject):
         player.seeking.connect(self._on_player_seeking)
         player.engine_event.connect(self._on_player_engine_event)
         player.playback_failed.connect(self._on_player_playback_failed)
+        window.watch.viewer_action.connect(self.record_viewer_action)
         window.home_shown.connect(self._on_window_home_shown)
         window.installEventFilter(self)
 
@@ -174,6 +175,13 @@ class PlaybackTelemetry(QObject):
         engine = self._player.engine
         session.set_volume(engine.volume, engine.muted)
         session.on_poll()
+
+    def record_viewer_action(self, event_type: str, properties: dict[str, object]) -> None:
+        """Tracks, subtitles, screenshots, loops and media-control commands, recorded in the
+        live session they happened in (and not at all without one)."""
+        session = self._session
+        if session is not None and not session.closed:
+            self._track(event_type, {"play_session_id": session.play_session_id, **properties})
 
     # -- window ------------------------------------------------------------------------------
 

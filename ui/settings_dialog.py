@@ -111,6 +111,12 @@ class SettingsDialog(QDialog):
         self.network_caching.setValue(settings.network_caching_ms)
         self.hardware_decoding = QCheckBox("Use hardware decoding when available")
         self.hardware_decoding.setChecked(settings.hardware_decoding)
+        self.audio_language = QLineEdit(settings.audio_language)
+        self.audio_language.setPlaceholderText("e.g. English or en (empty: the file's default)")
+        self.subtitle_language = QLineEdit(settings.subtitle_language)
+        self.subtitle_language.setPlaceholderText("e.g. French or fr, or off")
+        self.autoplay = QCheckBox("Play the next title when one ends (up next)")
+        self.autoplay.setChecked(settings.autoplay)
         log_file = current_log_file()
         self.log_file = QLabel(str(log_file) if log_file else "none (logging to the terminal only)")
         self.log_file.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -145,6 +151,9 @@ class SettingsDialog(QDialog):
         form.addRow("", self.problems["network_caching_ms"])
         form.addRow("", self.hardware_decoding)
         form.addRow("", QLabel("Network caching and hardware decoding apply from the next start."))
+        form.addRow("Audio language:", self.audio_language)
+        form.addRow("Subtitle language:", self.subtitle_language)
+        form.addRow("", self.autoplay)
         form.addRow("Log file:", self.log_file)
         return form
 
@@ -158,6 +167,9 @@ class SettingsDialog(QDialog):
             ),
             network_caching_ms=self.network_caching.value(),
             hardware_decoding=self.hardware_decoding.isChecked(),
+            audio_language=self.audio_language.text().strip(),
+            subtitle_language=self.subtitle_language.text().strip(),
+            autoplay=self.autoplay.isChecked(),
         )
 
     def show_problems(self, problems: dict[str, str]) -> None:

@@ -34,6 +34,7 @@ class TelemetryControls(QObject):
     client was configured with); call `ask_consent_if_needed()` once the window is shown."""
 
     library_changed = Signal(object)  # tuple of folder paths
+    settings_saved = Signal(object)  # Settings, after the viewer saved them
     recording_started = Signal()
 
     def __init__(
@@ -106,5 +107,8 @@ class TelemetryControls(QObject):
         before, self._settings = self._settings, settings
         if (settings.collector_url, settings.write_key) != (before.collector_url, before.write_key):
             self._client.set_endpoint(settings.collector_url, settings.write_key)
+        self.settings_saved.emit(settings)
+        self._window.watch.preferred_audio = settings.audio_language
+        self._window.watch.preferred_subtitle = settings.subtitle_language
         if settings.library_folders != before.library_folders:
             self.library_changed.emit(settings.library_folders)

@@ -29,7 +29,7 @@ SAMPLES = Path(__file__).resolve().parents[2] / "resources" / "samples"
 def test_sample_catalog_is_valid_and_points_at_real_files() -> None:
     catalog = load_sample_catalog()
     assert catalog.problems == ()
-    assert len(catalog.items) == 8
+    assert len(catalog.items) == 10
     for item in catalog.items:
         assert Path(item.media).is_file()
         assert item.poster is not None

@@ -89,3 +89,11 @@ def test_a_damaged_file_reads_as_defaults(tmp_path: Path) -> None:
     assert store.load() == Settings()
     store.settings_path.write_text('{"network_caching_ms": 999999, "hardware_decoding": "yes"}')
     assert store.load() == Settings()
+
+
+def test_preferred_languages_persist(tmp_path: Path) -> None:
+    store = SettingsStore(tmp_path / "config", environ={})
+    assert (store.load().audio_language, store.load().subtitle_language) == ("", "")
+    store.save(replace(_valid(tmp_path), audio_language="French", subtitle_language="off"))
+    loaded = store.load()
+    assert (loaded.audio_language, loaded.subtitle_language) == ("French", "off")

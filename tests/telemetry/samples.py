@@ -97,6 +97,27 @@ VALID: dict[str, dict[str, Any]] = {
     "app_exit": {"reason": "quit", "uptime_ms": 60_000},
 }
 
+# Issue 20's watching features.
+VALID.update(
+    {
+        "subtitle_file_added": {**PLAY, "method": "drop", "format": "srt"},
+        "subtitle_delay_change": {**PLAY, "from_ms": 0, "to_ms": -50},
+        "screenshot": {**PLAY, "position_ms": 61_000},
+        "ab_loop": {**PLAY, "action": "set_b", "a_ms": 10_000, "b_ms": 14_000},
+        "remote_control": {**PLAY, "command": "play_pause"},
+        "postplay_served": {
+            "postplay_id": "pp-1",
+            "video_id": "harbour-nights",
+            "next_video_id": "city-of-clocks",
+            "origin": "feed",
+            "autoplay": True,
+            "countdown_ms": 10_000,
+        },
+        "postplay_seen": {"postplay_id": "pp-1"},
+        "postplay_action": {"postplay_id": "pp-1", "action": "autoplay", "dwell_ms": 10_020},
+    }
+)
+
 
 def heartbeat(position_ms: int, pad: str = "") -> dict[str, Any]:
     """A heartbeat; `pad` makes its body bigger (it rides in `play_session_id`)."""

@@ -14,6 +14,13 @@ DESIGN_TYPES = {
     "rebuffer_start", "rebuffer_end", "heartbeat", "rate_change", "volume_change",
     "track_change", "window_change", "error", "ended", "session_end", "app_start", "app_exit",
 }  # fmt: skip
+# Issue 20's watching features (subtitles, screenshots, A-B loop).
+DESIGN_TYPES |= {
+    "subtitle_file_added", "subtitle_delay_change", "screenshot", "ab_loop", "remote_control",
+}  # fmt: skip
+# Up next's post-play card is browse data, like a tile.
+POSTPLAY_TYPES = {"postplay_served", "postplay_seen", "postplay_action"}
+DESIGN_TYPES |= POSTPLAY_TYPES
 
 
 def test_vocabulary_is_the_designs() -> None:
@@ -59,7 +66,7 @@ def test_bad_properties_are_named(event_type: str, name: str, value: object, mes
 def test_priorities_follow_the_eviction_order() -> None:
     assert SPECS["heartbeat"].priority == Priority.HEARTBEAT
     assert SPECS["tile_visibility"].priority == Priority.VISIBILITY
-    browse = {"impression", "feed_served", "tile_action"}
+    browse = {"impression", "feed_served", "tile_action"} | POSTPLAY_TYPES
     assert {SPECS[t].priority for t in browse} == {Priority.BROWSE}
     rest = DESIGN_TYPES - browse - {"heartbeat", "tile_visibility"}
     assert {SPECS[t].priority for t in rest} == {Priority.SESSION}
@@ -72,6 +79,6 @@ def test_critical_types() -> None:
 
 def test_every_playback_event_names_its_play_session() -> None:
     browse_and_app = {"feed_served", "tile_visibility", "impression", "tile_action",
-                      "app_start", "app_exit"}  # fmt: skip
+                      "app_start", "app_exit"} | POSTPLAY_TYPES  # fmt: skip
     for event_type in DESIGN_TYPES - browse_and_app:
         assert "play_session_id" in dict(SPECS[event_type].required), event_type

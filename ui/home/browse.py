@@ -18,11 +18,12 @@ from PySide6.QtCore import QObject, Signal
 
 from player.catalog import Catalog, CatalogError, CatalogItem, CatalogProblem, merge_catalogs
 from player.engine import EngineEvent, EngineEventKind
-from player.feed import build_feed
+from player.feed import Feed, build_feed
 from player.history import WatchHistory
 from ui.background import TaskPool
 from ui.home.home_view import HomeView
 from ui.main_window import MainWindow
+from ui.up_next import Candidate
 
 log = logging.getLogger("reelscope.ui.browse")
 
@@ -72,6 +73,9 @@ class BrowseController(QObject):
         self._feeds = 0
         self._catalog = Catalog(())
         self._playing: CatalogItem | None = None
+        # The last title played from a tile and its `play_request.source`, for up next.
+        self._played: tuple[CatalogItem, dict[str, object]] | None = None
+        self._feed: Feed | None = None
         self._position_ms = 0
         self._duration_ms = 0
         self._saved_at_ms = 0
@@ -109,6 +113,7 @@ class BrowseController(QObject):
         seed = None if self._seed is None else self._seed + self._feeds
         self._feeds += 1
         feed = build_feed(self._catalog, entries, seed=seed)
+        self._feed = feed
         progress = {e.video_id: e.progress for e in entries if e.resumable}
         self._home.show_feed(feed, self._catalog.by_id(), progress)
 
@@ -123,8 +128,35 @@ class BrowseController(QObject):
         self.play_starting.emit(item.id, item.media, source)
         self._history.record_play(item.id)
         self._playing = item
+        self._played = (item, source)
         self._position_ms, self._duration_ms, self._saved_at_ms = start_ms, item.duration_ms, 0
         self._window.play(item.media, start_ms=start_ms)
+
+    def next_in_row(self, source: str) -> Candidate | None:
+        """The tile after the one `source` was played from, in the same row of the feed it
+        was laid out in; None when it was not played from a tile or was the row's last."""
+        if self._played is None or self._feed is None or self._played[0].media != source:
+            return None
+        _item, played_from = self._played
+        rank = played_from.get("rank")
+        row = next((r for r in self._feed.rows if r.row_id == played_from.get("row_id")), None)
+        if row is None or not isinstance(rank, int) or rank + 1 >= len(row.items):
+            return None
+        following = self._catalog.by_id().get(row.items[rank + 1].video_id)
+        if following is None:
+            return None
+        origin: dict[str, object] = {
+            "location": "postplay",
+            "request_id": played_from.get("request_id"),
+            "row_id": row.row_id,
+            "rank": rank + 1,
+        }
+        return Candidate(
+            following.id,
+            following.title,
+            "feed",
+            lambda: self._on_home_play_requested(following, origin),
+        )
 
     def _on_player_engine_event(self, event: EngineEvent) -> None:
         if self._playing is None:
