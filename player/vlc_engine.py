@@ -176,7 +176,7 @@ class VlcEngine:
         self._opened_at = time.monotonic()
         self._saw_picture = False
         self._saw_progress = False
-        self._last_time_ms = 0  # the last TimeChanged, and the last LengthChanged, of this media
+        self._last_time_ms = 0  # the furthest playhead since the open or the last seek
         self._length_ms = 0
         self._vsnprintf = _make_vsnprintf()
         self._log_callback = vlc.CallbackDecorators.LogCb(self._on_log)
@@ -218,7 +218,9 @@ class VlcEngine:
         elif event_type == vlc.EventType.MediaPlayerTimeChanged:
             value = int(event.u.new_time)
             self._saw_progress = self._saw_progress or value > 0
-            self._last_time_ms = value
+            # The furthest the playhead got since the open or the last seek: after a seek libVLC
+            # may report the keyframe before the target, seconds short of where it really is.
+            self._last_time_ms = max(self._last_time_ms, value)
         elif event_type == vlc.EventType.MediaPlayerLengthChanged:
             value = int(event.u.new_length)
             self._length_ms = value
@@ -318,6 +320,9 @@ class VlcEngine:
     def seek(self, position_ms: int) -> None:
         length = self.duration_ms
         target = max(0, position_ms if length <= 0 else min(position_ms, length - 1))
+        # A seek close to the end may end the media before any time report from the new
+        # position: the end is then judged from where the viewer sent the playhead.
+        self._last_time_ms = int(target)
         self._player.set_time(int(target))
 
     def set_rate(self, rate: float) -> None:

@@ -227,6 +227,8 @@ class Viewer:
             position_ms=playback.position,
             duration_ms=duration_ms,
         )
+        if playback.ended:
+            yield from self._postplay(tile.video_id, f"{tile.video_id}-next")
 
     def _watch(self, playback: _Playback, step: Callable[..., Step]) -> Iterator[Step]:
         """Play for 15-60 s: heartbeats every 10 s of playing, interrupted now and then."""
@@ -249,8 +251,8 @@ class Viewer:
     ) -> Iterator[Step]:
         rng = self._rng
         kind = rng.choices(
-            ("pause", "seek", "stall", "volume", "rate", "track", "window", "error"),
-            weights=(5, 5, 3, 3, 1, 1, 1, 1),
+            ("pause", "seek", "stall", "volume", "rate", "track", "window", "feature", "error"),
+            weights=(5, 5, 3, 3, 1, 1, 1, 1, 1),
         )[0]
         at = playback.position
         if kind == "pause":
@@ -304,6 +306,8 @@ class Viewer:
                 exposed=True,
                 active=rng.random() < 0.8,
             )
+        elif kind == "feature":
+            yield self._feature(step, delay, at)
         else:
             yield step(
                 delay,
@@ -314,6 +318,48 @@ class Viewer:
                 message="corrupted frame skipped",
                 position_ms=at,
             )
+
+    def _feature(self, step: Callable[..., Step], delay: float, at: int) -> Step:
+        """One use of the player's evening features (subtitles, screenshot, loop, MPRIS)."""
+        rng = self._rng
+        feature = rng.choice(("subtitles", "delay", "screenshot", "loop", "remote"))
+        if feature == "subtitles":
+            return step(
+                delay, "subtitle_file_added", method=rng.choice(("menu", "drop")), format="srt"
+            )
+        if feature == "delay":
+            return step(delay, "subtitle_delay_change", from_ms=0, to_ms=rng.choice((-100, 50)))
+        if feature == "screenshot":
+            return step(delay, "screenshot", position_ms=at)
+        if feature == "loop":
+            return step(delay, "ab_loop", action="set_a", a_ms=at)
+        return step(delay, "remote_control", command=rng.choice(("play_pause", "seek", "next")))
+
+    def _postplay(self, video_id: str, next_video_id: str) -> Iterator[Step]:
+        """The up-next card after a title's end: served, seen, then taken or dismissed."""
+        rng = self._rng
+        postplay_id = self._id()
+        countdown_ms = 10_000
+        yield Step(
+            0.0,
+            "postplay_served",
+            {
+                "postplay_id": postplay_id,
+                "video_id": video_id,
+                "next_video_id": next_video_id,
+                "origin": rng.choice(("feed", "folder", "queue")),
+                "autoplay": True,
+                "countdown_ms": countdown_ms,
+            },
+        )
+        yield Step(0.05, "postplay_seen", {"postplay_id": postplay_id})
+        action = rng.choice(("autoplay", "play", "dismiss"))
+        dwell_ms = countdown_ms if action == "autoplay" else self._ms(500, countdown_ms)
+        yield Step(
+            dwell_ms / 1000,
+            "postplay_action",
+            {"postplay_id": postplay_id, "action": action, "dwell_ms": dwell_ms},
+        )
 
 
 class _Playback:

@@ -49,11 +49,13 @@ def test_rows_tracks_and_ranks(tmp_path: Path) -> None:
     assert similar[0] == "sunset-hues"  # the same two genres: the closest match
     assert "ocean-drift" not in similar
     recent = [i.video_id for i in rows["recently_added"].items]
-    assert recent[:2] == ["rainbow-spin", "sunset-hues"]
+    # The newest first: the two feature samples were added last.
+    assert recent[:4] == ["city-of-clocks", "harbour-nights", "rainbow-spin", "sunset-hues"]
     genre_rows = [row for row in feed.rows if row.track_id.startswith("genre:")]
     assert genre_rows[0].row_id == "genre:Abstract"  # the biggest genre first
     assert sorted(i.video_id for i in genre_rows[0].items) == [
         "cellular-dreams",
+        "city-of-clocks",
         "mandelbrot-voyage",
         "rainbow-spin",
     ]
