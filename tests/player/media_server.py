@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import struct
 import threading
 import time
 from dataclasses import dataclass, field
@@ -157,3 +158,15 @@ def _send(out: object, route: _Route, start: int, stop: int) -> None:
             ahead = began + sent / pacing.rate - time.monotonic()
             if ahead > 0:
                 time.sleep(ahead)
+
+
+def mdat_offset(path: Path) -> int:
+    """Where an MP4's media data starts (after `moov`: the clips are +faststart), so a test can
+    put a silence at a byte offset inside the pictures."""
+    data, offset = path.read_bytes(), 0
+    while offset < len(data):
+        size, kind = struct.unpack(">I4s", data[offset : offset + 8])
+        if kind == b"mdat":
+            return offset
+        offset += size
+    raise AssertionError(f"no mdat in {path}")

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import struct
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -38,7 +37,7 @@ from telemetry.outbox import OutboxReader
 from ..telemetry.waiting import wait_until
 from .engine_probe import EngineProbe
 from .fixture_media import LADDER, FixtureMedia
-from .media_server import MediaServer, Pacing
+from .media_server import MediaServer, Pacing, mdat_offset
 from .session_harness import Recorder
 
 REPO = Path(__file__).resolve().parents[2]
@@ -131,17 +130,6 @@ def server() -> Iterator[MediaServer]:
         yield media_server
 
 
-def _mdat_offset(path: Path) -> int:
-    """Where the media data starts (after `moov`, the clips are +faststart)."""
-    data, offset = path.read_bytes(), 0
-    while offset < len(data):
-        size, kind = struct.unpack(">I4s", data[offset : offset + 8])
-        if kind == b"mdat":
-            return offset
-        offset += size
-    raise AssertionError(f"no mdat in {path}")
-
-
 def test_local_file_startup_matches_the_first_picture_and_heartbeats_every_10_s(
     make_rig: Callable[..., Rig],
 ) -> None:
@@ -205,7 +193,7 @@ def test_a_silent_server_is_caught_by_the_watchdog(
     make_rig: Callable[..., Rig], server: MediaServer
 ) -> None:
     # Paced just above the clip's bitrate, so libVLC has little buffered when the server stops.
-    silence_at = _mdat_offset(TEST_CARD) + 130_000
+    silence_at = mdat_offset(TEST_CARD) + 130_000
     url = server.add(
         "stall.mp4", TEST_CARD, Pacing(rate=36_000, silence_at=silence_at, silence_s=3.0)
     )
@@ -280,7 +268,7 @@ def test_seeks_record_latency_and_their_buffering_is_not_a_rebuffer(
 def test_pause_before_the_first_frame_records_no_startup_time(
     make_rig: Callable[..., Rig], server: MediaServer
 ) -> None:
-    silence_at = _mdat_offset(TEST_CARD) + 2000
+    silence_at = mdat_offset(TEST_CARD) + 2000
     url = server.add("late.mp4", TEST_CARD, Pacing(silence_at=silence_at, silence_s=2.0))
     rig = make_rig(network_caching_ms=300)
     rig.play(url)
@@ -301,7 +289,7 @@ def test_pause_before_the_first_frame_records_no_startup_time(
 def test_stop_before_the_first_frame_is_an_exit_before_video_start(
     make_rig: Callable[..., Rig], server: MediaServer
 ) -> None:
-    silence_at = _mdat_offset(TEST_CARD) + 2000
+    silence_at = mdat_offset(TEST_CARD) + 2000
     url = server.add("stuck.mp4", TEST_CARD, Pacing(silence_at=silence_at, silence_s=4.0))
     rig = make_rig(network_caching_ms=300)
     rig.play(url)

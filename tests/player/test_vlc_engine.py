@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,18 +18,6 @@ from .refused_port import refused_port
 
 SAMPLES = Path(__file__).resolve().parents[2] / "resources" / "samples"
 CLIP = SAMPLES / "colour-bars.mp4"  # 8 s
-
-
-@pytest.fixture
-def probe() -> EngineProbe:
-    return EngineProbe()
-
-
-@pytest.fixture
-def engine(probe: EngineProbe) -> Iterator[VlcEngine]:
-    engine = VlcEngine(probe, video_output="dummy", audio_output="dummy")
-    yield engine
-    engine.release()
 
 
 def test_video_output_plugins_are_found() -> None:

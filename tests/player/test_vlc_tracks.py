@@ -5,10 +5,7 @@ tracks, an external German .srt beside the clip, and chapters."""
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from player.engine import EngineEventKind
 from player.vlc_engine import VlcEngine
@@ -18,18 +15,6 @@ from .engine_probe import EngineProbe
 
 SAMPLES = Path(__file__).resolve().parents[2] / "resources" / "samples"
 FEATURE_CLIP = SAMPLES / "harbour-nights.mkv"  # 150 s, 4 chapters of 37.5 s
-
-
-@pytest.fixture
-def probe() -> EngineProbe:
-    return EngineProbe()
-
-
-@pytest.fixture
-def engine(probe: EngineProbe) -> Iterator[VlcEngine]:
-    engine = VlcEngine(probe, video_output="dummy", audio_output="dummy")
-    yield engine
-    engine.release()
 
 
 def _open(engine: VlcEngine, probe: EngineProbe, source: Path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import struct
 import time
 from pathlib import Path
 
@@ -14,24 +13,13 @@ from pytestqt.qtbot import QtBot
 from player.engine import EngineEventKind, PlaybackState
 from player.errors import ErrorCategory, PlaybackProblem
 from tests.player.fixture_media import FixtureMedia
-from tests.player.media_server import MediaServer, Pacing
+from tests.player.media_server import MediaServer, Pacing, mdat_offset
 from tests.player.refused_port import refused_port
 from ui.main_window import MainWindow
 
 SAMPLES = Path(__file__).resolve().parents[2] / "resources" / "samples"
 CLIP = str(SAMPLES / "colour-bars.mp4")  # 8 s
 LONG_CLIP = str(SAMPLES / "test-card.mp4")  # 24 s
-
-
-def _mdat_offset(path: Path) -> int:
-    """Where the media data starts (after `moov`, the clips are +faststart)."""
-    data, offset = path.read_bytes(), 0
-    while offset < len(data):
-        size, kind = struct.unpack(">I4s", data[offset : offset + 8])
-        if kind == b"mdat":
-            return offset
-        offset += size
-    raise AssertionError(f"no mdat in {path}")
 
 
 def _wait_playing(qtbot: QtBot, window: MainWindow, past_ms: int = 200) -> None:
@@ -221,7 +209,7 @@ def test_a_stall_shows_buffering_after_a_grace_time_and_hides_it_when_playing(
     """Issue 15.8: the server falls silent for 3 s (its schedule is the truth): "Buffering"
     shows during the silence, never before it, and goes once the picture moves again."""
     test_card = SAMPLES / "test-card.mp4"
-    silence_at = _mdat_offset(test_card) + 130_000
+    silence_at = mdat_offset(test_card) + 130_000
     with MediaServer() as server:
         url = server.add(
             "stall.mp4", test_card, Pacing(rate=36_000, silence_at=silence_at, silence_s=3.0)
