@@ -2,6 +2,9 @@
 and the watch history. Every feed has a `request_id`, every row a `row_id` (stable across feeds,
 so the UI can restore a row's scroll position) and a `track_id` (how the row was made), every
 item its 0-based `rank` within its row. `Feed.served_properties()` is the `feed_served` event.
+A feed is built here (`source` "local") or received from the collector's GET /v1/feed
+(`source` "server", with the server's request id, variant, exploration flag and every item's
+propensity; `telemetry.feed_client` makes those).
 
 Tracks: `continue_watching`, `because_you_watched` (one row per recent title, row id
 `because_you_watched:<video_id>`), `recently_added`, `most_watched`, `genre:<name>`.
@@ -34,6 +37,8 @@ GENRE_PREFIX = "genre:"
 class FeedItem:
     video_id: str
     rank: int
+    # The probability with which the server's policy put this item in this slot (server feeds).
+    propensity: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,23 +55,38 @@ class Feed:
     request_id: str
     location: str
     rows: tuple[FeedRow, ...]
+    source: str = "local"
+    variant: str | None = None
+    explored: bool = False
 
     def served_properties(self) -> dict[str, object]:
         """The `feed_served` event's properties: exactly what was laid out."""
-        return {
+        served: dict[str, object] = {
             "request_id": self.request_id,
             "location": self.location,
+            "source": self.source,
             "rows": [
                 {
                     "row_id": row.row_id,
                     "row_index": row.row_index,
                     "track_id": row.track_id,
                     "title": row.title,
-                    "items": [{"video_id": i.video_id, "rank": i.rank} for i in row.items],
+                    "items": [_served_item(i) for i in row.items],
                 }
                 for row in self.rows
             ],
         }
+        if self.source != "local":
+            served["variant"] = self.variant
+            served["explored"] = self.explored
+        return served
+
+
+def _served_item(item: FeedItem) -> dict[str, object]:
+    served: dict[str, object] = {"video_id": item.video_id, "rank": item.rank}
+    if item.propensity is not None:
+        served["propensity"] = item.propensity
+    return served
 
 
 @dataclass(frozen=True, slots=True)

@@ -137,6 +137,7 @@ def default_context(app_version: str) -> dict[str, object]:
 class TelemetryClient:
     def __init__(self, config: TelemetryConfig) -> None:
         self._config = config
+        self._endpoint = (config.endpoint, config.write_key)
         self._strict = config.strict
         self._max_queue = config.max_queue
         self._max_event_bytes = config.max_event_bytes
@@ -408,7 +409,17 @@ class TelemetryClient:
         self._writer.urgent()
 
     def set_endpoint(self, url: str, write_key: str) -> None:
+        self._endpoint = (url, write_key)
         self._sender.set_endpoint(url, write_key)
+
+    @property
+    def endpoint(self) -> tuple[str, str]:
+        """The collector's URL and the write key in use (for `telemetry.feed_client`)."""
+        return self._endpoint
+
+    @property
+    def allows_insecure_http(self) -> bool:
+        return self._config.allow_insecure_http
 
     # Status
 

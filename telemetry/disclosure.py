@@ -41,7 +41,8 @@ _PURPOSES: Final[tuple[tuple[str, str, Mapping[str, str]], ...]] = (
         {
             "feed_served": (
                 "the rows and titles laid out on the home screen (a row's name can include "
-                "the title of a video you watched)"
+                "the title of a video you watched), and whether they came from the app's own "
+                "rules or your server's recommendations"
             ),
             "tile_visibility": "how long and how much of each title's tile was on screen",
             "impression": "a tile seen at least half for at least one second",

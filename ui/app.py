@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from player.history import WatchHistory
     from player.session_journal import SessionJournals
     from telemetry.client import TelemetryClient
+    from telemetry.feed_client import FeedRequest
     from ui.home.browse import CatalogLoader
     from ui.playback_telemetry import PlaybackTelemetry
 
@@ -212,12 +213,14 @@ def _finish_start_up(  # noqa: PLR0917 - the parts main() made, handed over once
     from player.history import WatchHistory, default_history_path
     from ui.home.browse import BrowseController
     from ui.home.home_view import HomeView
+    from ui.home.server_feed import ServerFeed
     from ui.telemetry_controls import TelemetryControls
 
     history = WatchHistory(default_history_path())
     home = HomeView(telemetry.track)
     window.set_home(home)
-    browse = BrowseController(home, window, history, parent=window)
+    server = ServerFeed(lambda: _feed_request(telemetry), parent=window)
+    browse = BrowseController(home, window, history, server=server, parent=window)
     browse.play_starting.connect(playback.prepare)
     controls = TelemetryControls(
         window, telemetry, store, settings, session=lambda: playback.session, parent=window
@@ -245,6 +248,22 @@ def _finish_start_up(  # noqa: PLR0917 - the parts main() made, handed over once
     telemetry.start()
     _recover_crashed_sessions(journals, telemetry, history)
     browse.load_in_background(_catalog_loaders(args, vlc_engine, settings.library_folders))
+
+
+def _feed_request(telemetry: TelemetryClient) -> FeedRequest | None:
+    """What to ask GET /v1/feed for this device; None until the viewer has opted in."""
+    from telemetry.feed_client import FeedRequest
+
+    if not telemetry.consent:
+        return None
+    endpoint, write_key = telemetry.endpoint
+    return FeedRequest(
+        endpoint,
+        write_key,
+        telemetry.device_id,
+        app_version=APP_VERSION,
+        allow_insecure_http=telemetry.allows_insecure_http,
+    )
 
 
 def _telemetry_config(settings: Settings) -> tuple[Settings, TelemetryConfig]:

@@ -3,7 +3,9 @@ home page, and when a tile is activated announces the play (`play_starting`, wit
 feed source and impression id, for the play session that sends `play_request`), records the
 play in the watch history, and asks the window to play the title from its resume point. When
 the window comes back home it saves where playback stopped and lays out a new feed, so Continue
-Watching is current; the home page keeps its scroll positions.
+Watching is current; the home page keeps its scroll positions. Each feed is laid out from the
+local rules at once; given a `ServerFeed`, the collector's feed then replaces it if it comes in
+time (see `ui.home.server_feed`).
 
 GUI thread only; catalog loaders run on a `ui.background.TaskPool`, which hands the merged
 catalog back on the GUI thread.
@@ -22,6 +24,7 @@ from player.feed import Feed, build_feed
 from player.history import WatchHistory
 from ui.background import TaskPool
 from ui.home.home_view import HomeView
+from ui.home.server_feed import ServerFeed
 from ui.main_window import MainWindow
 from ui.up_next import Candidate
 
@@ -63,10 +66,12 @@ class BrowseController(QObject):
         history: WatchHistory,
         *,
         seed: int | None = None,
+        server: ServerFeed | None = None,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
         self._home = home
+        self._server = server
         self._window = window
         self._history = history
         self._seed = seed
@@ -80,6 +85,8 @@ class BrowseController(QObject):
         self._duration_ms = 0
         self._saved_at_ms = 0
         self._tasks = TaskPool(self)
+        if server is not None:
+            server.status_changed.connect(home.details.show_source)
         home.play_requested.connect(self._on_home_play_requested)
         window.home_shown.connect(self._on_window_home_shown)
         window.player.engine_event.connect(self._on_player_engine_event)
@@ -112,17 +119,25 @@ class BrowseController(QObject):
         entries = self._history.entries()
         seed = None if self._seed is None else self._seed + self._feeds
         self._feeds += 1
-        feed = build_feed(self._catalog, entries, seed=seed)
+        self._show(build_feed(self._catalog, entries, seed=seed))
+        if self._server is not None:
+            self._server.ask(self._catalog.by_id().keys(), self._show)
+
+    def _show(self, feed: Feed) -> None:
         self._feed = feed
-        progress = {e.video_id: e.progress for e in entries if e.resumable}
+        progress = {e.video_id: e.progress for e in self._history.entries() if e.resumable}
         self._home.show_feed(feed, self._catalog.by_id(), progress)
 
     def shutdown(self, timeout_ms: int = 5000) -> None:
         self._save_progress()
         self._tasks.shutdown(timeout_ms)
+        if self._server is not None:
+            self._server.shutdown(timeout_ms)
         self._home.shutdown()
 
     def _on_home_play_requested(self, item: CatalogItem, source: dict[str, object]) -> None:
+        if self._server is not None:
+            self._server.cancel()
         self._save_progress()
         start_ms = self._history.resume_position(item.id) or 0
         self.play_starting.emit(item.id, item.media, source)

@@ -61,7 +61,8 @@ def _format_duration(ms: int) -> str:
 
 
 class DetailsPanel(QFrame):
-    """Title, duration, genres and description of one catalog item."""
+    """Title, duration, genres and description of one catalog item; below them, where the
+    feed on screen came from (`show_source`)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -81,7 +82,15 @@ class DetailsPanel(QFrame):
         layout.addWidget(self.title)
         layout.addWidget(self.meta)
         layout.addWidget(self.description, 1)
+        self.source = QLabel()
+        self.source.setObjectName("FeedSource")
+        self.source.setWordWrap(True)
+        self.source.setStyleSheet("color: #a0a0a0; font-size: 11px;")
+        layout.addWidget(self.source)
         self.meta.setText("Choose a title to see what it is about.")
+
+    def show_source(self, text: str) -> None:
+        self.source.setText(text)
 
     def show_item(self, item: CatalogItem) -> None:
         self.title.setText(item.title)
