@@ -58,6 +58,7 @@ from telemetry.collector.validate import (
     parse_reelscope_batch,
 )
 from telemetry.device_proof import DEVICE_SECRET_HEADER, proves
+from telemetry.recommend.schedule import TrainingSchedule, collector_schedule
 from telemetry.recommend.service import FeedService, open_feed_service
 
 log = logging.getLogger("reelscope.collector.app")
@@ -77,6 +78,7 @@ class Collector:
     sink: Sink
     feeds: FeedService | None = None
     feeds_unavailable: str = ""
+    training: TrainingSchedule | None = None
 
 
 class DeviceIdConvertor(Convertor[str]):
@@ -312,13 +314,18 @@ def create_app(config: CollectorConfig, sink: Sink) -> ASGIApp:
     except ValueError as exc:
         log.warning("GET /v1/feed answers 503: %s", exc)
         collector.feeds_unavailable = str(exc)
+    collector.training = collector_schedule(config, collector.feeds, store)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         sink.start()
+        if collector.training is not None:
+            collector.training.start()
         try:
             yield
         finally:
+            if collector.training is not None:
+                collector.training.stop()
             # The server has finished in-flight requests by now: this commits what they queued.
             sink.close()
 

@@ -1,6 +1,7 @@
 """`reelscope-collector`: serve the API, or manage write keys. Runs on the main thread.
 
     reelscope-collector [--config FILE] serve [--host H] [--port P] [--db URL] [--keys PATH]
+                        [--train-every SECONDS]
     reelscope-collector keys [--keys PATH] add --name NAME [--key VALUE] [--admin]
     reelscope-collector keys [--keys PATH] revoke ID_OR_NAME
     reelscope-collector keys [--keys PATH] list
@@ -33,6 +34,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--db", help="storage URL, e.g. sqlite:///var/reelscope/events.db")
     serve.add_argument("--keys", help="keys file")
     serve.add_argument("--log-level")
+    serve.add_argument(
+        "--train-every",
+        dest="train_every_s",
+        type=float,
+        metavar="SECONDS",
+        help="retrain the recommender's model on this schedule (default: never)",
+    )
 
     keys = commands.add_parser("keys", help="manage write keys")
     keys.add_argument("--keys", help="keys file")
@@ -76,7 +84,8 @@ def _keys(arguments: argparse.Namespace, config: CollectorConfig) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = _parser().parse_args(argv)
     overrides = {
-        name: getattr(arguments, name, None) for name in ("host", "port", "db", "keys", "log_level")
+        name: getattr(arguments, name, None)
+        for name in ("host", "port", "db", "keys", "log_level", "train_every_s")
     }
     try:
         config = load_config(arguments.config, overrides=overrides)

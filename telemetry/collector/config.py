@@ -79,6 +79,9 @@ class CollectorConfig:
     catalog: str = ""
     experiment: str = ""
     feed_seed: int = -1
+    # Run `reelscope-train` on the store every this many seconds, as a child process, writing
+    # the experiment's model file (0: never; train with cron or `reelscope-train --every`).
+    train_every_s: float = 0.0
     # TLS: both set, the collector serves HTTPS (else plain HTTP, for loopback or behind a
     # TLS-terminating reverse proxy; docs/collector.md).
     ssl_certfile: str = ""
