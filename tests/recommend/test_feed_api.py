@@ -76,8 +76,12 @@ def test_missing_then_corrupt_model_serves_the_rules_and_logs_why(
         assert served["policy"] == "model"
         assert served["fallback_reason"] is None
         assert served["rows"][0]["track_id"] == "als/m1/top_picks"
+        model.unlink()  # deleted while in service: the rules again, and the log says why
+        gone = get(running, device_id="d").json()
+        assert gone["policy"] == "rules"
+        assert gone["fallback_reason"].startswith("no model file at")
     reasons = [r.getMessage() for r in caplog.records if r.name == "reelscope.recommend.service"]
-    assert any("no model file at" in m for m in reasons)
+    assert sum("no model file at" in m for m in reasons) == 2
     assert any("unreadable" in m for m in reasons)
     assert any("serving model m1" in m for m in reasons)
 
