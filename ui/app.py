@@ -227,6 +227,8 @@ def _finish_start_up(  # noqa: PLR0917 - the parts main() made, handed over once
     )
     # A feed laid out while the consent question was open is recorded once the viewer opts in.
     controls.recording_started.connect(home.recording_started)
+    # ... and, the viewer having opted in, the server may now be asked for a feed.
+    controls.recording_started.connect(browse.ask_server)
     controls.library_changed.connect(
         lambda folders: browse.load_in_background(_catalog_loaders(args, vlc_engine, folders))
     )

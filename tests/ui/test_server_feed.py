@@ -282,3 +282,17 @@ def test_a_play_before_the_answer_keeps_the_local_feed(
         QCoreApplication.processEvents()  # the dropped answer's delivery, already queued
     assert server.status == "Local rules: you chose a title before your server answered"
     assert [feed["source"] for feed in app.served()] == ["local"]
+
+
+def test_opting_in_asks_the_server_for_the_feed_on_screen(
+    qtbot: QtBot, app: App, tmp_path: Path, feed_requests: FeedRequests
+) -> None:
+    with thread_collector(tmp_path / "collector") as collector:
+        client = app.client(collector.url, opted_in=False)
+        server = app.start(_patient(client))
+        assert server.status == NOT_OPTED_IN
+        client.set_consent(True)
+        app.controller.ask_server()  # type: ignore[union-attr] - what recording_started does
+        qtbot.waitUntil(lambda: server.status == FROM_SERVER, timeout=WAIT_MS)
+    assert feed_requests.statuses == [200]
+    assert [feed["source"] for feed in app.served()] == ["local", "server"]

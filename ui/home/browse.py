@@ -120,7 +120,12 @@ class BrowseController(QObject):
         seed = None if self._seed is None else self._seed + self._feeds
         self._feeds += 1
         self._show(build_feed(self._catalog, entries, seed=seed))
-        if self._server is not None:
+        self.ask_server()
+
+    def ask_server(self) -> None:
+        """Asks the collector for a feed to replace the one on screen (after each new feed,
+        and when the viewer opts in); nothing without a `ServerFeed`."""
+        if self._server is not None and self._feed is not None:
             self._server.ask(self._catalog.by_id().keys(), self._show)
 
     def _show(self, feed: Feed) -> None:
