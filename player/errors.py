@@ -111,12 +111,14 @@ def classify(source: str, engine_detail: str) -> PlaybackProblem:
     if _is_text_file(source):
         category = ErrorCategory.UNSUPPORTED
         message = f"“{name}” is a text file, not a video."
+    elif is_url(source) and (any(hint in text for hint in _NETWORK_HINTS) or not text):
+        # Before the not-found words: a refused or timed-out connection is decisive, while
+        # "not found" also turns up in other modules' lines (ffmpeg's "moov atom not found").
+        category = ErrorCategory.NETWORK
+        message = f"Can't reach the server for “{name}”. Check the address and your connection."
     elif is_url(source) and any(hint in text for hint in _NOT_FOUND_HINTS):
         category = ErrorCategory.NOT_FOUND
         message = f"“{name}” was not found on the server."
-    elif is_url(source) and (any(hint in text for hint in _NETWORK_HINTS) or not text):
-        category = ErrorCategory.NETWORK
-        message = f"Can't reach the server for “{name}”. Check the address and your connection."
     elif text.startswith("truncated"):
         category = ErrorCategory.DECODE
         message = (

@@ -156,3 +156,19 @@ def test_video_info_is_the_picture_shown_now_not_the_first_track_seen(
     wait_until(lambda: engine.position_ms >= 5500, timeout=15)
     wait_until(lambda: engine.video_info().width == 640, timeout=3)
     assert engine.video_info().height == 360
+
+
+def test_a_refused_connection_is_a_network_error_whatever_else_the_log_says() -> None:
+    """Seen under load: a late ffmpeg line from the previous title ("moov atom not found")
+    in the log tail of a refused connection made it "not found on the server"."""
+    detail = (
+        "mp4: moov atom not found\n"
+        "http: cannot connect to 127.0.0.1:40487: Connection refused\n"
+        "Your input can't be opened"
+    )
+    problem = classify("http://127.0.0.1:40487/x.mp4", detail)
+    assert problem.category is ErrorCategory.NETWORK
+    assert "Can't reach" in problem.user_message
+    assert classify("http://h/x.mp4", "HTTP 404 error: not found").category is (
+        ErrorCategory.NOT_FOUND
+    )

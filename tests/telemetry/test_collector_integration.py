@@ -22,6 +22,7 @@ from telemetry.collector.server import build_server
 from telemetry.outbox import OutboxReader
 from telemetry.status import SyncState
 
+from ..player.refused_port import refused_port
 from .conftest import client_config
 from .samples import VALID, heartbeat
 from .waiting import wait_until
@@ -66,8 +67,11 @@ def real_collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Collect
 
 
 def test_events_and_drops_are_stored_once(tmp_path: Path, real_collector: Collector) -> None:
+    # The collector is out of reach until every event is in the outbox, so none is sent
+    # before the outbox overflows, however slowly this machine records them.
+    unreachable = f"http://127.0.0.1:{refused_port()}"
     client = TelemetryClient(
-        client_config(tmp_path, real_collector.url, write_key=KEY, strict=False, max_rows=200)
+        client_config(tmp_path, unreachable, write_key=KEY, strict=False, max_rows=200)
     )
     client.set_context(libvlc_version="3.0.21", screen={"width": 1280, "height": 800})
     client.start()
@@ -75,6 +79,9 @@ def test_events_and_drops_are_stored_once(tmp_path: Path, real_collector: Collec
         assert client.track("pause", {"play_session_id": "p"}) is None  # invalid: dropped
         sent = [client.track("heartbeat", heartbeat(n)) for n in range(300)]
         sent.append(client.track("session_end", VALID["session_end"]))
+        reader = OutboxReader(client.outbox_path)
+        wait_until(lambda: "session_end" in reader.counts_by_type(), what="all events stored")
+        client.set_endpoint(real_collector.url, KEY)
         assert client.flush(10.0)
     finally:
         client.close()
