@@ -17,7 +17,7 @@ arriving hold at most `max_body_bytes` each, `max_in_flight` of them.
 
 `DELETE /v1/devices/{device_id}/events` deletes one device's events, contexts and drop reports:
 under the caller's key when `X-Reelscope-Device-Secret` proves the id is the caller's
-(`telemetry.device_proof`), or under every key for an admin key; else 403.
+(`telemetry.contracts.device_proof`), or under every key for an admin key; else 403.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ from telemetry.collector.validate import (
     parse_json,
     parse_reelscope_batch,
 )
-from telemetry.device_proof import DEVICE_SECRET_HEADER, proves
+from telemetry.contracts.device_proof import DEVICE_SECRET_HEADER, proves
 from telemetry.recommend.schedule import TrainingSchedule, collector_schedule
 from telemetry.recommend.service import FeedService, open_feed_service
 

@@ -28,8 +28,8 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from telemetry.collector.config import CollectorConfig
 from telemetry.collector.errors import StorageUnavailableError
 from telemetry.collector.store import BatchWrite, ContextRow, WriteResult
-from telemetry.scaleout.kafka_url import PRODUCER_FIXED, KafkaTarget
-from telemetry.scaleout.messages import Record, delete_record, drop_record, event_record
+from telemetry.warehouse.kafka_url import PRODUCER_FIXED, KafkaTarget
+from telemetry.warehouse.messages import Record, delete_record, drop_record, event_record
 
 log = logging.getLogger("reelscope.collector.kafka")
 

@@ -117,7 +117,7 @@ def open_sink(config: CollectorConfig) -> Sink:
         return SqliteSink(sqlite_path(config.db), config)
     if scheme == "kafka":
         from telemetry.collector.kafka_sink import KafkaSink
-        from telemetry.scaleout.kafka_url import parse_kafka_url
+        from telemetry.warehouse.kafka_url import parse_kafka_url
 
         return KafkaSink(parse_kafka_url(config.db), config)
     raise ValueError(f"unsupported storage URL scheme {scheme!r} (supported: sqlite, kafka)")

@@ -30,8 +30,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from telemetry.client import TelemetryClient
-from telemetry.config import TelemetryConfig
+from telemetry.client.client import TelemetryClient
+from telemetry.client.config import TelemetryConfig
 from telemetry.fleet.generator import Step, Viewer
 from telemetry.fleet.ledger import ATTEMPTS, LEDGER, AppendLog
 

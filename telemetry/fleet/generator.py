@@ -6,7 +6,7 @@ of raw visibility spans and impressions a few ms apart, then hovers and focus), 
 (request, ready, first frame, a heartbeat every 10 s of playing, and now and then a pause, a
 seek, a stall, a volume, rate, track or window change, a non-fatal error; sometimes a fatal
 start-up error), ends the session, and browses again. `Viewer.exit()` is the app's exit event.
-Every type of `telemetry.events` is produced, with properties that pass its validation.
+Every type of `telemetry.contracts.events` is produced, with properties that pass its validation.
 
 Pure: a `Viewer` draws from its own `random.Random` and reads the injected monotonic clock only
 to stamp visibility spans. The caller waits `Step.delay` seconds, then records the step. Any

@@ -32,7 +32,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from telemetry.outbox import OutboxReader
+from telemetry.client.outbox import OutboxReader
 
 ATTEMPTS = "attempts.log"
 LEDGER = "ledger.log"
@@ -148,7 +148,7 @@ class KillLoss:
 
 @dataclass(frozen=True, slots=True)
 class Bound:
-    """The documented loss bound of a SIGKILL (telemetry/writer.py): events recorded in the
+    """The documented loss bound of a SIGKILL (telemetry/client/writer.py): events recorded in the
     last `commit_interval` (+ the commit in progress), and at most two groups."""
 
     commit_interval_ms: float

@@ -37,10 +37,11 @@ from pathlib import Path
 
 import orjson
 
+from telemetry.client.sender import basic_auth
 from telemetry.collector.keys import KeyFile
 from telemetry.collector.store import open_store_readonly
-from telemetry.device_proof import DEVICE_SECRET_HEADER, device_id_for, new_device_secret
-from telemetry.events import SPECS
+from telemetry.contracts.device_proof import DEVICE_SECRET_HEADER, device_id_for, new_device_secret
+from telemetry.contracts.events import SPECS
 from telemetry.fleet.client_process import BACKOFF_CAP_S, OUTBOX, client_config
 from telemetry.fleet.ledger import (
     ACKNOWLEDGED_THEN_LOST,
@@ -63,7 +64,6 @@ from telemetry.fleet.scenario import (
     Scenario,
     build_scenario,
 )
-from telemetry.sender import basic_auth
 
 MIB = 1024 * 1024
 # The filler proves its device id when it deletes its data, as the app does.

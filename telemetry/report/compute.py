@@ -41,7 +41,7 @@ def compute_report(url: str, filters: Filters, *, jobs: int | None = None) -> Re
     """The figures for the store at `url` (`sqlite:///path`; `clickhouse://` or `chdb:///`
     for the scale-out store, docs/scale-out.md). Raises `StoreError`."""
     if urlsplit(url).scheme in {"clickhouse", "clickhouses", "chdb"}:
-        from telemetry.scaleout.report_source import compute_warehouse_report
+        from telemetry.warehouse.report_source import compute_warehouse_report
 
         return compute_warehouse_report(url, filters)
     connection = open_report_store(url)

@@ -7,7 +7,7 @@ import itertools
 import random
 from collections import Counter
 
-from telemetry.events import SPECS
+from telemetry.contracts.events import SPECS
 from telemetry.fleet.generator import Step, Viewer
 
 

@@ -12,8 +12,8 @@ from pytestqt.qtbot import QtBot
 
 from player.recents import RecentSources
 from player.session_journal import SessionJournals
-from telemetry.client import TelemetryClient
-from telemetry.config import TelemetryConfig
+from telemetry.client.client import TelemetryClient
+from telemetry.client.config import TelemetryConfig
 from telemetry.report.compute import compute_report
 from telemetry.report.queries import Filters, store_url
 from tests.collector.harness import KEY, thread_collector

@@ -13,8 +13,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from telemetry.events import Priority
-from telemetry.outbox import (
+from telemetry.client.outbox import (
     _MIGRATIONS,
     SCHEMA_VERSION,
     Batch,
@@ -23,6 +22,7 @@ from telemetry.outbox import (
     OutboxReader,
     QueuedEvent,
 )
+from telemetry.contracts.events import Priority
 
 CTX = orjson.dumps({"app": {"name": "reelscope", "version": "1"}})
 HISTORY = 2000

@@ -27,8 +27,8 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
 
-from telemetry.config import TelemetryConfig
-from telemetry.outbox import Outbox, OutboxFile, QueuedEvent, is_corruption, is_disk_full
+from telemetry.client.config import TelemetryConfig
+from telemetry.client.outbox import Outbox, OutboxFile, QueuedEvent, is_corruption, is_disk_full
 
 _log = logging.getLogger("reelscope.telemetry.writer")
 

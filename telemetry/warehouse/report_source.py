@@ -25,7 +25,7 @@ from telemetry.report.queries import (
     parse_context,
     shard_bounds,
 )
-from telemetry.scaleout.warehouse import Warehouse
+from telemetry.warehouse.warehouse import Warehouse
 
 # Events per shard read at once: bounds the memory a shard's result takes.
 SHARD_EVENTS: Final = 500_000

@@ -2,7 +2,7 @@
 inserted, before the offsets are committed: the worst moment for a loader to die. Run as a
 child by test_loader.py:
 
-    python -m tests.scaleout.loader_child KAFKA_URL CHDB_URL GROUP
+    python -m tests.warehouse.loader_child KAFKA_URL CHDB_URL GROUP
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import os
 import signal
 import sys
 
-from telemetry.scaleout.warehouse import Warehouse, apply_schema
-from tests.scaleout.pipeline import make_loader
+from telemetry.warehouse.warehouse import Warehouse, apply_schema
+from tests.warehouse.pipeline import make_loader
 
 
 class DyingWarehouse(Warehouse):

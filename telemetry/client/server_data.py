@@ -21,9 +21,9 @@ from urllib.parse import quote
 
 import orjson
 
-from telemetry.config import insecure_allowed_from_env, insecure_refusal
-from telemetry.device_proof import DEVICE_SECRET_HEADER
-from telemetry.sender import basic_auth
+from telemetry.client.config import insecure_allowed_from_env, insecure_refusal
+from telemetry.client.sender import basic_auth
+from telemetry.contracts.device_proof import DEVICE_SECRET_HEADER
 
 if TYPE_CHECKING:
     import requests
@@ -105,7 +105,7 @@ def _judge_key_probe(probe: requests.Response) -> ConnectionCheck:
 
 def delete_device_data(endpoint: str, write_key: str, device_id: str, device_secret: str) -> int:
     """Delete every event of `device_id` stored under this key, proving with `device_secret`
-    that it is this device (`telemetry.device_proof`); returns how many went.
+    that it is this device (`telemetry.contracts.device_proof`); returns how many went.
     Raises `ServerDataError` when the collector is unreachable or refuses."""
     import requests
 

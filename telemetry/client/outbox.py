@@ -52,8 +52,8 @@ from typing import Final, ParamSpec, TypeVar, cast
 
 import orjson
 
-from telemetry.events import Priority
-from telemetry.wal_check import wal_check
+from telemetry.client.wal_check import wal_check
+from telemetry.contracts.events import Priority
 
 _log = logging.getLogger("reelscope.telemetry.outbox")
 

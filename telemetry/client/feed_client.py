@@ -23,8 +23,8 @@ from dataclasses import dataclass
 import orjson
 
 from player.feed import Feed, FeedItem, FeedRow
-from telemetry.config import insecure_refusal
-from telemetry.sender import basic_auth
+from telemetry.client.config import insecure_refusal
+from telemetry.client.sender import basic_auth
 
 DEFAULT_TIMEOUT_S = 1.5
 DEFAULT_MAX_BYTES = 1024 * 1024

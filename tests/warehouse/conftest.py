@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from telemetry.scaleout.warehouse import Warehouse, apply_schema
+from telemetry.warehouse.warehouse import Warehouse, apply_schema
 
 from .broker import Broker, running_broker
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from confluent_kafka import Producer
 
-from telemetry.scaleout.warehouse import Warehouse
+from telemetry.warehouse.warehouse import Warehouse
 from tests.collector.harness import REPO, batch, event, thread_collector
 
 from .broker import Broker
@@ -45,7 +45,7 @@ def test_a_loader_killed_between_insert_and_commit_loses_nothing_and_counts_noth
     _fill(tmp_path / "collector", topic_url)
     store = tmp_path / "clickhouse"
     child = subprocess.run(
-        [sys.executable, "-m", "tests.scaleout.loader_child", topic_url, f"chdb://{store}", "g"],
+        [sys.executable, "-m", "tests.warehouse.loader_child", topic_url, f"chdb://{store}", "g"],
         cwd=REPO,
         env={**os.environ, "PYTHONPATH": str(REPO)},
         capture_output=True,

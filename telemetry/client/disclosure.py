@@ -1,5 +1,5 @@
 """What Reelscope tells the viewer it collects: every event type of the vocabulary
-(`telemetry.events.SPECS`) in plain language, grouped by purpose, with its property names.
+(`telemetry.contracts.events.SPECS`) in plain language, grouped by purpose, with its property names.
 
 The consent dialog and the privacy window are generated from this, and a test checks that every
 event type of the vocabulary is described here, so a new event cannot be collected silently.
@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from telemetry.events import SPECS
+from telemetry.contracts.events import SPECS
 
 
 @dataclass(frozen=True, slots=True)

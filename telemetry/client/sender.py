@@ -16,7 +16,7 @@ Answers (the collector's wire contract):
 - 401, 403: sending stops, the data stays, the state says `auth_failed` until a new key
   (`set_endpoint`) or `sync_now()`.
 - network errors, 408, 410, 429, 460, 5xx except 501/505 (and anything unexpected): full-jitter
-  exponential backoff, Retry-After as a floor (see `telemetry.backoff`).
+  exponential backoff, Retry-After as a floor (see `telemetry.client.backoff`).
 
 Pipelining: exactly one request is in flight, but while it is, the sender thread acknowledges
 the batch answered before it and reads and compresses the next one, so a backlog costs one
@@ -55,11 +55,11 @@ from typing import TYPE_CHECKING
 
 import orjson
 
-from telemetry.backoff import RETRYABLE_STATUSES, backoff_delay, parse_retry_after
-from telemetry.config import TelemetryConfig, insecure_refusal
-from telemetry.outbox import Batch, Outbox, OutboxFile, is_corruption
-from telemetry.sender_lock import SenderLock
-from telemetry.status import StatusBoard, SyncState
+from telemetry.client.backoff import RETRYABLE_STATUSES, backoff_delay, parse_retry_after
+from telemetry.client.config import TelemetryConfig, insecure_refusal
+from telemetry.client.outbox import Batch, Outbox, OutboxFile, is_corruption
+from telemetry.client.sender_lock import SenderLock
+from telemetry.client.status import StatusBoard, SyncState
 
 if TYPE_CHECKING:
     import requests

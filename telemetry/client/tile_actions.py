@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final, Literal
 
-from telemetry.visibility import TileRef, Track
+from telemetry.client.visibility import TileRef, Track
 
 MIN_DWELL_MS: Final = 100.0
 

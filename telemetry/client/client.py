@@ -6,8 +6,8 @@ Public API (any thread unless noted):
 - `TelemetryClient(config)`: reads the consent/device-id file; spawns no thread.
 - `start()`: starts the writer and sender threads (events tracked before are kept).
 - `track(event_type, properties, *, critical=False) -> str | None`: validates against
-  `telemetry.events`, builds the envelope, serialises once and queues for the writer; never
-  blocks on disk or network (~5 µs). Returns the event id; None when consent is off, after
+  `telemetry.contracts.events`, builds the envelope, serialises once and queues for the writer;
+  never blocks on disk or network (~5 µs). Returns the event id; None when consent is off, after
   `close()`, when the in-memory queue is full (counted as `queue_full`) or, in production,
   when the event is invalid (counted as `invalid`/`too_large`, logged, never sent). In strict
   mode (`REELSCOPE_ENV` test/dev) an invalid event raises `InvalidEventError`. Critical types
@@ -60,20 +60,26 @@ from typing import Final
 
 import orjson
 
-from telemetry.config import APP_NAME, TelemetryConfig
-from telemetry.consent import ConsentStore
-from telemetry.events import FEED_SERVED, SCHEMA, SPECS, InvalidEventError, feed_served_parts
-from telemetry.outbox import OutboxFile, OutboxReader, QueuedEvent
-from telemetry.sender import Sender
-from telemetry.sender_lock import SenderLock
-from telemetry.status import StatusBoard, StatusListener, SyncState, SyncStatus
-from telemetry.writer import (
+from telemetry.client.config import APP_NAME, TelemetryConfig
+from telemetry.client.consent import ConsentStore
+from telemetry.client.outbox import OutboxFile, OutboxReader, QueuedEvent
+from telemetry.client.sender import Sender
+from telemetry.client.sender_lock import SenderLock
+from telemetry.client.status import StatusBoard, StatusListener, SyncState, SyncStatus
+from telemetry.client.writer import (
     Barrier,
     DropCounter,
     OutboxWriter,
     PurgeBarrier,
     QueuedBytes,
     QueueItem,
+)
+from telemetry.contracts.events import (
+    FEED_SERVED,
+    SCHEMA,
+    SPECS,
+    InvalidEventError,
+    feed_served_parts,
 )
 
 _log = logging.getLogger("reelscope.telemetry.client")
@@ -414,7 +420,7 @@ class TelemetryClient:
 
     @property
     def endpoint(self) -> tuple[str, str]:
-        """The collector's URL and the write key in use (for `telemetry.feed_client`)."""
+        """The collector's URL and the write key in use (for `telemetry.client.feed_client`)."""
         return self._endpoint
 
     @property

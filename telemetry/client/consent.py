@@ -2,8 +2,8 @@
 the config dir (`TelemetryConfig.settings_path`).
 
 The device id is made on first run from a random secret kept beside it
-(`telemetry.device_proof`): never a hardware id, and the secret proves to the collector that a
-deletion request comes from this device. A file from before the secret existed keeps the
+(`telemetry.contracts.device_proof`): never a hardware id, and the secret proves to the collector
+that a deletion request comes from this device. A file from before the secret existed keeps the
 viewer's choice and gets a new secret and id. Until the viewer has
 chosen (`decided` is False, stored as `"enabled": null`), the choice is the store's
 `undecided` default: off in the app, which asks at first run, so nothing is recorded or sent
@@ -22,7 +22,7 @@ import os
 import threading
 from pathlib import Path
 
-from telemetry.device_proof import device_id_for, new_device_secret
+from telemetry.contracts.device_proof import device_id_for, new_device_secret
 
 _log = logging.getLogger("reelscope.telemetry.consent")
 

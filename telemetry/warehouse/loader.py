@@ -22,9 +22,9 @@ from typing import Any
 import orjson
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
-from telemetry.scaleout.kafka_url import KafkaTarget
-from telemetry.scaleout.messages import MalformedRecordError, decode
-from telemetry.scaleout.warehouse import Warehouse
+from telemetry.warehouse.kafka_url import KafkaTarget
+from telemetry.warehouse.messages import MalformedRecordError, decode
+from telemetry.warehouse.warehouse import Warehouse
 
 log = logging.getLogger("reelscope.loader")
 
