@@ -8,7 +8,7 @@ import random
 from collections import Counter
 
 from telemetry.contracts.events import SPECS
-from telemetry.fleet.generator import Step, Viewer
+from tools.fleet.generator import Step, Viewer
 
 
 def _steps(seed: int, count: int) -> list[Step]:

@@ -1,5 +1,5 @@
 """The fleet simulation: many telemetry clients against a real collector under injected faults,
-with ledgers that account for every event (`python -m telemetry.fleet`, `make fleet`).
+with ledgers that account for every event (`python -m tools.fleet`, `make fleet`).
 
 - `generator`: a seeded viewer (browse and playback) as timed `track()` calls.
 - `client_process`: one headless client process: the viewer, the client and its ledger.

@@ -1,4 +1,4 @@
-"""`python -m telemetry.fleet`: run the fleet simulation, print the table, exit 1 if a goal is
+"""`python -m tools.fleet`: run the fleet simulation, print the table, exit 1 if a goal is
 missed. Main thread."""
 
 from __future__ import annotations
@@ -7,11 +7,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from telemetry.fleet.run import FleetOptions, run_fleet
+from tools.fleet.run import FleetOptions, run_fleet
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m telemetry.fleet", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m tools.fleet", description=__doc__)
     parser.add_argument("--clients", type=int, default=FleetOptions.clients)
     parser.add_argument(
         "--duration",

@@ -9,7 +9,7 @@
    One collector-side fault at a time, one kill at a time per client.
 3. At the end of the run the clients stop recording (their exit event last) and drain; then
    they quit, the proxy stops and the collector gets SIGTERM.
-4. The books of every client are reconciled with the store (`telemetry.fleet.ledger`), and the
+4. The books of every client are reconciled with the store (`tools.fleet.ledger`), and the
    table and a JSON report are produced.
 
 The run is bounded by itself: a watchdog SIGKILLs every child by PID at the hard deadline (the
@@ -42,8 +42,8 @@ from telemetry.collector.keys import KeyFile
 from telemetry.collector.store import open_store_readonly
 from telemetry.contracts.device_proof import DEVICE_SECRET_HEADER, device_id_for, new_device_secret
 from telemetry.contracts.events import SPECS
-from telemetry.fleet.client_process import BACKOFF_CAP_S, OUTBOX, client_config
-from telemetry.fleet.ledger import (
+from tools.fleet.client_process import BACKOFF_CAP_S, OUTBOX, client_config
+from tools.fleet.ledger import (
     ACKNOWLEDGED_THEN_LOST,
     KILLED,
     Bound,
@@ -54,9 +54,9 @@ from telemetry.fleet.ledger import (
     StoredEvent,
     reconcile,
 )
-from telemetry.fleet.processes import ClientProcess, CollectorProcess
-from telemetry.fleet.proxy import FaultProxy
-from telemetry.fleet.scenario import (
+from tools.fleet.processes import ClientProcess, CollectorProcess
+from tools.fleet.proxy import FaultProxy
+from tools.fleet.scenario import (
     CLIENT_FAULTS,
     KILL_WAIT_S,
     Fault,

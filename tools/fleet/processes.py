@@ -22,9 +22,7 @@ import time
 from pathlib import Path
 from typing import IO
 
-import telemetry
-
-REPO = Path(telemetry.__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 _MEMORY_SAMPLE_S = 0.2
 
 
@@ -163,7 +161,7 @@ class ClientProcess:
         self.burst.clear()
         self.drained.clear()
         command = [
-            sys.executable, "-m", "telemetry.fleet.client_process", str(self.directory),
+            sys.executable, "-m", "tools.fleet.client_process", str(self.directory),
             *self._arguments, str(self.launch), str(self._lifetime_s),
         ]  # fmt: skip
         with (self.directory / "client.log").open("ab") as log:

@@ -1,7 +1,7 @@
 """One simulated client: a headless `TelemetryClient` fed by a seeded `Viewer`, keeping its
-books (see `telemetry.fleet.ledger`). The orchestrator runs one process per launch:
+books (see `tools.fleet.ledger`). The orchestrator runs one process per launch:
 
-    python -m telemetry.fleet.client_process DIR ENDPOINT KEY SEED CLOCK_OFFSET_MS LAUNCH LIFETIME_S
+    python -m tools.fleet.client_process DIR ENDPOINT KEY SEED CLOCK_OFFSET_MS LAUNCH LIFETIME_S
 
 DIR holds the outbox and the consent/device-id file (shared by the client's launches, as an
 installed app's are) and the two logs. CLOCK_OFFSET_MS skews the client's wall clock (event
@@ -32,8 +32,8 @@ from pathlib import Path
 
 from telemetry.client.client import TelemetryClient
 from telemetry.client.config import TelemetryConfig
-from telemetry.fleet.generator import Step, Viewer
-from telemetry.fleet.ledger import ATTEMPTS, LEDGER, AppendLog
+from tools.fleet.generator import Step, Viewer
+from tools.fleet.ledger import ATTEMPTS, LEDGER, AppendLog
 
 OUTBOX = "outbox.sqlite3"
 BACKOFF_BASE_S = 1.0
