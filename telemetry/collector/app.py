@@ -310,11 +310,13 @@ def create_app(config: CollectorConfig, sink: Sink) -> ASGIApp:
     # Not a SQLite store (Kafka): the rule-based rows get no watch history.
     store = config.db if urlsplit(config.db).scheme == "sqlite" else None
     try:
-        collector.feeds = open_feed_service(config, store)
+        collector.feeds = open_feed_service(
+            config.catalog, config.experiment, config.feed_seed, store
+        )
     except ValueError as exc:
         log.warning("GET /v1/feed answers 503: %s", exc)
         collector.feeds_unavailable = str(exc)
-    collector.training = collector_schedule(config, collector.feeds, store)
+    collector.training = collector_schedule(config.train_every_s, collector.feeds, store)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

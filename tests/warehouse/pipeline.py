@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from telemetry.warehouse.kafka_url import parse_kafka_url
+from telemetry.contracts.kafka_url import parse_kafka_url
 from telemetry.warehouse.loader import Loader, LoaderSettings
 from telemetry.warehouse.warehouse import Warehouse
 

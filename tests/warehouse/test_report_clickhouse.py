@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
+from telemetry.contracts.stored import StoreError, store_url
 from telemetry.report.compute import compute_report
 from telemetry.report.metrics import Report
-from telemetry.report.queries import Filters, StoreError, store_url
+from telemetry.report.queries import Filters
 from telemetry.warehouse.warehouse import Warehouse
 from tests.collector.harness import OTHER_KEY, Running, batch, thread_collector
 from tests.report.known_data import DAY1, HOUR, Launch, launch_1, launch_2, launch_3

@@ -39,9 +39,9 @@ import orjson
 
 from telemetry.client.sender import basic_auth
 from telemetry.collector.keys import KeyFile
-from telemetry.collector.store import open_store_readonly
 from telemetry.contracts.device_proof import DEVICE_SECRET_HEADER, device_id_for, new_device_secret
 from telemetry.contracts.events import SPECS
+from telemetry.contracts.stored import open_store_readonly
 from tools.fleet.client_process import BACKOFF_CAP_S, OUTBOX, client_config
 from tools.fleet.ledger import (
     ACKNOWLEDGED_THEN_LOST,

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, Final
 
+from telemetry.contracts.stored import StoreError
 from telemetry.report.fold import Fold, Partial
 from telemetry.report.metrics import Report, build_report
 from telemetry.report.queries import (
@@ -21,7 +22,6 @@ from telemetry.report.queries import (
     Drop,
     Filters,
     StoredEvent,
-    StoreError,
     parse_context,
     shard_bounds,
 )

@@ -23,7 +23,7 @@ from typing import Any, Final
 
 import orjson
 
-from telemetry.collector.store import DropRow, EventRow
+from telemetry.contracts.stored import DropRow, EventRow
 
 VERSION: Final = 1
 
