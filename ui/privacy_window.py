@@ -57,7 +57,8 @@ from PySide6.QtWidgets import (
 
 from telemetry.client.client import TelemetryClient
 from telemetry.client.disclosure import DESCRIPTIONS
-from telemetry.client.outbox import DELIVERED, DUPLICATE, PENDING, REFUSED, SENT, LocalEvent
+from telemetry.client.outbox_reader import PENDING, REFUSED, SENT, LocalEvent
+from telemetry.client.outbox_schema import DELIVERED, DUPLICATE
 from telemetry.client.server_data import delete_device_data
 from telemetry.client.writer import PurgeBarrier
 from telemetry.contracts.events import SPECS

@@ -62,7 +62,9 @@ import orjson
 
 from telemetry.client.config import APP_NAME, TelemetryConfig
 from telemetry.client.consent import ConsentStore
-from telemetry.client.outbox import OutboxFile, OutboxReader, QueuedEvent
+from telemetry.client.outbox import QueuedEvent
+from telemetry.client.outbox_file import OutboxFile
+from telemetry.client.outbox_reader import OutboxReader
 from telemetry.client.sender import Sender
 from telemetry.client.sender_lock import SenderLock
 from telemetry.client.status import StatusBoard, StatusListener, SyncState, SyncStatus

@@ -57,7 +57,8 @@ import orjson
 
 from telemetry.client.backoff import RETRYABLE_STATUSES, backoff_delay, parse_retry_after
 from telemetry.client.config import TelemetryConfig, insecure_refusal
-from telemetry.client.outbox import Batch, Outbox, OutboxFile, is_corruption
+from telemetry.client.outbox import Batch, Outbox
+from telemetry.client.outbox_file import OutboxFile, is_corruption
 from telemetry.client.sender_lock import SenderLock
 from telemetry.client.status import StatusBoard, SyncState
 

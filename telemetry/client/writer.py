@@ -28,7 +28,8 @@ from collections import Counter, deque
 from collections.abc import Callable, Sequence
 
 from telemetry.client.config import TelemetryConfig
-from telemetry.client.outbox import Outbox, OutboxFile, QueuedEvent, is_corruption, is_disk_full
+from telemetry.client.outbox import Outbox, QueuedEvent
+from telemetry.client.outbox_file import OutboxFile, is_corruption, is_disk_full
 
 _log = logging.getLogger("reelscope.telemetry.writer")
 

@@ -32,7 +32,7 @@ from player.session_loop import EventQueue, SessionLoop
 from player.vlc_engine import VlcEngine
 from telemetry.client.client import TelemetryClient
 from telemetry.client.config import TelemetryConfig
-from telemetry.client.outbox import OutboxReader
+from telemetry.client.outbox_reader import OutboxReader
 
 from ..telemetry.waiting import wait_until
 from .engine_probe import EngineProbe

@@ -18,7 +18,7 @@ from player.play_session import EndReason
 from player.session_journal import SessionJournals
 from telemetry.client.client import TelemetryClient
 from telemetry.client.config import TelemetryConfig
-from telemetry.client.outbox import OutboxReader
+from telemetry.client.outbox_reader import OutboxReader
 
 from ..telemetry.waiting import wait_until
 from .session_harness import Harness, Recorder

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from telemetry.client.client import TelemetryClient
-from telemetry.client.outbox import OutboxReader
+from telemetry.client.outbox_reader import OutboxReader
 from telemetry.client.status import SyncState, SyncStatus
 from telemetry.contracts.events import InvalidEventError
 

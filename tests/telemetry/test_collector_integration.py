@@ -16,7 +16,7 @@ import orjson
 import pytest
 
 from telemetry.client.client import TelemetryClient
-from telemetry.client.outbox import OutboxReader
+from telemetry.client.outbox_reader import OutboxReader
 from telemetry.client.status import SyncState
 from telemetry.collector.config import load_config
 from telemetry.collector.keys import KeyFile

@@ -11,7 +11,7 @@ from telemetry.client.client import TelemetryClient
 from telemetry.client.config import TelemetryConfig
 from telemetry.client.consent import ConsentStore
 from telemetry.client.disclosure import DESCRIPTIONS, PURPOSES
-from telemetry.client.outbox import OutboxReader
+from telemetry.client.outbox_reader import OutboxReader
 from telemetry.client.status import SyncState
 from telemetry.contracts.device_proof import proves
 from telemetry.contracts.events import SPECS

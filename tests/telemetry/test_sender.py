@@ -10,7 +10,7 @@ from pathlib import Path
 
 from telemetry.client.backoff import backoff_delay
 from telemetry.client.client import TelemetryClient
-from telemetry.client.outbox import OutboxReader
+from telemetry.client.outbox_reader import OutboxReader
 from telemetry.client.status import SyncState
 
 from .conftest import MakeClient, client_config

@@ -19,7 +19,7 @@ from player.recents import RecentSources
 from player.session_journal import SessionJournals
 from telemetry.client.client import TelemetryClient
 from telemetry.client.config import TelemetryConfig
-from telemetry.client.outbox import OutboxReader
+from telemetry.client.outbox_reader import OutboxReader
 from ui.main_window import MainWindow
 from ui.playback_telemetry import PlaybackTelemetry, direct_video_id
 
