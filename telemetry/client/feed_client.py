@@ -24,7 +24,7 @@ import orjson
 
 from player.feed import Feed, FeedItem, FeedRow
 from telemetry.client.config import insecure_refusal
-from telemetry.client.sender import basic_auth
+from telemetry.client.request_body import basic_auth
 
 DEFAULT_TIMEOUT_S = 1.5
 DEFAULT_MAX_BYTES = 1024 * 1024

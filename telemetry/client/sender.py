@@ -34,31 +34,26 @@ instance's rows wait at most about two flush intervals.
 
 Threads: public methods from any thread (they only touch state under `_cv`); `_run` and
 everything it calls is the sender thread, which owns its own outbox connection. The HTTP
-session belongs to the sender's `_Courier` thread, which only carries requests the sender
-thread hands it, one at a time.
+session belongs to the `Courier` thread (`telemetry.client.courier`), which only carries
+requests the sender thread hands it, one at a time; the body is `request_body.RequestBody`.
 """
 
 from __future__ import annotations
 
-import base64
 import enum
 import logging
-import queue
 import sqlite3
 import threading
 import time
-import zlib
-from collections.abc import Callable, Mapping
 from concurrent.futures import Future
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
-
-import orjson
 
 from telemetry.client.backoff import RETRYABLE_STATUSES, backoff_delay, parse_retry_after
 from telemetry.client.config import TelemetryConfig, insecure_refusal
+from telemetry.client.courier import Answer, Courier, answer_of, rejected_entries
 from telemetry.client.outbox import Batch, Outbox
 from telemetry.client.outbox_file import OutboxFile, is_corruption
+from telemetry.client.request_body import RequestBody, basic_auth
 from telemetry.client.sender_lock import SenderLock
 from telemetry.client.status import StatusBoard, SyncState
 
@@ -67,104 +62,11 @@ if TYPE_CHECKING:
 
 _log = logging.getLogger("reelscope.telemetry.sender")
 
-_GZIP_WBITS = 31  # zlib's gzip container; mtime stays 0
-_FAST = 1
-
-
-def basic_auth(write_key: str) -> str:
-    token = base64.b64encode(f"{write_key}:".encode()).decode("ascii")
-    return f"Basic {token}"
-
-
-class RequestBody:
-    """A batch's gzip request body, compressed ahead of time (the stored event bodies are
-    joined as they are) except for `sent_at`, which `at()` appends when the request goes out:
-    the collector corrects device clock skew with it, so it must be the time of the attempt
-    even when the body was prepared while the previous request was in flight."""
-
-    __slots__ = ("_compressor", "_head")
-
-    def __init__(self, batch: Batch) -> None:
-        compressor = zlib.compressobj(_FAST, zlib.DEFLATED, _GZIP_WBITS)
-        head = [compressor.compress(b'{"context":'), compressor.compress(batch.context)]
-        if batch.drops:
-            head.append(compressor.compress(b',"drops":' + orjson.dumps(dict(batch.drops))))
-        head += [
-            compressor.compress(b',"batch":['),
-            compressor.compress(b",".join(batch.bodies)),
-            # A sync flush emits everything compressed so far, so at() only adds a few bytes.
-            compressor.compress(b"]") + compressor.flush(zlib.Z_SYNC_FLUSH),
-        ]
-        self._head = b"".join(head)
-        self._compressor = compressor
-
-    def at(self, sent_at_ms: int) -> bytes:
-        """The complete body; call once."""
-        tail = self._compressor.compress(b',"sent_at":%d}' % sent_at_ms)
-        return self._head + tail + self._compressor.flush()
-
 
 class _Work(enum.Enum):
     STOP = enum.auto()
     SEND = enum.auto()
     POLL = enum.auto()  # idle: look for rows committed by another instance
-
-
-@dataclass(frozen=True, slots=True)
-class _Answer:
-    status: int
-    body: Mapping[str, object]
-    retry_after: str | None
-
-    def reason(self) -> tuple[str, str]:
-        code = self.body.get("code")
-        message = self.body.get("message")
-        return (
-            code if isinstance(code, str) else f"http_{self.status}",
-            message if isinstance(message, str) else f"HTTP {self.status}",
-        )
-
-
-class _Courier:
-    """The thread that performs the sender's HTTP requests, one at a time, so the sender
-    thread can work on the outbox while a request is in flight. A daemon thread: a request
-    stuck until its read timeout must not hold up the app's exit (the rows stay on disk)."""
-
-    def __init__(self, session: requests.Session) -> None:
-        self._session = session
-        self._jobs: queue.SimpleQueue[
-            tuple[Future[requests.Response], Callable[[], requests.Response]] | None
-        ] = queue.SimpleQueue()
-        self._thread = threading.Thread(
-            target=self._run, name="reelscope-telemetry-http", daemon=True
-        )
-        self._thread.start()
-
-    def post(
-        self, url: str, body: bytes, headers: Mapping[str, str], timeout: tuple[float, float]
-    ) -> Future[requests.Response]:
-        future: Future[requests.Response] = Future()
-
-        def call() -> requests.Response:
-            return self._session.post(url, data=body, headers=headers, timeout=timeout)
-
-        self._jobs.put((future, call))
-        return future
-
-    def close(self) -> None:
-        """End the thread after the request in flight, if any, and close the session."""
-        self._jobs.put(None)
-
-    def _run(self) -> None:
-        try:
-            while (job := self._jobs.get()) is not None:
-                future, call = job
-                try:
-                    future.set_result(call())
-                except BaseException as exc:  # handed to the sender thread
-                    future.set_exception(exc)
-        finally:
-            self._session.close()
 
 
 class Sender:
@@ -210,7 +112,7 @@ class Sender:
         self._dead_letters = 0
         # 2xx answers the outbox could not record (disk full, locked), oldest first: recorded
         # before anything else is sent, so their batches are not sent again.
-        self._unrecorded: list[tuple[Batch, _Answer]] = []
+        self._unrecorded: list[tuple[Batch, Answer]] = []
 
     # Called from any thread
 
@@ -303,7 +205,7 @@ class Sender:
         self._writer_ready.wait()
         import requests  # ~100 ms to import: paid here, on the sender thread, not at start-up
 
-        courier = _Courier(requests.Session())
+        courier = Courier(requests.Session())
         outbox: Outbox | None = None
         try:
             outbox = self._open_and_count()
@@ -395,7 +297,7 @@ class Sender:
                 self._pending_rows, self._pending_bytes = rows, size
                 self._due = time.monotonic()
 
-    def _send(self, outbox: Outbox, courier: _Courier) -> None:
+    def _send(self, outbox: Outbox, courier: Courier) -> None:
         """Send the oldest batch, then, while each answer is a 2xx and more is due, the next
         ones, each prepared while the one before it was in flight."""
         if not self._lock.try_acquire():
@@ -423,7 +325,7 @@ class Sender:
         with self._cv:
             self._sent_through = max(self._sent_through, batch.first_seq - 1)
         body = RequestBody(batch)
-        answered: tuple[Batch, _Answer] | None = None
+        answered: tuple[Batch, Answer] | None = None
         while True:
             request = self._post(courier, body)
             try:
@@ -446,7 +348,7 @@ class Sender:
                 if self._disabled:
                     return  # opted out meanwhile: the outbox has been (or is being) purged
                 stopping = self._stopping
-            answer = _answer_of(response)
+            answer = answer_of(response)
             if upcoming is None or stopping or not 200 <= answer.status < 300:
                 self._handle(outbox, batch, answer)
                 return
@@ -457,13 +359,13 @@ class Sender:
         """The outbox failed while `batch` was in flight: a 2xx for it is kept to be recorded
         with the others, so it is not sent again either."""
         try:
-            answer = _answer_of(request.result())
+            answer = answer_of(request.result())
         except OSError:
             return
         if 200 <= answer.status < 300:
             self._unrecorded.append((batch, answer))
 
-    def _post(self, courier: _Courier, body: RequestBody) -> Future[requests.Response]:
+    def _post(self, courier: Courier, body: RequestBody) -> Future[requests.Response]:
         with self._cv:
             endpoint, authorization = self._endpoint, self._authorization
         return courier.post(
@@ -500,10 +402,10 @@ class Sender:
         )
         return None if batch is None else (batch, RequestBody(batch))
 
-    def _handle(self, outbox: Outbox, batch: Batch, answer: _Answer) -> None:
+    def _handle(self, outbox: Outbox, batch: Batch, answer: Answer) -> None:
         status = answer.status
         if 200 <= status < 300:
-            rejected = _rejected(answer.body.get("rejected"))
+            rejected = rejected_entries(answer.body.get("rejected"))
             duplicates = answer.body.get("duplicates")
             try:
                 outbox.acknowledge(
@@ -599,35 +501,3 @@ class Sender:
 def _at(deadline: float, now: float, work: _Work) -> _Work | float:
     """`work` once `deadline` has come, else the time left until then."""
     return work if now >= deadline else deadline - now
-
-
-def _answer_of(response: requests.Response) -> _Answer:
-    return _Answer(
-        response.status_code,
-        _json_object(response.content),
-        response.headers.get("Retry-After"),
-    )
-
-
-def _json_object(content: bytes) -> Mapping[str, object]:
-    try:
-        value = orjson.loads(content) if content else {}
-    except orjson.JSONDecodeError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
-def _rejected(value: object) -> list[tuple[int, str, str]]:
-    if not isinstance(value, list):
-        return []
-    rejected = []
-    for entry in value:
-        if isinstance(entry, dict) and isinstance(entry.get("index"), int):
-            rejected.append(
-                (
-                    entry["index"],
-                    str(entry.get("code", "rejected")),
-                    str(entry.get("message", "")),
-                )
-            )
-    return rejected

@@ -22,7 +22,7 @@ from urllib.parse import quote
 import orjson
 
 from telemetry.client.config import insecure_allowed_from_env, insecure_refusal
-from telemetry.client.sender import basic_auth
+from telemetry.client.request_body import basic_auth
 from telemetry.contracts.device_proof import DEVICE_SECRET_HEADER
 
 if TYPE_CHECKING:

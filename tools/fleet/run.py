@@ -37,7 +37,7 @@ from pathlib import Path
 
 import orjson
 
-from telemetry.client.sender import basic_auth
+from telemetry.client.request_body import basic_auth
 from telemetry.collector.keys import KeyFile
 from telemetry.contracts.device_proof import DEVICE_SECRET_HEADER, device_id_for, new_device_secret
 from telemetry.contracts.events import SPECS
