@@ -21,7 +21,6 @@ proxy's loop thread and the child processes' reader threads (see `processes`).
 
 from __future__ import annotations
 
-import http.client
 import json
 import random
 import socket
@@ -29,23 +28,17 @@ import tempfile
 import threading
 import time
 import uuid
-import zlib
 from collections.abc import Callable
 from contextlib import closing
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
-
-import orjson
 
 from telemetry.client.request_body import basic_auth
 from telemetry.collector.keys import KeyFile
-from telemetry.contracts.device_proof import DEVICE_SECRET_HEADER, device_id_for, new_device_secret
-from telemetry.contracts.events import SPECS
 from telemetry.contracts.stored import open_store_readonly
 from tools.fleet.client_process import BACKOFF_CAP_S, OUTBOX, client_config
+from tools.fleet.filler import StoreFiller
 from tools.fleet.ledger import (
-    ACKNOWLEDGED_THEN_LOST,
-    KILLED,
     Bound,
     ClientBooks,
     Evidence,
@@ -56,6 +49,7 @@ from tools.fleet.ledger import (
 )
 from tools.fleet.processes import ClientProcess, CollectorProcess
 from tools.fleet.proxy import FaultProxy
+from tools.fleet.report import FaultRecord, FleetReport
 from tools.fleet.scenario import (
     CLIENT_FAULTS,
     KILL_WAIT_S,
@@ -66,9 +60,6 @@ from tools.fleet.scenario import (
 )
 
 MIB = 1024 * 1024
-# The filler proves its device id when it deletes its data, as the app does.
-FILLER_SECRET = new_device_secret()
-FILLER_DEVICE = device_id_for(FILLER_SECRET)
 # A window not yet felt is held open for this many times its length again, and at least
 # long enough for a client at the end of its longest backoff to come back.
 _FELT_EXTENSION = 2.0
@@ -100,155 +91,6 @@ class FleetOptions:
         return self.duration_s + self.drain_limit_s + KILL_WAIT_S + 60.0
 
 
-@dataclass
-class FaultRecord:
-    """What an injected fault actually did: seconds since the clients were up."""
-
-    kind: str
-    client: int | None
-    planned: float
-    started: float = 0.0
-    ended: float = 0.0
-    # Requests that met the fault (answered by it, or held); None where the proxy cannot see
-    # them (connections refused by a closed port).
-    felt: int | None = 0
-    note: str = ""
-    # Seconds after its end until every event committed before it was stored.
-    drain_s: float | None = None
-
-
-@dataclass
-class FleetReport:
-    options: dict[str, object]
-    faults: list[FaultRecord]
-    clock_offsets_ms: list[int]
-    books: Reconciliation
-    requests: int
-    statuses: dict[str, int]
-    # Events the collector received again and did not store twice (retries after a lost answer).
-    duplicates_absorbed: int
-    collector_starts: int
-    collector_peak_mib: float
-    client_failures: list[str]
-    last_fault_end_s: float
-    wall_s: float
-    aborted: bool
-    bound: Bound
-    goals: dict[str, bool] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        books = self.books
-        other = {c: n for c, n in books.lost.items() if c not in {KILLED, ACKNOWLEDGED_THEN_LOST}}
-        self.goals = {
-            "no duplicates stored": books.duplicates_stored == 0,
-            "nothing lost after the collector acknowledged it": (
-                books.lost.get(ACKNOWLEDGED_THEN_LOST, 0) == 0
-            ),
-            "losses only in killed clients' uncommitted group, within the bound": (
-                not other
-                and books.unexplained_stored == 0
-                and all(k.within_bound for k in books.kills)
-            ),
-            "every ledger drained within the limit after the last fault": (
-                books.drain_s is not None and books.drain_s <= float(self.options["drain_limit_s"])  # type: ignore[arg-type]
-            ),
-            "collector memory bounded": (
-                self.collector_peak_mib <= float(self.options["memory_limit_mib"])  # type: ignore[arg-type]
-            ),
-            "run completed, no client failed": not self.aborted and not self.client_failures,
-        }
-
-    @property
-    def ok(self) -> bool:
-        return all(self.goals.values())
-
-    def requests_per_delivered(self) -> float:
-        return self.requests / max(1, self.books.delivered)
-
-    def to_json(self) -> dict[str, object]:
-        document = asdict(self)
-        document["requests_per_delivered_event"] = round(self.requests_per_delivered(), 4)
-        document["ok"] = self.ok
-        return document
-
-    def table(self) -> str:
-        return _table(self)
-
-
-def _table(report: FleetReport) -> str:
-    books = report.books
-    options = report.options
-    skew_h = max((abs(o) for o in report.clock_offsets_ms), default=0) / 3_600_000
-    lines = [
-        f"Reelscope fleet: {options['clients']} clients, {options['duration_s']:.0f} s of "
-        f"traffic, seed {options['seed']}; {len(report.faults)} faults; clocks skewed up to "
-        f"{skew_h:.1f} h; wall time {report.wall_s:.0f} s"
-        + (" (ABORTED)" if report.aborted else ""),
-        "",
-        f"{'fault':30} {'count':>5} {'felt by':>8} {'drained after':>14}  notes",
-    ]
-    for kind in FaultKind:
-        records = [f for f in report.faults if f.kind == kind.value]
-        if not records:
-            continue
-        felt = [f.felt for f in records if f.felt is not None]
-        drains = [f.drain_s for f in records]
-        drained = (
-            "never"
-            if any(d is None for d in drains)
-            else f"≤ {max(d for d in drains if d is not None):.1f} s"
-        )
-        notes = "; ".join(sorted({f.note for f in records if f.note}))
-        felt_by = f"{sum(felt)}" if felt else "-"
-        lines.append(f"{kind.value:30} {len(records):5} {felt_by:>8} {drained:>14}  {notes}")
-    kills = books.kills
-    killed_lost = books.lost.get(KILLED, 0)
-    worst = max((k.lost for k in kills), default=0)
-    oldest = max((k.oldest_ms for k in kills), default=0.0)
-    other = sum(n for c, n in books.lost.items() if c not in {KILLED, ACKNOWLEDGED_THEN_LOST})
-    drain = "never" if books.drain_s is None else f"{books.drain_s:.1f} s"
-    bound = report.bound
-    age_limit = bound.commit_interval_ms + bound.scheduling_slack_ms
-    rows = [
-        ("events recorded (track accepted)", f"{books.attempted}", ""),
-        ("events committed to outboxes (ledgers)", f"{books.committed}", ""),
-        ("delivered (in the store)", f"{books.delivered}", ""),
-        ("event types delivered", f"{books.types_delivered} of {len(SPECS)}", ""),
-        ("duplicates stored", f"{books.duplicates_stored}", "0"),
-        ("  (copies received and absorbed)", f"{report.duplicates_absorbed}", ""),
-        (
-            "lost: killed before its group commit",
-            f"{killed_lost} in {len(kills)} kills (max {worst}/kill, oldest {oldest:.0f} ms)",
-            f"≤ {2 * bound.commit_max_events}/kill, ≤ {age_limit:.0f} ms",
-        ),
-        ("lost: acknowledged, then lost", f"{books.lost.get(ACKNOWLEDGED_THEN_LOST, 0)}", "0"),
-        ("lost: any other cause", f"{other}", "0"),
-        ("stored but in no ledger, unexplained", f"{books.unexplained_stored}", "0"),
-        ("time to drain after the last fault", drain, f"≤ {options['drain_limit_s']:.0f} s"),
-        ("requests per delivered event", f"{report.requests_per_delivered():.3f}", ""),
-        (
-            "collector peak memory (VmHWM)",
-            f"{report.collector_peak_mib:.0f} MiB",
-            f"≤ {options['memory_limit_mib']:.0f} MiB",
-        ),
-        (
-            "clock skew: raw, after correction",
-            f"{books.max_raw_skew_ms / 3_600_000:.1f} h, {books.max_corrected_error_ms:.0f} ms",
-            "",
-        ),
-    ]
-    lines += ["", f"{'measure':40} {'value':44} goal"]
-    lines += [f"{name:40} {value:44} {goal}" for name, value, goal in rows]
-    for cause, count in sorted(books.lost.items()):
-        if cause not in {KILLED, ACKNOWLEDGED_THEN_LOST}:
-            lines.append(f"  lost, {cause}: {count}")
-    statuses = ", ".join(f"{k}: {v}" for k, v in sorted(report.statuses.items()))
-    lines += ["", f"requests: {report.requests} ({statuses})", ""]
-    lines += [f"[{'ok' if met else 'FAILED'}] {goal}" for goal, met in report.goals.items()]
-    lines += [f"client failure: {failure}" for failure in report.client_failures]
-    return "\n".join(lines)
-
-
 def _free_port() -> int:
     with closing(socket.socket()) as probe:
         probe.bind(("127.0.0.1", 0))
@@ -273,9 +115,11 @@ class _Fleet:
             self._keys.append(key)
         filler, filler_key, _ = keys.add("filler", f"fleet-filler-{uuid.uuid4().hex}")
         self._filler_key_id = filler.id
-        self._filler_auth = basic_auth(filler_key)
         self._collector = CollectorProcess(directory, _free_port(), keys.path, options.max_db_bytes)
         self._proxy = FaultProxy(self._collector.port)
+        self._filler = StoreFiller(
+            self._collector.port, basic_auth(filler_key), options.max_db_bytes, self._abort
+        )
         self._clients: list[ClientProcess] = []
         self._kills: list[Kill] = []
         self._records: list[FaultRecord] = []
@@ -432,10 +276,11 @@ class _Fleet:
             proxy.open_port()
             record.felt = None
         else:
-            filled = self._fill_store()
+            filled = self._filler.fill()
             record.note = "store full" if filled else "store NOT filled"
             record.felt = self._hold(fault.length, lambda: statuses["503"])
-            self._free_store()
+            if not self._filler.free():
+                self._failures.append("the filler's data could not be deleted")
 
     def _hold(self, length: float, count: Callable[[], int]) -> int:
         """Keep a window open `length` s, then until `count()` has grown (bounded); returns
@@ -512,71 +357,6 @@ class _Fleet:
         fired.wait(KILL_WAIT_S)
         verdict = "forwarded, answer lost" if forward else "dropped"
         return killed[0], f"mid-flush, request {verdict}"
-
-    # The store-full fault: a filler tenant takes the space left, then deletes its data
-
-    def _fill_store(self) -> bool:
-        """Fill the size-limited store until it refuses writes (503: full)."""
-        full = False
-        # Ever smaller batches, so what is left cannot take even a small client batch.
-        for size, count in ((30_000, 100), (3_000, 100), (300, 10), (300, 1)):
-            for _ in range(self._options.max_db_bytes // (count * size) + 5):
-                if self._post_filler(size, count) == 503:
-                    full = True
-                    break
-        return full
-
-    def _post_filler(self, size: int, count: int) -> int:
-        batch = [
-            {
-                "event_id": str(uuid.uuid4()),
-                "type": "fleet_filler",
-                "schema": 1,
-                "time": int(time.time() * 1000),
-                "mono_ms": 0,
-                "seq": 1 + n,
-                "app_session_id": FILLER_DEVICE,
-                "device_id": FILLER_DEVICE,
-                "properties": {"padding": "x" * size},
-            }
-            for n in range(count)
-        ]
-        body = orjson.dumps({"sent_at": int(time.time() * 1000), "batch": batch})
-        return self._collector_request(
-            "POST",
-            "/v1/batch",
-            zlib.compress(body, 1, wbits=31),
-            {"Content-Type": "application/json", "Content-Encoding": "gzip"},
-        )
-
-    def _free_store(self) -> None:
-        for _ in range(5):
-            path = f"/v1/devices/{FILLER_DEVICE}/events"
-            if (
-                self._collector_request(
-                    "DELETE", path, headers={DEVICE_SECRET_HEADER: FILLER_SECRET}
-                )
-                == 200
-            ):
-                return
-            self._abort.wait(1.0)
-        self._failures.append("the filler's data could not be deleted")
-
-    def _collector_request(
-        self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
-    ) -> int:
-        connection = http.client.HTTPConnection("127.0.0.1", self._collector.port, timeout=30)
-        try:
-            connection.request(
-                method, path, body, {"Authorization": self._filler_auth, **(headers or {})}
-            )
-            response = connection.getresponse()
-            response.read()
-            return response.status
-        except OSError:
-            return 0
-        finally:
-            connection.close()
 
     # The books
 
