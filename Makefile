@@ -34,7 +34,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy player telemetry ui
+	$(BIN)/mypy player telemetry ui tools
 
 unit: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/pytest -m "not xvfb and not bundle" $(PYTEST_ARGS)
@@ -47,7 +47,7 @@ bench: $(STAMP)
 
 # Clients under injected faults against a real collector; bounded by itself (< 5 min).
 fleet: $(STAMP)
-	$(BIN)/python -m telemetry.fleet --clients 8 --duration 150 --json benchmarks/results/fleet.json
+	$(BIN)/python -m tools.fleet --clients 8 --duration 150 --json benchmarks/results/fleet.json
 
 # The Linux one-folder bundle (PyInstaller) and its archive in dist/; see packaging/README.md.
 bundle: system-bundle $(PACKAGING_STAMP)

@@ -3,7 +3,7 @@ its named peers in the same run. Results print as tables and are saved in
 `benchmarks/results/`.
 
 The large ones are run by hand: `python -m benchmarks.report` (1 M and 10 M events; building
-the 10 M store alone takes minutes and ~11 GB of disk), `python -m benchmarks.scaleout` and
+the 10 M store alone takes minutes and ~11 GB of disk), `python -m benchmarks.warehouse` and
 `python -m benchmarks.recommend --events 1000000 10000000` (training on 10 M events too).
 """
 

@@ -42,12 +42,12 @@ from telemetry.collector.body import gunzip  # noqa: E402
 from telemetry.collector.config import CollectorConfig  # noqa: E402
 from telemetry.collector.keys import KeyFile  # noqa: E402
 from telemetry.collector.sqlite_sink import INSERT_EVENT, insert_events  # noqa: E402
-from telemetry.collector.store import EventRow  # noqa: E402
 from telemetry.collector.validate import (  # noqa: E402
     batch_items,
     parse_json,
     parse_reelscope_batch,
 )
+from telemetry.contracts.stored import EventRow  # noqa: E402
 
 KEY = "benchmark-key-0123456789"
 SYNCHRONOUS = "FULL"

@@ -50,9 +50,9 @@ sys.path.insert(0, str(REPO))
 
 from benchmarks.collector import HAS_TASKSET, _free_port, _pinned  # noqa: E402
 from benchmarks.report import _tree_rss_kb, canonical_context  # noqa: E402
+from telemetry.client.request_body import basic_auth  # noqa: E402
 from telemetry.collector.keys import KeyFile  # noqa: E402
 from telemetry.collector.sqlite_sink import INSERT_EVENT, SCHEMA_VERSION  # noqa: E402
-from telemetry.sender import basic_auth  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results"
 KEY = "bench-recommend-key-0123456789"

@@ -38,7 +38,7 @@ import orjson
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from telemetry.client import new_event_id  # noqa: E402
+from telemetry.client.client import new_event_id  # noqa: E402
 from telemetry.collector.sqlite_sink import INSERT_EVENT, SCHEMA_VERSION  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results"

@@ -173,8 +173,8 @@ class Adapter:
         self.kind = kind
         port = int(url.rsplit(":", 1)[1])
         if kind == "reelscope":
-            from telemetry.client import TelemetryClient
-            from telemetry.config import TelemetryConfig
+            from telemetry.client.client import TelemetryClient
+            from telemetry.client.config import TelemetryConfig
 
             self.client: Any = TelemetryClient(
                 TelemetryConfig(

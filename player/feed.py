@@ -4,7 +4,7 @@ so the UI can restore a row's scroll position) and a `track_id` (how the row was
 item its 0-based `rank` within its row. `Feed.served_properties()` is the `feed_served` event.
 A feed is built here (`source` "local") or received from the collector's GET /v1/feed
 (`source` "server", with the server's request id, variant, exploration flag and every item's
-propensity; `telemetry.feed_client` makes those).
+propensity; `telemetry.client.feed_client` makes those).
 
 Tracks: `continue_watching`, `because_you_watched` (one row per recent title, row id
 `because_you_watched:<video_id>`), `recently_added`, `most_watched`, `genre:<name>`.

@@ -21,9 +21,10 @@ APP_ONLY = {
     "platformdirs": "platformdirs",
 }
 SERVER_PACKAGES = (
+    "telemetry/contracts",
     "telemetry/collector",
     "telemetry/report",
-    "telemetry/scaleout",
+    "telemetry/warehouse",
     "telemetry/recommend",
 )
 

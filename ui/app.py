@@ -34,7 +34,7 @@ from player.engine import EngineEvent, EngineEventKind, EventSink, PlaybackEngin
 from player.errors import LIBVLC_INSTALL_HINT
 from player.paths import APP_ID, config_dir, log_dir, resources_dir
 from player.settings import Settings, SettingsStore
-from telemetry.config import APP_VERSION, TelemetryConfig
+from telemetry.client.config import APP_VERSION, TelemetryConfig
 from ui.log_file import configure_logging
 from ui.main_window import MainWindow
 from ui.theme import apply_theme
@@ -43,8 +43,8 @@ if TYPE_CHECKING:
     from player.catalog import Catalog
     from player.history import WatchHistory
     from player.session_journal import SessionJournals
-    from telemetry.client import TelemetryClient
-    from telemetry.feed_client import FeedRequest
+    from telemetry.client.client import TelemetryClient
+    from telemetry.client.feed_client import FeedRequest
     from ui.home.browse import CatalogLoader
     from ui.playback_telemetry import PlaybackTelemetry
 
@@ -162,7 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     log.info("window shown after %.0f ms", (time.monotonic() - started) * 1000)
 
     from player.session_journal import SessionJournals, default_journal_dir
-    from telemetry.client import TelemetryClient
+    from telemetry.client.client import TelemetryClient
     from ui.playback_telemetry import PlaybackTelemetry
 
     settings, config = _telemetry_config(store.load())
@@ -254,7 +254,7 @@ def _finish_start_up(  # noqa: PLR0917 - the parts main() made, handed over once
 
 def _feed_request(telemetry: TelemetryClient) -> FeedRequest | None:
     """What to ask GET /v1/feed for this device; None until the viewer has opted in."""
-    from telemetry.feed_client import FeedRequest
+    from telemetry.client.feed_client import FeedRequest
 
     if not telemetry.consent:
         return None

@@ -1,6 +1,7 @@
 """The first-run question: may Reelscope collect usage data? Says in plain language what is
-collected and why, generated from the event vocabulary (`telemetry.disclosure`), what is never
-collected, where it goes, and how to change the choice later. Two equal buttons: opt in or out.
+collected and why, generated from the event vocabulary (`telemetry.client.disclosure`), what is
+never collected, where it goes, and how to change the choice later. Two equal buttons: opt in or
+out.
 
 The dialog only reports the choice (`choice_made`); whoever opened it applies it. Shown with
 `open()` (window-modal, never blocking the event loop), so the app keeps starting behind it:
@@ -22,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from telemetry.disclosure import ALWAYS_SENT, NEVER_SENT, PURPOSES
+from telemetry.client.disclosure import ALWAYS_SENT, NEVER_SENT, PURPOSES
 
 
 def consent_html(collector_url: str) -> str:

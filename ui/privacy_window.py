@@ -55,12 +55,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from telemetry.client import TelemetryClient
-from telemetry.disclosure import DESCRIPTIONS
-from telemetry.events import SPECS
-from telemetry.outbox import DELIVERED, DUPLICATE, PENDING, REFUSED, SENT, LocalEvent
-from telemetry.server_data import delete_device_data
-from telemetry.writer import PurgeBarrier
+from telemetry.client.client import TelemetryClient
+from telemetry.client.disclosure import DESCRIPTIONS
+from telemetry.client.outbox_reader import PENDING, REFUSED, SENT, LocalEvent
+from telemetry.client.outbox_schema import DELIVERED, DUPLICATE
+from telemetry.client.server_data import delete_device_data
+from telemetry.client.writer import PurgeBarrier
+from telemetry.contracts.events import SPECS
 from ui.background import BackgroundCall
 
 log = logging.getLogger("reelscope.ui.privacy")

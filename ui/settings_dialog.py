@@ -5,8 +5,8 @@ shown beside their field and nothing is saved until every field is valid
 
 The dialog saves through the `SettingsStore` it is given and reports what changed
 (`settings_saved`, `consent_changed`); whoever opened it applies the changes to the telemetry
-client and the library. "Test connection" runs `telemetry.server_data.check_connection` (or the
-check given) on a worker thread through `BackgroundCall`. GUI thread only.
+client and the library. "Test connection" runs `telemetry.client.server_data.check_connection` (or
+the check given) on a worker thread through `BackgroundCall`. GUI thread only.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from player.settings import MAX_NETWORK_CACHING_MS, Settings, SettingsStore, validate
-from telemetry.server_data import ConnectionCheck, check_connection
+from telemetry.client.server_data import ConnectionCheck, check_connection
 from ui.background import BackgroundCall
 from ui.log_file import current_log_file
 

@@ -15,7 +15,7 @@ from datetime import datetime
 from PySide6.QtCore import QPoint, Qt, QTimer, Signal
 from PySide6.QtWidgets import QFormLayout, QFrame, QLabel, QPushButton, QToolButton, QWidget
 
-from telemetry.status import SyncState, SyncStatus
+from telemetry.client.status import SyncState, SyncStatus
 
 
 def _remaining(status: SyncStatus, now: float) -> int:

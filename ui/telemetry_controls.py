@@ -16,7 +16,7 @@ from PySide6.QtCore import QObject, Signal
 
 from player.play_session import PlaySession
 from player.settings import Settings, SettingsStore
-from telemetry.client import TelemetryClient
+from telemetry.client.client import TelemetryClient
 from ui.consent_dialog import ConsentDialog
 from ui.main_window import MainWindow
 from ui.privacy_window import PrivacyWindow

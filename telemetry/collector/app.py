@@ -17,7 +17,7 @@ arriving hold at most `max_body_bytes` each, `max_in_flight` of them.
 
 `DELETE /v1/devices/{device_id}/events` deletes one device's events, contexts and drop reports:
 under the caller's key when `X-Reelscope-Device-Secret` proves the id is the caller's
-(`telemetry.device_proof`), or under every key for an admin key; else 403.
+(`telemetry.contracts.device_proof`), or under every key for an admin key; else 403.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ from telemetry.collector.validate import (
     parse_json,
     parse_reelscope_batch,
 )
-from telemetry.device_proof import DEVICE_SECRET_HEADER, proves
+from telemetry.contracts.device_proof import DEVICE_SECRET_HEADER, proves
 from telemetry.recommend.schedule import TrainingSchedule, collector_schedule
 from telemetry.recommend.service import FeedService, open_feed_service
 
@@ -310,11 +310,13 @@ def create_app(config: CollectorConfig, sink: Sink) -> ASGIApp:
     # Not a SQLite store (Kafka): the rule-based rows get no watch history.
     store = config.db if urlsplit(config.db).scheme == "sqlite" else None
     try:
-        collector.feeds = open_feed_service(config, store)
+        collector.feeds = open_feed_service(
+            config.catalog, config.experiment, config.feed_seed, store
+        )
     except ValueError as exc:
         log.warning("GET /v1/feed answers 503: %s", exc)
         collector.feeds_unavailable = str(exc)
-    collector.training = collector_schedule(config, collector.feeds, store)
+    collector.training = collector_schedule(config.train_every_s, collector.feeds, store)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from telemetry.contracts.stored import DEFAULT_STORE_URL
+
 ENV_PREFIX = "REELSCOPE_COLLECTOR_"
 KIB = 1024
 MIB = 1024 * KIB
@@ -26,7 +28,7 @@ class CollectorConfig:
 
     host: str = "127.0.0.1"
     port: int = 8765
-    db: str = "sqlite:///reelscope-events.db"
+    db: str = DEFAULT_STORE_URL
     keys: str = "reelscope-keys.json"
     # Request limits (design: collector.md, "Limits, all configurable").
     max_body_bytes: int = 1 * MIB

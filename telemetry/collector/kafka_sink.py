@@ -27,9 +27,10 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from telemetry.collector.config import CollectorConfig
 from telemetry.collector.errors import StorageUnavailableError
-from telemetry.collector.store import BatchWrite, ContextRow, WriteResult
-from telemetry.scaleout.kafka_url import PRODUCER_FIXED, KafkaTarget
-from telemetry.scaleout.messages import Record, delete_record, drop_record, event_record
+from telemetry.collector.store import BatchWrite, WriteResult
+from telemetry.contracts.kafka_records import Record, delete_record, drop_record, event_record
+from telemetry.contracts.kafka_url import PRODUCER_FIXED, KafkaTarget
+from telemetry.contracts.stored import ContextRow
 
 log = logging.getLogger("reelscope.collector.kafka")
 

@@ -21,7 +21,7 @@ from typing import Any
 from telemetry.collector.config import CollectorConfig
 from telemetry.collector.errors import ApiError
 from telemetry.collector.privacy import truncate_ip
-from telemetry.collector.store import BatchWrite, EventRow
+from telemetry.collector.store import BatchWrite
 from telemetry.collector.validate import (
     MAX_TIME_MS,
     BatchContext,
@@ -35,6 +35,7 @@ from telemetry.collector.validate import (
     rejected,
     text,
 )
+from telemetry.contracts.stored import EventRow
 
 SUPPORTED_TYPES = frozenset({"track", "screen", "page", "identify"})
 # ISO 8601 reaches back to year 1; a clock that far off is still corrected, not refused.

@@ -30,7 +30,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from telemetry.collector.app import create_app
 from telemetry.collector.config import CollectorConfig
-from telemetry.collector.store import open_sink
+from telemetry.collector.sinks import open_sink
 
 log = logging.getLogger("reelscope.collector.server")
 

@@ -33,7 +33,8 @@ from typing import Any, Generic, TypeVar
 
 from telemetry.collector.config import CollectorConfig
 from telemetry.collector.errors import StorageUnavailableError
-from telemetry.collector.store import BatchWrite, EventRow, WriteResult
+from telemetry.collector.store import BatchWrite, WriteResult
+from telemetry.contracts.stored import EventRow
 
 log = logging.getLogger("reelscope.collector.store")
 

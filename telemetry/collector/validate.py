@@ -24,7 +24,8 @@ import orjson
 from telemetry.collector.config import CollectorConfig
 from telemetry.collector.errors import ApiError
 from telemetry.collector.privacy import truncate_ip
-from telemetry.collector.store import BatchWrite, ContextRow, DropRow, EventRow
+from telemetry.collector.store import BatchWrite
+from telemetry.contracts.stored import ContextRow, DropRow, EventRow
 
 # Millisecond timestamps must fall between the epoch and the end of year 9999.
 MAX_TIME_MS = 253_402_300_799_999

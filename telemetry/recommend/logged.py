@@ -20,6 +20,8 @@ from typing import Any, Final
 import orjson
 
 from player.history import HistoryEntry
+from telemetry.contracts.event_types import IMPRESSION, PLAY_REQUEST, SESSION_END
+from telemetry.contracts.events import FEED_SERVED
 
 ATTRIBUTION_MS: Final = 30 * 60 * 1000
 # A device's history is rebuilt from at most this many of its latest play events.
@@ -76,7 +78,7 @@ class Logs:
     events: int = 0
 
 
-_TYPES: Final = ("feed_served", "impression", "play_request", "session_end")
+_TYPES: Final = (FEED_SERVED, IMPRESSION, PLAY_REQUEST, SESSION_END)
 _SQL: Final = (
     "SELECT type, device_id, app_session_id, mono_ms, play_session_id, corrected_time, raw"
     " FROM events"
@@ -97,13 +99,13 @@ def read_logs(connection: sqlite3.Connection) -> Logs:
             continue
         if not isinstance(props, dict):
             continue
-        if kind == "feed_served":
+        if kind == FEED_SERVED:
             feed = _feed(props, device, app_session, corrected)
             if feed is not None:
                 logs.feeds.setdefault(feed.request_id, feed)
-        elif kind == "impression":
+        elif kind == IMPRESSION:
             _impression(props, app_session, mono, logs, impressions)
-        elif kind == "play_request":
+        elif kind == PLAY_REQUEST:
             _play(props, app_session, mono, play_session, logs, impressions)
         elif play_session in logs.plays:
             _ended(props, logs.plays[play_session])
@@ -225,7 +227,7 @@ def device_history(
             session = props["play_session_id"]
         except (orjson.JSONDecodeError, KeyError, TypeError):
             continue
-        if kind == "session_end":
+        if kind == SESSION_END:
             ends[session] = props
             continue
         video = props.get("video_id")

@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from telemetry.collector.config import CollectorConfig
     from telemetry.recommend.service import FeedService
 
 log = logging.getLogger("reelscope.recommend.schedule")
@@ -50,11 +49,11 @@ def trainer_command(store_url: str, model: Path, explore_depth: int) -> list[str
 
 
 def collector_schedule(
-    config: CollectorConfig, feeds: FeedService | None, store_url: str | None
+    train_every_s: float, feeds: FeedService | None, store_url: str | None
 ) -> TrainingSchedule | None:
     """The schedule the collector's settings ask for, not started; None when off (the
     default, `train_every_s` 0) or impossible, saying why."""
-    if config.train_every_s <= 0:
+    if train_every_s <= 0:
         return None
     if feeds is None or not feeds.experiment.model:
         log.warning("train_every_s is set but the experiment names no model file: not training")
@@ -64,8 +63,8 @@ def collector_schedule(
         return None
     model = Path(feeds.experiment.model)
     command = trainer_command(store_url, model, feeds.experiment.explore_depth)
-    log.info("training %s every %g s", model, config.train_every_s)
-    return TrainingSchedule(command, config.train_every_s)
+    log.info("training %s every %g s", model, train_every_s)
+    return TrainingSchedule(command, train_every_s)
 
 
 class TrainingSchedule:

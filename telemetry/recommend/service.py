@@ -23,8 +23,7 @@ from typing import TYPE_CHECKING
 
 from player.catalog import Catalog, CatalogError, load_catalog_file, load_sample_catalog
 from player.history import HistoryEntry
-from telemetry.collector.config import CollectorConfig
-from telemetry.collector.store import open_store_readonly
+from telemetry.contracts.stored import open_store_readonly
 from telemetry.recommend.experiment import (
     ExperimentConfig,
     ExperimentConfigError,
@@ -120,21 +119,23 @@ class FeedService:
             return []
 
 
-def open_feed_service(config: CollectorConfig, store_url: str | None) -> FeedService:
-    """The service the collector's settings describe; ValueError says what is wrong."""
+def open_feed_service(
+    catalog_file: str, experiment_file: str, feed_seed: int, store_url: str | None
+) -> FeedService:
+    """The service the collector's settings describe (`catalog`, `experiment` and `feed_seed`;
+    empty names mean the sample catalog and no experiment, a negative seed a random one);
+    ValueError says what is wrong."""
     try:
-        catalog = load_catalog_file(Path(config.catalog)) if config.catalog else None
+        catalog = load_catalog_file(Path(catalog_file)) if catalog_file else None
         catalog = catalog or load_sample_catalog()
         experiment = (
-            load_experiment_config(Path(config.experiment))
-            if config.experiment
-            else ExperimentConfig()
+            load_experiment_config(Path(experiment_file)) if experiment_file else ExperimentConfig()
         )
     except (CatalogError, ExperimentConfigError) as exc:
         raise ValueError(str(exc)) from exc
     for problem in catalog.problems:
         log.warning("catalog entry skipped: %s", problem)
-    seed = None if config.feed_seed < 0 else config.feed_seed
+    seed = None if feed_seed < 0 else feed_seed
     return FeedService(catalog, experiment, store_url=store_url, seed=seed)
 
 

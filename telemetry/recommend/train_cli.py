@@ -21,9 +21,14 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from telemetry.collector.config import ENV_PREFIX, CollectorConfig
+from telemetry.contracts.stored import (
+    DEFAULT_STORE_URL,
+    STORE_URL_ENV,
+    StoreError,
+    open_report_store,
+    store_url,
+)
 from telemetry.recommend.train import EmptyStoreError, TrainOptions, train_store
-from telemetry.report.queries import StoreError, open_report_store, store_url
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -72,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.db is not None:
         url = store_url(args.db)
     else:
-        url = args.store or os.environ.get(ENV_PREFIX + "DB", CollectorConfig().db)
+        url = args.store or os.environ.get(STORE_URL_ENV, DEFAULT_STORE_URL)
     options = TrainOptions(
         factors=args.factors,
         iterations=args.iterations,

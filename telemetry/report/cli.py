@@ -22,9 +22,15 @@ from pathlib import Path
 
 import orjson
 
-from telemetry.collector.config import ENV_PREFIX, CollectorConfig
+from telemetry.contracts.stored import (
+    DEFAULT_STORE_URL,
+    STORE_URL_ENV,
+    StoreError,
+    open_report_store,
+    store_url,
+)
 from telemetry.report.compute import compute_report
-from telemetry.report.queries import Filters, StoreError, open_report_store, store_url
+from telemetry.report.queries import Filters
 from telemetry.report.render_html import render_html
 from telemetry.report.render_text import render_text
 
@@ -102,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.db is not None:
         url = store_url(args.db)
     else:
-        url = args.store or os.environ.get(ENV_PREFIX + "DB", CollectorConfig().db)
+        url = args.store or os.environ.get(STORE_URL_ENV, DEFAULT_STORE_URL)
     if args.evaluate is not None:
         return _evaluate(args, url)
     filters = Filters(

@@ -17,6 +17,7 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import Final
 from urllib.parse import urlsplit
 
+from telemetry.contracts.stored import open_report_store
 from telemetry.recommend.logged import read_logs
 from telemetry.report.experiments import build_experiments
 from telemetry.report.fold import Fold, Partial
@@ -27,7 +28,6 @@ from telemetry.report.queries import (
     client_drops,
     collector_duplicates,
     contexts,
-    open_report_store,
     segment_events,
     shard_bounds,
 )
@@ -41,7 +41,7 @@ def compute_report(url: str, filters: Filters, *, jobs: int | None = None) -> Re
     """The figures for the store at `url` (`sqlite:///path`; `clickhouse://` or `chdb:///`
     for the scale-out store, docs/scale-out.md). Raises `StoreError`."""
     if urlsplit(url).scheme in {"clickhouse", "clickhouses", "chdb"}:
-        from telemetry.scaleout.report_source import compute_warehouse_report
+        from telemetry.report.warehouse_source import compute_warehouse_report
 
         return compute_warehouse_report(url, filters)
     connection = open_report_store(url)

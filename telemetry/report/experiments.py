@@ -21,7 +21,7 @@ from typing import Final
 
 from telemetry.recommend.estimators import Estimate, Lift, ratio_estimate, relative_lift
 from telemetry.recommend.logged import LoggedFeed
-from telemetry.report.metrics import Distribution
+from telemetry.report.figures import Distribution
 from telemetry.report.queries import Filters
 from telemetry.report.sessions import SessionFigures
 

@@ -20,6 +20,8 @@ from typing import Any, Final, TypeGuard
 
 import orjson
 
+from telemetry.contracts.event_types import HEARTBEAT, IMPRESSION, PLAY_REQUEST, TILE_VISIBILITY
+from telemetry.contracts.events import FEED_SERVED
 from telemetry.report.queries import Context, Filters, StoredEvent
 from telemetry.report.sessions import SESSION_EVENTS, SessionBuilder, SessionFigures
 
@@ -31,7 +33,7 @@ Cell = tuple[int, int]  # (row_index, rank)
 TileKey = tuple[str, str, str]  # (request_id, row_id, video_id)
 _UNKNOWN: Final = Context(None, None)
 # Events whose properties carry figures; the others only extend their play session's timeline.
-_PARSED: Final = frozenset({*SESSION_EVENTS, "impression", "tile_visibility", "feed_served"})
+_PARSED: Final = frozenset({*SESSION_EVENTS, IMPRESSION, TILE_VISIBILITY, FEED_SERVED})
 
 
 @dataclass
@@ -216,21 +218,21 @@ class _Launch:
             if builder is None:
                 builder = SessionBuilder(session_id, self.app_session_id, self._device)
                 self._builders[session_id] = builder
-            if kind == "heartbeat":
+            if kind == HEARTBEAT:
                 builder.heartbeat(mono, props.get("position_ms"))
             else:
                 builder.add(kind, mono, corrected, props)
-                if kind == "play_request":
+                if kind == PLAY_REQUEST:
                     self._requested(builder, mono, context_hash, selected)
-        elif kind == "tile_visibility":
+        elif kind == TILE_VISIBILITY:
             half = props.get("ms_at_least_half_visible")
             if type(half) is int:
                 key = (props.get("request_id"), props.get("row_id"), props.get("video_id"))
                 visible = self._visible_ms
                 visible[key] = visible.get(key, 0) + half
-        elif kind == "impression":
+        elif kind == IMPRESSION:
             self._impression(mono, props, selected)
-        elif kind == "feed_served" and selected:
+        elif kind == FEED_SERVED and selected:
             # A feed too large for one event comes in parts: counted once, rows joined.
             if props.get("part", 0) == 0:
                 self._partial.feeds += 1

@@ -2,20 +2,19 @@
 (engagement), and data quality, computed from merged `Partial`s. The definitions are those of
 `events-and-metrics.md`; `docs/report.md` spells out every one.
 
-Percentiles and medians are nearest-rank: the p-th percentile of n sorted values is the
-ceil(p/100 x n)-th, always a value that occurred.
+Percentiles and medians are nearest-rank (`telemetry.report.figures`).
 
 Pure code; any thread.
 """
 
 from __future__ import annotations
 
-import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
+from telemetry.report.figures import Distribution, Rate, percentile, ratio
 from telemetry.report.fold import Partial
 from telemetry.report.queries import Drop, Filters
 from telemetry.report.sessions import SessionFigures
@@ -26,40 +25,6 @@ if TYPE_CHECKING:
 HOUR_MS: Final = 3_600_000
 DAY_MS: Final = 24 * HOUR_MS
 MAX_TIME_BUCKETS: Final = 72
-
-
-def percentile(values: Sequence[int], p: float) -> int | None:
-    """Nearest-rank percentile of `values` (sorted or not); None for no values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[max(1, math.ceil(p / 100 * len(ordered))) - 1]
-
-
-def ratio(part: float, whole: float) -> float | None:
-    return part / whole if whole else None
-
-
-@dataclass(slots=True)
-class Distribution:
-    count: int
-    p50: int | None
-    p95: int | None
-
-    @classmethod
-    def of(cls, values: Sequence[int]) -> Distribution:
-        return cls(len(values), percentile(values, 50), percentile(values, 95))
-
-
-@dataclass(slots=True)
-class Rate:
-    count: int
-    total: int
-    rate: float | None
-
-    @classmethod
-    def of(cls, count: int, total: int) -> Rate:
-        return cls(count, total, ratio(count, total))
 
 
 @dataclass(slots=True)

@@ -10,8 +10,8 @@ The SQL is dedupe-safe and order-safe by construction:
 
 Events without `app_session_id` (Segment's dialect) are not Reelscope events and are left out.
 
-`open_report_store` refuses what is not a readable collector store with `StoreError` (a message
-for the user, never a traceback). One connection per thread or process that reads.
+The connection comes from `telemetry.contracts.stored.open_report_store`. One connection per
+thread or process that reads.
 """
 
 from __future__ import annotations
@@ -19,18 +19,9 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Final, NamedTuple
+from typing import NamedTuple
 
 import orjson
-
-from telemetry.collector.store import open_store_readonly, sqlite_path
-
-CACHE_KIB: Final = 256 * 1024
-
-
-class StoreError(Exception):
-    """The store cannot be read as a collector store; the message says why."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,35 +61,6 @@ _EVENTS_SQL = (
     " play_session_id, CAST(raw AS BLOB) FROM events INDEXED BY events_app_session_seq"
     " WHERE app_session_id IS NOT NULL{shard} ORDER BY app_session_id, seq"
 )
-
-
-def open_report_store(url: str) -> sqlite3.Connection:
-    """A read-only connection to a collector store at `sqlite:///path`, checked to be one."""
-    try:
-        path = sqlite_path(url)
-    except ValueError as exc:
-        raise StoreError(str(exc)) from None
-    if not path.is_file():
-        raise StoreError(f"no store at {path}")
-    try:
-        connection = open_store_readonly(url)
-        # The report walks the table in launch order, not rowid order: a larger page cache
-        # keeps the B-tree's inner pages and a launch's neighbouring rows in memory.
-        connection.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
-        tables = {
-            name for (name,) in connection.execute("SELECT name FROM sqlite_master").fetchall()
-        }
-    except sqlite3.DatabaseError as exc:
-        raise StoreError(f"{path} is not a readable SQLite database ({exc})") from None
-    missing = {"events", "contexts", "client_drops", "counters"} - tables
-    if missing:
-        connection.close()
-        raise StoreError(f"{path} is not a collector store (no {', '.join(sorted(missing))})")
-    return connection
-
-
-def store_url(path: Path) -> str:
-    return f"sqlite:///{path.resolve()}"
 
 
 def contexts(connection: sqlite3.Connection) -> dict[bytes, Context]:

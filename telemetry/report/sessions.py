@@ -23,6 +23,22 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from telemetry.contracts.event_types import (
+    ENDED,
+    ERROR,
+    FIRST_FRAME,
+    HEARTBEAT,
+    PAUSE,
+    PLAY_REQUEST,
+    PLAYER_READY,
+    REBUFFER_END,
+    REBUFFER_START,
+    RESUME,
+    SEEK_END,
+    SEEK_START,
+    SESSION_END,
+)
+
 MIN_STALL_MS: Final = 250
 # `content_watched >= 0.9 x duration` counts as completed even without an `ended` event.
 COMPLETION_SHARE: Final = 0.9
@@ -302,19 +318,19 @@ class SessionBuilder:
 
 
 _HANDLERS: Final[dict[str, Any]] = {
-    "play_request": SessionBuilder._play_request,
-    "player_ready": SessionBuilder._player_ready,
-    "first_frame": SessionBuilder._first_frame,
-    "pause": SessionBuilder._pause,
-    "resume": SessionBuilder._resume,
-    "seek_start": SessionBuilder._seek_start,
-    "seek_end": SessionBuilder._seek_end,
-    "rebuffer_start": SessionBuilder._rebuffer_start,
-    "rebuffer_end": SessionBuilder._rebuffer_end,
-    "heartbeat": SessionBuilder._heartbeat,
-    "ended": SessionBuilder._ended,
-    "error": SessionBuilder._error,
-    "session_end": SessionBuilder._session_end,
+    PLAY_REQUEST: SessionBuilder._play_request,
+    PLAYER_READY: SessionBuilder._player_ready,
+    FIRST_FRAME: SessionBuilder._first_frame,
+    PAUSE: SessionBuilder._pause,
+    RESUME: SessionBuilder._resume,
+    SEEK_START: SessionBuilder._seek_start,
+    SEEK_END: SessionBuilder._seek_end,
+    REBUFFER_START: SessionBuilder._rebuffer_start,
+    REBUFFER_END: SessionBuilder._rebuffer_end,
+    HEARTBEAT: SessionBuilder._heartbeat,
+    ENDED: SessionBuilder._ended,
+    ERROR: SessionBuilder._error,
+    SESSION_END: SessionBuilder._session_end,
 }
 
 

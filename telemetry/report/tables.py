@@ -15,7 +15,8 @@ from typing import TypeAlias
 
 from telemetry.recommend.estimators import Estimate, Lift
 from telemetry.report.experiments import signed_percent
-from telemetry.report.metrics import Distribution, Rate, Report, percentile
+from telemetry.report.figures import Distribution, Rate, percentile
+from telemetry.report.metrics import Report
 
 NONE = "–"
 

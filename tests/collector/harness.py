@@ -33,8 +33,8 @@ import requests
 from telemetry.collector.config import ENV_PREFIX, load_config
 from telemetry.collector.keys import KeyFile
 from telemetry.collector.server import build_server
-from telemetry.collector.store import open_store_readonly
-from telemetry.device_proof import DEVICE_SECRET_HEADER
+from telemetry.contracts.device_proof import DEVICE_SECRET_HEADER
+from telemetry.contracts.stored import open_store_readonly
 from tests.telemetry.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[2]

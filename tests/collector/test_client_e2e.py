@@ -1,4 +1,4 @@
-"""The app's own telemetry client (`telemetry.client`) against the real collector: every
+"""The app's own telemetry client (`telemetry.client.client`) against the real collector: every
 tracked event arrives once, in order, with its context and a corrected time."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import orjson
 
-from telemetry.client import TelemetryClient
-from telemetry.config import TelemetryConfig
+from telemetry.client.client import TelemetryClient
+from telemetry.client.config import TelemetryConfig
 
 from .harness import KEY, thread_collector
 

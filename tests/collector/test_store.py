@@ -14,8 +14,8 @@ import orjson
 import pytest
 
 from telemetry.collector.sqlite_sink import SCHEMA_VERSION
-from telemetry.collector.store import open_store_readonly
-from telemetry.device_proof import device_id_for, new_device_secret
+from telemetry.contracts.device_proof import device_id_for, new_device_secret
+from telemetry.contracts.stored import open_store_readonly
 
 from .harness import ADMIN_KEY, OTHER_KEY, Running, batch, event, now_ms, thread_collector
 

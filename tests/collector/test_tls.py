@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from telemetry.client.config import ALLOW_INSECURE_ENV, insecure_refusal
 from telemetry.collector.config import ENV_PREFIX
-from telemetry.config import ALLOW_INSECURE_ENV, insecure_refusal
 
 from .harness import KEY, REPO, auth, batch, event, free_port, make_keys, wait_until
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from telemetry.fleet.ledger import KILLED
-from telemetry.fleet.run import MIB, FleetOptions, run_fleet
-from telemetry.fleet.scenario import FaultKind
+from tools.fleet.ledger import KILLED
+from tools.fleet.run import MIB, FleetOptions, run_fleet
+from tools.fleet.scenario import FaultKind
 
 FELT_BY_A_REQUEST = {
     FaultKind.COLLECTOR_KILL.value,

@@ -7,8 +7,8 @@ import itertools
 import random
 from collections import Counter
 
-from telemetry.events import SPECS
-from telemetry.fleet.generator import Step, Viewer
+from telemetry.contracts.events import SPECS
+from tools.fleet.generator import Step, Viewer
 
 
 def _steps(seed: int, count: int) -> list[Step]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from telemetry.fleet.ledger import (
+from tools.fleet.ledger import (
     ACKNOWLEDGED_THEN_LOST,
     DEAD_LETTERED,
     KILLED,

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from telemetry.config import APP_VERSION
+from telemetry.client.config import APP_VERSION
 
 REPO = Path(__file__).resolve().parents[2]
 SPEC = REPO / "packaging" / "pyinstaller" / "reelscope.spec"
@@ -29,7 +29,7 @@ class _Build:
             self.calls.setdefault(name, []).append((args, kwargs))
             # What the spec reads back from an Analysis: the modules and files it collected.
             return SimpleNamespace(
-                pure=[("ui.app", "", "PYMODULE"), ("telemetry.client", "", "PYMODULE")],
+                pure=[("ui.app", "", "PYMODULE"), ("telemetry.client.client", "", "PYMODULE")],
                 binaries=[("libvlc.so.5", "/usr/lib/x86_64-linux-gnu/libvlc.so.5", "BINARY")],
                 datas=[("PySide6/Qt/translations/qt_de.qm", "/x/qt_de.qm", "DATA")],
                 scripts=[],

@@ -16,8 +16,8 @@ from session_harness import FakeEngine
 
 from player.play_session import EndReason, PlaySession, SourceContext
 from player.session_journal import SessionJournals
-from telemetry.client import TelemetryClient
-from telemetry.config import TelemetryConfig
+from telemetry.client.client import TelemetryClient
+from telemetry.client.config import TelemetryConfig
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from player.engine import EngineEvent, EngineEventKind, MediaStats, PlaybackState, VideoInfo
 from player.play_session import Emit, PlaySession, SourceContext, monotonic_ms
-from telemetry.events import SPECS
+from telemetry.contracts.events import SPECS
 
 
 class Recorder:

@@ -7,7 +7,7 @@ from pathlib import Path
 from player.catalog import load_sample_catalog
 from player.feed import FeedOptions, build_feed
 from player.history import WatchHistory
-from telemetry.events import SPECS
+from telemetry.contracts.events import SPECS
 
 
 class _Clock:

@@ -30,9 +30,9 @@ from player.play_session import Activity, EndReason, PlaySession, SourceContext
 from player.session_journal import SessionJournals
 from player.session_loop import EventQueue, SessionLoop
 from player.vlc_engine import VlcEngine
-from telemetry.client import TelemetryClient
-from telemetry.config import TelemetryConfig
-from telemetry.outbox import OutboxReader
+from telemetry.client.client import TelemetryClient
+from telemetry.client.config import TelemetryConfig
+from telemetry.client.outbox_reader import OutboxReader
 
 from ..telemetry.waiting import wait_until
 from .engine_probe import EngineProbe

@@ -16,9 +16,9 @@ from pathlib import Path
 
 from player.play_session import EndReason
 from player.session_journal import SessionJournals
-from telemetry.client import TelemetryClient
-from telemetry.config import TelemetryConfig
-from telemetry.outbox import OutboxReader
+from telemetry.client.client import TelemetryClient
+from telemetry.client.config import TelemetryConfig
+from telemetry.client.outbox_reader import OutboxReader
 
 from ..telemetry.waiting import wait_until
 from .session_harness import Harness, Recorder

@@ -1,6 +1,7 @@
 """A simulated population of viewers with known preferences and a known position-bias curve.
 It talks to a real collector only through the public HTTP API (GET /v1/feed, POST /v1/batch)
-and only in the app's event vocabulary (every event is checked against `telemetry.events`).
+and only in the app's event vocabulary (every event is checked against
+`telemetry.contracts.events`).
 
 The truth:
 - 48 titles in 4 genres; a viewer has a favourite genre and a taste vector; the probability
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from telemetry.events import SPECS
+from telemetry.contracts.events import SPECS
 from tests.collector.harness import KEY, Running, auth, batch
 
 GENRES = ("Comedy", "Drama", "Nature", "Sci-Fi")

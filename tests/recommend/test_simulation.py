@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from telemetry.contracts.stored import open_report_store
 from telemetry.recommend import train_cli
 from telemetry.recommend.estimators import Evaluation, evaluate
 from telemetry.recommend.logged import Logs, read_logs
@@ -32,7 +33,7 @@ from telemetry.recommend.train import TrainOptions, train_store
 from telemetry.report import cli as report_cli
 from telemetry.report.compute import compute_report
 from telemetry.report.metrics import Report
-from telemetry.report.queries import Filters, open_report_store
+from telemetry.report.queries import Filters
 from tests.collector.harness import thread_collector
 
 from .population import RANK, VISIBLE_RANKS, VISIBLE_ROWS, Population

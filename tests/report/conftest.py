@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from telemetry.report.queries import store_url
+from telemetry.contracts.stored import store_url
 from tests.collector.harness import OTHER_KEY, Running, batch, thread_collector
 
 from .known_data import Launch, launch_1, launch_2, launch_3

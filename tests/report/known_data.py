@@ -18,8 +18,8 @@ Sessions (mono offsets from the origin):
 - S6 v6, launch 2: stopped at 15 s of 16 s (completed by the 90 % rule, no `ended`).
 - S7 v2, launch 2: no end at all.
 
-The events are checked against the client's vocabulary (`telemetry.events.SPECS`), so they are
-exactly what the app could send.
+The events are checked against the client's vocabulary (`telemetry.contracts.events.SPECS`), so they
+are exactly what the app could send.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from telemetry.events import SPECS
+from telemetry.contracts.events import SPECS
 
 DAY1 = int(datetime(2026, 11, 1, 10, tzinfo=UTC).timestamp() * 1000)
 DAY2 = DAY1 + 24 * 3600 * 1000

@@ -12,10 +12,11 @@ from pytestqt.qtbot import QtBot
 
 from player.recents import RecentSources
 from player.session_journal import SessionJournals
-from telemetry.client import TelemetryClient
-from telemetry.config import TelemetryConfig
+from telemetry.client.client import TelemetryClient
+from telemetry.client.config import TelemetryConfig
+from telemetry.contracts.stored import store_url
 from telemetry.report.compute import compute_report
-from telemetry.report.queries import Filters, store_url
+from telemetry.report.queries import Filters
 from tests.collector.harness import KEY, thread_collector
 from tests.ui.conftest import engine_factory
 from ui.main_window import MainWindow

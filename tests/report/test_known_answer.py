@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
+from telemetry.contracts.stored import store_url
 from telemetry.report.compute import compute_report
 from telemetry.report.metrics import Report
-from telemetry.report.queries import Filters, store_url
+from telemetry.report.queries import Filters
 from tests.collector.harness import thread_collector
 
 from .conftest import CHUNK
@@ -184,10 +185,11 @@ def test_filters_restrict_browse_and_quality(store: tuple[str, dict[str, int]]) 
 def test_sharded_passes_give_the_same_figures(store: tuple[str, dict[str, int]]) -> None:
     """Shards split launches by id; the late crash-recovered end still finds its session."""
     single = compute_report(store[0], Filters(), jobs=1)
+    from telemetry.contracts.stored import open_report_store
     from telemetry.report.compute import fold_shard
     from telemetry.report.fold import Partial
     from telemetry.report.metrics import build_report
-    from telemetry.report.queries import client_drops, open_report_store
+    from telemetry.report.queries import client_drops
 
     partial = Partial()
     for low, high in [(None, "launch-2"), ("launch-2", "launch-3"), ("launch-3", None)]:

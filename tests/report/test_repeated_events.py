@@ -13,9 +13,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from telemetry.contracts.stored import store_url
 from telemetry.report.compute import compute_report
 from telemetry.report.metrics import Report
-from telemetry.report.queries import Filters, store_url
+from telemetry.report.queries import Filters
 from tests.collector.harness import thread_collector
 
 from .conftest import post

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from telemetry.client import TelemetryClient
-from telemetry.config import TelemetryConfig
+from telemetry.client.client import TelemetryClient
+from telemetry.client.config import TelemetryConfig
 
 from .scripted_collector import ScriptedCollector
 

@@ -13,8 +13,8 @@ import sys
 import time
 from pathlib import Path
 
-from telemetry.client import TelemetryClient
-from telemetry.config import TelemetryConfig
+from telemetry.client.client import TelemetryClient
+from telemetry.client.config import TelemetryConfig
 
 
 def main() -> None:

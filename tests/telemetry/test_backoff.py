@@ -6,7 +6,7 @@ import email.utils
 
 import pytest
 
-from telemetry.backoff import RETRYABLE_STATUSES, backoff_delay, parse_retry_after
+from telemetry.client.backoff import RETRYABLE_STATUSES, backoff_delay, parse_retry_after
 
 
 def test_ceiling_doubles_then_caps() -> None:

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from telemetry.client import TelemetryClient
-from telemetry.events import InvalidEventError
-from telemetry.outbox import OutboxReader
-from telemetry.status import SyncState, SyncStatus
+from telemetry.client.client import TelemetryClient
+from telemetry.client.outbox_reader import OutboxReader
+from telemetry.client.status import SyncState, SyncStatus
+from telemetry.contracts.events import InvalidEventError
 
 from .conftest import MakeClient, client_config
 from .samples import VALID, heartbeat
@@ -339,8 +339,8 @@ def test_two_instances_never_send_the_same_rows(
 _OTHER_INSTANCE = """
 import sys
 from pathlib import Path
-from telemetry.client import TelemetryClient
-from telemetry.config import TelemetryConfig
+from telemetry.client.client import TelemetryClient
+from telemetry.client.config import TelemetryConfig
 root, url = Path(sys.argv[1]), sys.argv[2]
 client = TelemetryClient(TelemetryConfig(
     consent_before_choice=True,  # a viewer who opted in
@@ -384,8 +384,8 @@ def test_rows_committed_by_another_process_are_sent_by_the_idle_sender(
 _LOCKED_OUT_INSTANCE = """
 import sys, threading, time
 from pathlib import Path
-from telemetry.client import TelemetryClient
-from telemetry.config import TelemetryConfig
+from telemetry.client.client import TelemetryClient
+from telemetry.client.config import TelemetryConfig
 root, url = Path(sys.argv[1]), sys.argv[2]
 client = TelemetryClient(TelemetryConfig(
     consent_before_choice=True,  # a viewer who opted in

@@ -15,12 +15,12 @@ from pathlib import Path
 import orjson
 import pytest
 
-from telemetry.client import TelemetryClient
+from telemetry.client.client import TelemetryClient
+from telemetry.client.outbox_reader import OutboxReader
+from telemetry.client.status import SyncState
 from telemetry.collector.config import load_config
 from telemetry.collector.keys import KeyFile
 from telemetry.collector.server import build_server
-from telemetry.outbox import OutboxReader
-from telemetry.status import SyncState
 
 from ..player.refused_port import refused_port
 from .conftest import client_config

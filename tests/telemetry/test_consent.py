@@ -7,14 +7,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from telemetry.client import TelemetryClient
-from telemetry.config import TelemetryConfig
-from telemetry.consent import ConsentStore
-from telemetry.device_proof import proves
-from telemetry.disclosure import DESCRIPTIONS, PURPOSES
-from telemetry.events import SPECS
-from telemetry.outbox import OutboxReader
-from telemetry.status import SyncState
+from telemetry.client.client import TelemetryClient
+from telemetry.client.config import TelemetryConfig
+from telemetry.client.consent import ConsentStore
+from telemetry.client.disclosure import DESCRIPTIONS, PURPOSES
+from telemetry.client.outbox_reader import OutboxReader
+from telemetry.client.status import SyncState
+from telemetry.contracts.device_proof import proves
+from telemetry.contracts.events import SPECS
 
 from .conftest import MakeClient, client_config
 from .samples import VALID

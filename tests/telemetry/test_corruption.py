@@ -16,7 +16,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from telemetry.outbox import CORRUPT, UNREADABLE, OutboxFile, OutboxReader, is_corruption
+from telemetry.client.outbox_file import CORRUPT, OutboxFile, is_corruption
+from telemetry.client.outbox_reader import UNREADABLE, OutboxReader
 
 from .conftest import MakeClient
 from .samples import VALID, heartbeat
@@ -105,7 +106,7 @@ def test_a_file_truncated_to_zero_bytes_is_reported(
 _CRASH_WITH_A_LOG = """
 import os, sys
 from pathlib import Path
-from telemetry.outbox import OutboxFile
+from telemetry.client.outbox_file import OutboxFile
 from tests.telemetry.test_outbox import queued
 outbox = OutboxFile(Path(sys.argv[1])).connect()
 for group in range(3):  # three transactions of 50 events, left in the log by the "crash"

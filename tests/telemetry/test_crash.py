@@ -1,7 +1,7 @@
 """SIGKILL a recording process at random moments, 20 times, over one shared outbox: every
 event committed before a kill is delivered after a restart and stored exactly once, and the
 events lost to each kill stay within the documented group-commit bound (see
-`telemetry/writer.py`): those recorded in the last `commit_interval` (+ the commit in
+`telemetry/client/writer.py`): those recorded in the last `commit_interval` (+ the commit in
 progress), and no more than two groups of `commit_max_events`."""
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from pathlib import Path
 
 import orjson
 
-from telemetry.client import TelemetryClient
-from telemetry.config import TelemetryConfig
+from telemetry.client.client import TelemetryClient
+from telemetry.client.config import TelemetryConfig
 
 from .scripted_collector import ScriptedCollector
 from .waiting import wait_until

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from telemetry.client import TelemetryClient
-from telemetry.status import SyncStatus
+from telemetry.client.client import TelemetryClient
+from telemetry.client.status import SyncStatus
 
 from .conftest import MakeClient, client_config
 from .samples import heartbeat

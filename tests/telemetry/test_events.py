@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from telemetry.events import SPECS, Priority
+from telemetry.contracts.events import SPECS, Priority
 
 from .samples import VALID
 

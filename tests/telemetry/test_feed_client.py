@@ -1,4 +1,4 @@
-"""`telemetry.feed_client` against the real collector on 127.0.0.1 and on hand-made answers:
+"""`telemetry.client.feed_client` against the real collector on 127.0.0.1 and on hand-made answers:
 the server's feed mapped to the app's model (titles the app lacks left out), the size cap, and
 a clear reason for every answer it refuses."""
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from telemetry.feed_client import (
+from telemetry.client.feed_client import (
     FeedRequest,
     FeedUnavailableError,
     fetch_server_feed,

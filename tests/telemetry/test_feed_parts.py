@@ -12,11 +12,12 @@ import orjson
 
 from player.catalog import Catalog, CatalogItem
 from player.feed import FeedOptions, build_feed
-from telemetry.client import TelemetryClient
+from telemetry.client.client import TelemetryClient
 from telemetry.collector.config import CollectorConfig
-from telemetry.events import SPECS, feed_served_parts
+from telemetry.contracts.events import SPECS, feed_served_parts
+from telemetry.contracts.stored import store_url
 from telemetry.report.compute import compute_report
-from telemetry.report.queries import Filters, store_url
+from telemetry.report.queries import Filters
 from tests.collector.harness import KEY, thread_collector
 
 from .conftest import client_config

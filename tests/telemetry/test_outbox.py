@@ -13,16 +13,11 @@ from pathlib import Path
 import orjson
 import pytest
 
-from telemetry.events import Priority
-from telemetry.outbox import (
-    _MIGRATIONS,
-    SCHEMA_VERSION,
-    Batch,
-    Outbox,
-    OutboxFile,
-    OutboxReader,
-    QueuedEvent,
-)
+from telemetry.client.outbox import Batch, Outbox, QueuedEvent
+from telemetry.client.outbox_file import OutboxFile
+from telemetry.client.outbox_reader import OutboxReader
+from telemetry.client.outbox_schema import MIGRATIONS, SCHEMA_VERSION
+from telemetry.contracts.events import Priority
 
 CTX = orjson.dumps({"app": {"name": "reelscope", "version": "1"}})
 HISTORY = 2000
@@ -389,7 +384,7 @@ def _schema_1_file(path: Path) -> None:
     """An outbox as the previous release left it: schema 1 with events waiting."""
     with closing(sqlite3.connect(path, isolation_level=None)) as conn:
         conn.execute("PRAGMA journal_mode=WAL")
-        for statement in _MIGRATIONS[0]:
+        for statement in MIGRATIONS[0]:
             conn.execute(statement)
         conn.execute("INSERT INTO contexts (id, body) VALUES (1, ?)", (CTX,))
         for n in (1, 2, 3):
@@ -431,7 +426,7 @@ def _schema_2_file(path: Path) -> None:
     the last event already acknowledged (so the highest seq is in the history only)."""
     _schema_1_file(path)
     with closing(sqlite3.connect(path, isolation_level=None)) as conn:
-        for statement in _MIGRATIONS[1]:
+        for statement in MIGRATIONS[1]:
             conn.execute(statement)
         conn.execute(
             "INSERT INTO history SELECT seq, event_id, type, created_ms, body, 1000, 'accepted'"

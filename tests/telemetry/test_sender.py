@@ -8,10 +8,10 @@ import itertools
 import time
 from pathlib import Path
 
-from telemetry.backoff import backoff_delay
-from telemetry.client import TelemetryClient
-from telemetry.outbox import OutboxReader
-from telemetry.status import SyncState
+from telemetry.client.backoff import backoff_delay
+from telemetry.client.client import TelemetryClient
+from telemetry.client.outbox_reader import OutboxReader
+from telemetry.client.status import SyncState
 
 from .conftest import MakeClient, client_config
 from .samples import VALID, heartbeat

@@ -1,4 +1,4 @@
-"""`telemetry.server_data` against the real collector: "Test connection" tells a working key
+"""`telemetry.client.server_data` against the real collector: "Test connection" tells a working key
 from a refused one and an unreachable or foreign server, and changes nothing; deleting this
 device's data removes its events and only them."""
 
@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from telemetry.config import ALLOW_INSECURE_ENV
-from telemetry.device_proof import device_id_for, new_device_secret
-from telemetry.server_data import ServerDataError, check_connection, delete_device_data
+from telemetry.client.config import ALLOW_INSECURE_ENV
+from telemetry.client.server_data import ServerDataError, check_connection, delete_device_data
+from telemetry.contracts.device_proof import device_id_for, new_device_secret
 from tests.collector.harness import KEY, OTHER_KEY, REVOKED_KEY, Running, batch, event
 from tests.collector.harness import thread_collector as start_collector
 
@@ -95,8 +95,8 @@ def test_plain_http_off_this_machine_is_refused_unless_allowed(
 
 
 def test_the_sender_refuses_plain_http_off_this_machine(tmp_path: Path) -> None:
-    from telemetry.client import TelemetryClient
-    from telemetry.status import SyncState
+    from telemetry.client.client import TelemetryClient
+    from telemetry.client.status import SyncState
 
     from .conftest import client_config
 

@@ -7,8 +7,8 @@ from itertools import count
 
 import pytest
 
-from telemetry.tile_actions import TileActionTracker
-from telemetry.visibility import TileRef, VisibilityTracker
+from telemetry.client.tile_actions import TileActionTracker
+from telemetry.client.visibility import TileRef, VisibilityTracker
 
 from .track_recorder import Clock, Recorder
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from telemetry.events import SPECS
+from telemetry.contracts.events import SPECS
 
 
 class Clock:

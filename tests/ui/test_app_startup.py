@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from telemetry.outbox import OutboxReader
+from telemetry.client.outbox_reader import OutboxReader
 
 from ..running_app import RunningApp
 from ..telemetry.waiting import wait_until

@@ -17,9 +17,9 @@ from pytestqt.qtbot import QtBot
 
 from player.recents import RecentSources
 from player.session_journal import SessionJournals
-from telemetry.client import TelemetryClient
-from telemetry.config import TelemetryConfig
-from telemetry.outbox import OutboxReader
+from telemetry.client.client import TelemetryClient
+from telemetry.client.config import TelemetryConfig
+from telemetry.client.outbox_reader import OutboxReader
 from ui.main_window import MainWindow
 from ui.playback_telemetry import PlaybackTelemetry, direct_video_id
 

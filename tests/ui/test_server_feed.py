@@ -23,9 +23,9 @@ from pytestqt.qtbot import QtBot
 from player.catalog import load_sample_catalog
 from player.history import WatchHistory
 from player.recents import RecentSources
-from telemetry.client import TelemetryClient
-from telemetry.config import TelemetryConfig
-from telemetry.feed_client import FeedRequest
+from telemetry.client.client import TelemetryClient
+from telemetry.client.config import TelemetryConfig
+from telemetry.client.feed_client import FeedRequest
 from tests.collector.harness import KEY, free_port, thread_collector
 from ui.app import _feed_request
 from ui.home.browse import BrowseController

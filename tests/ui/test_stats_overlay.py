@@ -12,8 +12,8 @@ from pytestqt.qtbot import QtBot
 from player.engine import PlaybackState
 from player.session_journal import SessionJournals
 from player.settings import Settings, SettingsStore
-from telemetry.client import TelemetryClient
-from telemetry.config import TelemetryConfig
+from telemetry.client.client import TelemetryClient
+from telemetry.client.config import TelemetryConfig
 from ui.main_window import MainWindow
 from ui.playback_telemetry import PlaybackTelemetry
 from ui.stats_overlay import format_figures, kbps

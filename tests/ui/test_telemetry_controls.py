@@ -19,9 +19,9 @@ from pytestqt.qtbot import QtBot
 from player.catalog import load_sample_catalog
 from player.feed import build_feed
 from player.settings import Settings, SettingsStore
-from telemetry.client import TelemetryClient
-from telemetry.config import TelemetryConfig
-from telemetry.status import SyncState
+from telemetry.client.client import TelemetryClient
+from telemetry.client.config import TelemetryConfig
+from telemetry.client.status import SyncState
 from tests.collector.harness import KEY, Running, batch, event
 from tests.collector.harness import thread_collector as start_collector
 from tests.telemetry.samples import VALID, heartbeat

@@ -31,8 +31,8 @@ from PySide6.QtWidgets import (
 
 from player.catalog import CatalogItem, CatalogProblem
 from player.feed import Feed
-from telemetry.tile_actions import TileActionTracker
-from telemetry.visibility import TileRef, Track, VisibilityTracker
+from telemetry.client.tile_actions import TileActionTracker
+from telemetry.client.visibility import TileRef, Track, VisibilityTracker
 from ui.home.posters import PosterCache
 from ui.home.row_view import RowView
 from ui.home.tile_delegate import POSTER_SIZE

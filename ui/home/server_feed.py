@@ -2,10 +2,10 @@
 and the server answers in time, else the app's local rules (`player.feed.build_feed`).
 
 The local feed is always laid out at once, so the home screen never waits on a network. The
-server is then asked off the GUI thread (`telemetry.feed_client` on this object's own
+server is then asked off the GUI thread (`telemetry.client.feed_client` on this object's own
 `TaskPool`, so a slow server never queues behind catalog loads). Its feed replaces the local
 one only if it arrives within `budget_s` of the local one being shown (the app's requests
-time out after as long, `telemetry.feed_client.DEFAULT_TIMEOUT_S`) and the viewer has not
+time out after as long, `telemetry.client.feed_client.DEFAULT_TIMEOUT_S`) and the viewer has not
 started a play meanwhile: within about a second and a half the page reads as still loading
 and the viewer has rarely picked a tile, while a later swap would move tiles under their hand.
 A late answer is dropped (the next feed, when the viewer comes home, asks again). Not opted
@@ -24,7 +24,7 @@ from collections.abc import Callable, Collection
 from PySide6.QtCore import QObject, Signal
 
 from player.feed import Feed
-from telemetry.feed_client import FeedRequest, FeedUnavailableError, fetch_server_feed
+from telemetry.client.feed_client import FeedRequest, FeedUnavailableError, fetch_server_feed
 from ui.background import TaskPool
 
 log = logging.getLogger("reelscope.ui.server_feed")

@@ -13,7 +13,7 @@ from enum import IntEnum
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistentModelIndex, Qt
 
 from player.catalog import CatalogItem
-from telemetry.visibility import TileRef
+from telemetry.client.visibility import TileRef
 from ui.home.posters import PosterCache
 
 ModelIndex = QModelIndex | QPersistentModelIndex

@@ -1,5 +1,5 @@
 """Measures which tiles are on screen, by geometry rather than paint calls, and feeds the pure
-`telemetry.visibility.VisibilityTracker`.
+`telemetry.client.visibility.VisibilityTracker`.
 
 Every trigger (a row or the page scrolled, a resize, a new feed, the window minimised, shown,
 activated or covered by the player) calls `schedule()`; passes are coalesced on a short timer,
@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from PySide6.QtCore import QEvent, QObject, QPoint, QRect, QTimer
 from PySide6.QtWidgets import QScrollArea, QWidget
 
-from telemetry.visibility import TileRef, VisibilityTracker
+from telemetry.client.visibility import TileRef, VisibilityTracker
 from ui.home.row_view import RowView
 
 PASS_INTERVAL_MS = 40
