@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from html import escape
 
 from telemetry.report import charts, tables
+from telemetry.report.features import features_table
 from telemetry.report.metrics import Report
 from telemetry.report.tables import Table, ms, number, percent
 
@@ -180,6 +181,7 @@ def render_html(report: Report, *, sessions: int = 20) -> str:
         _heading(titles),
         titles_chart,
         _table(titles),
+        _section(features_table(report.features)),
         _heading(quality),
         _table(quality),
         _section(recent),

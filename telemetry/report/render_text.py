@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from telemetry.report import tables
+from telemetry.report.features import features_table
 from telemetry.report.metrics import Report
 from telemetry.report.tables import NONE, Cell, Table
 
@@ -50,6 +51,7 @@ def render_text(report: Report, *, sessions: int = 20) -> str:
         tables.by_rank(report),
         *tables.experiments(report),
         tables.titles(report, 20),
+        features_table(report.features),
         tables.data_quality(report),
         tables.play_sessions(report, sessions),
     ):
