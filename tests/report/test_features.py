@@ -15,7 +15,7 @@ from telemetry.report.queries import store_url
 from tests.collector.harness import thread_collector
 
 from .conftest import post
-from .known_data import DAY1, LINUX, M, Launch
+from .known_data import DAY1, LINUX, Launch, M
 
 
 def _play(launch: Launch, mono: int, session: str, video: str) -> None:
