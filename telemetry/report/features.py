@@ -22,7 +22,7 @@ import orjson
 
 from telemetry.report.metrics import ratio
 from telemetry.report.queries import Context, Filters, contexts
-from telemetry.report.tables import Table
+from telemetry.report.tables import Table, percent
 
 PLAYBACK: Final = (
     "track_change",
@@ -163,7 +163,7 @@ def features_table(features: Features | None) -> Table:
     if features is None:
         return Table("Features", [], [])
     f, up = features, features.up_next
-    take = NOT_AVAILABLE if up.take_rate is None else f"{up.take_rate * 100:.1f} %"
+    take = NOT_AVAILABLE if up.take_rate is None else percent(up.take_rate)
     rows: list[list[str | int]] = [
         ["audio track changes", f.audio_track_changes],
         ["subtitle track changes", f.subtitle_track_changes],

@@ -92,7 +92,7 @@ def feature_store(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 def test_counts_and_take_rate_are_exact(
-    feature_store: str, capsys: pytest.CaptureFixture[str]
+    feature_store: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert _json(capsys, "--store", feature_store) == {
         "audio_track_changes": 2,
@@ -116,6 +116,9 @@ def test_counts_and_take_rate_are_exact(
     assert main(["--store", feature_store]) == 0
     out = capsys.readouterr().out
     assert "up next take rate (chosen / shown)  50.0 %" in out
+    page = tmp_path / "report.html"
+    assert main(["--store", feature_store, "--html", str(page)]) == 0
+    assert "<td>up next take rate (chosen / shown)</td>" in page.read_text()
 
 
 def test_the_title_filter_applies(feature_store: str, capsys: pytest.CaptureFixture[str]) -> None:
