@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import sqlite3
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, TypeAlias
 
 import orjson
 
@@ -34,10 +35,15 @@ PLAYBACK: Final = (
     "rate_change",
 )
 POSTPLAY: Final = ("postplay_served", "postplay_seen", "postplay_action")
+FEATURE_EVENTS: Final = (*PLAYBACK, *POSTPLAY)
 CHOSEN: Final = frozenset({"play", "autoplay"})
 NOT_AVAILABLE: Final = "n/a"
 
-# One placeholder per type of PLAYBACK and POSTPLAY.
+# What the pass reads of a stored event: (app_session_id, type, mono_ms, corrected_time,
+# context_hash, play_session_id, raw).
+FeatureRow: TypeAlias = tuple[str, str, int, int, bytes | None, str | None, bytes | str]
+
+# One placeholder per type of FEATURE_EVENTS.
 _SQL: Final = (
     "SELECT app_session_id, type, mono_ms, corrected_time, context_hash,"
     " play_session_id, CAST(raw AS BLOB) FROM events"
@@ -75,15 +81,24 @@ class Features:
 def read_features(
     connection: sqlite3.Connection, filters: Filters, play_sessions: set[str]
 ) -> Features:
+    """The features figures of a SQLite store (see `count_features`)."""
+    rows = connection.execute(_SQL, FEATURE_EVENTS)
+    return count_features(rows, contexts(connection), filters, play_sessions)
+
+
+def count_features(
+    rows: Iterable[FeatureRow],
+    known: dict[bytes, Context],
+    filters: Filters,
+    play_sessions: set[str],
+) -> Features:
     """The features figures for the events of `play_sessions` (the report's sessions) and the
-    post-play cards inside `filters`."""
-    known = contexts(connection)
+    post-play cards inside `filters`, from `rows` of the types in `FEATURE_EVENTS`."""
     playback: Counter[str] = Counter()
     served: dict[str, bool] = {}  # postplay_id -> inside the filters
     seen: set[str] = set()
     actions: dict[str, str] = {}
     recorded: set[tuple[str, str, int, bytes]] = set()
-    rows = connection.execute(_SQL, (*PLAYBACK, *POSTPLAY))
     for launch, kind, mono, corrected, digest, session, raw in rows:
         props = _properties(raw)
         if props is None:
