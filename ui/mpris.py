@@ -67,79 +67,57 @@ def session_bus_available() -> bool:
     )
 
 
-@ClassInfo({"D-Bus Interface": ROOT_INTERFACE})  # type: ignore[call-arg]  # PySide6's stubs
-class _RootAdaptor(QDBusAbstractAdaptor):  # type: ignore[operator]
+class _Adaptor(QDBusAbstractAdaptor):
+    """An MPRIS interface of `service`: its methods and properties call the service."""
+
     def __init__(self, service: MprisService) -> None:
         super().__init__(service)
         self._service = service
 
-    @Slot()
-    def Raise(self) -> None:  # noqa: N802 - MPRIS names
-        self._service.command("raise")
 
-    @Slot()
-    def Quit(self) -> None:  # noqa: N802
-        self._service.command("quit")
+def _command(method: str, command: str) -> object:
+    """The D-Bus method `method` (no arguments): the service runs `command`."""
 
-    def _true(self) -> bool:
-        return True
+    def call(self: _Adaptor) -> None:
+        self._service.command(command)
 
-    def _false(self) -> bool:
-        return False
+    call.__name__ = method
+    return Slot(name=method)(call)
 
-    def _identity(self) -> str:
-        return "Reelscope"
 
-    def _desktop_entry(self) -> str:
-        return APP_ID
+def _constant(kind: type | str, value: object) -> Property:
+    """A read-only D-Bus property that never changes."""
+    return Property(kind, lambda _self: value)  # type: ignore[arg-type]  # a Qt type name
 
-    def _schemes(self) -> list[str]:
-        return ["file", "http", "https", "rtsp"]
 
-    def _mime_types(self) -> list[str]:
-        return ["video/mp4", "video/x-matroska", "video/webm", "application/vnd.apple.mpegurl"]
+@ClassInfo({"D-Bus Interface": ROOT_INTERFACE})  # type: ignore[call-arg]  # PySide6's stubs
+class _RootAdaptor(_Adaptor):  # type: ignore[operator]
+    Raise = _command("Raise", "raise")
+    Quit = _command("Quit", "quit")
 
-    CanQuit = Property(bool, _true)
-    CanRaise = Property(bool, _true)
-    HasTrackList = Property(bool, _false)
-    Identity = Property(str, _identity)
-    DesktopEntry = Property(str, _desktop_entry)
-    SupportedUriSchemes = Property("QStringList", _schemes)  # type: ignore[arg-type]  # a Qt type name
-    SupportedMimeTypes = Property("QStringList", _mime_types)  # type: ignore[arg-type]  # a Qt type name
+    CanQuit = _constant(bool, True)
+    CanRaise = _constant(bool, True)
+    HasTrackList = _constant(bool, False)
+    Identity = _constant(str, "Reelscope")
+    DesktopEntry = _constant(str, APP_ID)
+    SupportedUriSchemes = _constant("QStringList", ["file", "http", "https", "rtsp"])
+    SupportedMimeTypes = _constant(
+        "QStringList",
+        ["video/mp4", "video/x-matroska", "video/webm", "application/vnd.apple.mpegurl"],
+    )
 
 
 @ClassInfo({"D-Bus Interface": PLAYER_INTERFACE})  # type: ignore[call-arg]
-class _PlayerAdaptor(QDBusAbstractAdaptor):  # type: ignore[operator]
-    def __init__(self, service: MprisService) -> None:
-        super().__init__(service)
-        self._service = service
-
-    @Slot()
-    def Play(self) -> None:  # noqa: N802 - MPRIS names
-        self._service.command("play")
-
-    @Slot()
-    def Pause(self) -> None:  # noqa: N802
-        self._service.command("pause")
-
-    @Slot()
-    def PlayPause(self) -> None:  # noqa: N802
-        self._service.command("play_pause")
-
-    @Slot()
-    def Stop(self) -> None:  # noqa: N802
-        self._service.command("stop")
-
-    @Slot()
-    def Next(self) -> None:  # noqa: N802
-        self._service.command("next")
-
-    @Slot()
-    def Previous(self) -> None:  # noqa: N802
-        self._service.command("previous")
+class _PlayerAdaptor(_Adaptor):  # type: ignore[operator]
+    Play = _command("Play", "play")
+    Pause = _command("Pause", "pause")
+    PlayPause = _command("PlayPause", "play_pause")
+    Stop = _command("Stop", "stop")
+    Next = _command("Next", "next")
+    Previous = _command("Previous", "previous")
 
     @Slot("qlonglong")
-    def Seek(self, offset_us: int) -> None:  # noqa: N802
+    def Seek(self, offset_us: int) -> None:  # noqa: N802 - MPRIS names
         self._service.command("seek", offset_us)
 
     @Slot(QDBusObjectPath, "qlonglong")
@@ -165,40 +143,30 @@ class _PlayerAdaptor(QDBusAbstractAdaptor):  # type: ignore[operator]
     def _volume(self) -> float:
         return self._service.volume()
 
-    def _min_rate(self) -> float:
-        return 0.1
-
-    def _max_rate(self) -> float:
-        return 4.0
-
     def _can_play(self) -> bool:
         return self._service.has_media()
 
     def _can_chapter(self) -> bool:
         return bool(self._service.window.watch.chapters)
 
-    def _true(self) -> bool:
-        return True
-
     PlaybackStatus = Property(str, _status)
     Metadata = Property("QVariantMap", _metadata)  # type: ignore[arg-type]  # a Qt type name
     Position = Property("qlonglong", _position)  # type: ignore[arg-type]  # a Qt type name
     Rate = Property(float, _rate)
     Volume = Property(float, _volume)
-    MinimumRate = Property(float, _min_rate)
-    MaximumRate = Property(float, _max_rate)
+    MinimumRate = _constant(float, 0.1)
+    MaximumRate = _constant(float, 4.0)
     CanPlay = Property(bool, _can_play)
     CanPause = Property(bool, _can_play)
     CanSeek = Property(bool, _can_play)
     CanGoNext = Property(bool, _can_chapter)
     CanGoPrevious = Property(bool, _can_chapter)
-    CanControl = Property(bool, _true)
+    CanControl = _constant(bool, True)
 
 
-class MprisService(QObject):
-    """The player on the session bus as an MPRIS media player."""
-
-    viewer_action = Signal(str, object)  # "remote_control", {"command": …}
+class _OnSessionBus(QObject):
+    """A part of `window` that talks to the session bus (or to `connection`, in tests); each
+    kind says what it does there in `_start`."""
 
     def __init__(
         self,
@@ -209,6 +177,19 @@ class MprisService(QObject):
         super().__init__(parent)
         self.window = window
         self._bus = connection if connection is not None else QDBusConnection.sessionBus()
+        self._start()
+
+    def _start(self) -> None:
+        raise NotImplementedError
+
+
+class MprisService(_OnSessionBus):
+    """The player on the session bus as an MPRIS media player."""
+
+    viewer_action = Signal(str, object)  # "remote_control", {"command": …}
+
+    def _start(self) -> None:
+        window = self.window
         self._root = _RootAdaptor(self)
         self._player_adaptor = _PlayerAdaptor(self)
         self._status = "Stopped"
@@ -319,7 +300,7 @@ class MprisService(QObject):
         self._bus.send(message)
 
 
-class ScreenSaverInhibitor(QObject):
+class ScreenSaverInhibitor(_OnSessionBus):
     """Asks org.freedesktop.ScreenSaver not to blank the screen while a video plays, and lets
     it go on pause, stop, end or error. Without the service (no desktop) it does nothing.
 
@@ -330,19 +311,12 @@ class ScreenSaverInhibitor(QObject):
     SERVICE: Final = "org.freedesktop.ScreenSaver"
     PATH: Final = "/org/freedesktop/ScreenSaver"
 
-    def __init__(
-        self,
-        window: MainWindow,
-        connection: QDBusConnection | None = None,
-        parent: QObject | None = None,
-    ) -> None:
-        super().__init__(parent)
-        self._bus = connection if connection is not None else QDBusConnection.sessionBus()
+    def _start(self) -> None:
         self._screensaver: QDBusInterface | None = None
         self._cookie: int | None = None
         self._asking: QDBusPendingCallWatcher | None = None
         self._wanted = False
-        window.player.engine_event.connect(self._on_player_engine_event)
+        self.window.player.engine_event.connect(self._on_player_engine_event)
 
     @property
     def inhibited(self) -> bool:

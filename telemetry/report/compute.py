@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from telemetry.contracts.stored import open_report_store
 from telemetry.recommend.logged import read_logs
 from telemetry.report.experiments import build_experiments
+from telemetry.report.features import read_features
 from telemetry.report.fold import Fold, Partial
 from telemetry.report.metrics import Report, build_report
 from telemetry.report.queries import (
@@ -67,6 +68,8 @@ def compute_report(url: str, filters: Filters, *, jobs: int | None = None) -> Re
         report = build_report(
             partial, filters, drops=drops, collector_duplicates=duplicates, foreign_events=foreign
         )
+        selected = {s.play_session_id for s in report.sessions}
+        report.features = read_features(connection, filters, selected)
         if filters.app_version is None and filters.os is None and filters.video_id is None:
             # A second, lighter pass (feeds, impressions, plays): variants are per feed.
             feeds = read_logs(connection).feeds.values()

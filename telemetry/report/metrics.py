@@ -21,6 +21,7 @@ from telemetry.report.sessions import SessionFigures
 
 if TYPE_CHECKING:
     from telemetry.report.experiments import Experiments
+    from telemetry.report.features import Features
 
 HOUR_MS: Final = 3_600_000
 DAY_MS: Final = 24 * HOUR_MS
@@ -171,6 +172,8 @@ class Report:
     sessions: list[SessionFigures] = field(default_factory=list)
     # Set by `compute_report` when feeds carry experiment variants (report/experiments.py).
     experiments: Experiments | None = None
+    # Set by `compute_report` from a pass of its own (report/features.py).
+    features: Features | None = None
 
 
 def build_report(

@@ -14,7 +14,7 @@ from html import escape
 
 from telemetry.report import charts, tables
 from telemetry.report.metrics import Report
-from telemetry.report.tables import Table, ms, number, percent
+from telemetry.report.tables import Table, features_table, ms, number, percent
 
 _CSS = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 24px auto; max-width: 1100px;
@@ -180,6 +180,7 @@ def render_html(report: Report, *, sessions: int = 20) -> str:
         _heading(titles),
         titles_chart,
         _table(titles),
+        _section(features_table(report.features)),
         _heading(quality),
         _table(quality),
         _section(recent),

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from telemetry.report import tables
 from telemetry.report.metrics import Report
-from telemetry.report.tables import NONE, Cell, Table
+from telemetry.report.tables import NONE, Cell, Table, features_table
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Cell]]) -> str:
@@ -50,6 +50,7 @@ def render_text(report: Report, *, sessions: int = 20) -> str:
         tables.by_rank(report),
         *tables.experiments(report),
         tables.titles(report, 20),
+        features_table(report.features),
         tables.data_quality(report),
         tables.play_sessions(report, sessions),
     ):

@@ -15,6 +15,7 @@ from typing import TypeAlias
 
 from telemetry.recommend.estimators import Estimate, Lift
 from telemetry.report.experiments import signed_percent
+from telemetry.report.features import NOT_AVAILABLE, Features
 from telemetry.report.figures import Distribution, Rate, percentile
 from telemetry.report.metrics import Report
 
@@ -293,3 +294,30 @@ def experiments(report: Report) -> list[Table]:
     )  # fmt: skip
     verdicts = Table("Verdict", ["verdict"], [[v] for v in section.verdicts], major=False)
     return [per_variant, lifts, verdicts]
+
+
+def features_table(features: Features | None) -> Table:
+    """The section for both renderers; no rows (not shown) for a store the pass did not read."""
+    if features is None:
+        return Table("Features", [], [])
+    f, up = features, features.up_next
+    take = NOT_AVAILABLE if up.take_rate is None else percent(up.take_rate)
+    rows: list[list[str | int]] = [
+        ["audio track changes", f.audio_track_changes],
+        ["subtitle track changes", f.subtitle_track_changes],
+        ["subtitle files added", f.subtitle_files_added],
+        ["subtitle delay changes", f.subtitle_delay_changes],
+        ["chapter seeks", f.chapter_seeks],
+        ["screenshots", f.screenshots],
+        ["A-B loops set", f.ab_loops_set],
+        ["speed changes", f.speed_changes],
+        ["up next served", up.served],
+        ["up next shown", up.shown],
+        [
+            "up next chosen (click / autoplay)",
+            f"{up.chosen} ({up.chosen_by_click} / {up.autoplayed})",
+        ],
+        ["up next dismissed", up.dismissed],
+        ["up next take rate (chosen / shown)", take],
+    ]
+    return Table("Features", ["figure", "value"], rows)

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any, Final
 
 from telemetry.contracts.stored import StoreError
+from telemetry.report.features import FEATURE_EVENTS, count_features
 from telemetry.report.fold import Fold, Partial
 from telemetry.report.metrics import Report, build_report
 from telemetry.report.queries import (
@@ -35,6 +36,12 @@ _EVENTS_SQL = (
     " play_session_id, raw FROM events FINAL"
     " WHERE app_session_id IS NOT NULL{shard}"
     " ORDER BY app_session_id, seq, received_at, key_id, event_id"
+)
+
+
+_FEATURES_SQL = (
+    "SELECT app_session_id, type, mono_ms, corrected_time, context_hash, play_session_id, raw"
+    " FROM events FINAL WHERE app_session_id IS NOT NULL AND type IN {types:Array(String)}"
 )
 
 
@@ -120,7 +127,7 @@ def compute_warehouse_report(url: str, filters: Filters) -> Report:
             fold.feed(stream)
             fold.partial.duplicates = stream.duplicates
             partial.merge(fold.partial)
-        return build_report(
+        report = build_report(
             partial,
             filters,
             drops=client_drops(warehouse),
@@ -129,5 +136,17 @@ def compute_warehouse_report(url: str, filters: Filters) -> Report:
                 warehouse, "SELECT count() FROM events FINAL WHERE app_session_id IS NULL"
             ),
         )
+        rows = warehouse.rows(_FEATURES_SQL, {"types": list(FEATURE_EVENTS)})
+        report.features = count_features(
+            (
+                (launch, kind, mono, corrected, None if digest is None else bytes.fromhex(digest),
+                 session, raw)
+                for launch, kind, mono, corrected, digest, session, raw in rows
+            ),
+            known,
+            filters,
+            {s.play_session_id for s in report.sessions},
+        )  # fmt: skip
+        return report
     finally:
         warehouse.close()

@@ -55,7 +55,7 @@ class Launch:
     skip_seq: set[int] = field(default_factory=set)  # numbers lost before reaching the outbox
     next_seq: int = 1
 
-    def emit(self, kind: str, mono: int, **props: Any) -> dict[str, Any]:
+    def emit(self, kind: str, mono: int, /, **props: Any) -> dict[str, Any]:
         problem = SPECS[kind].problem(props)
         assert problem is None, f"{kind}: {problem}"
         while self.next_seq in self.skip_seq:

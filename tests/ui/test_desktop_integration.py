@@ -84,6 +84,17 @@ def test_mpris_shows_what_plays_and_obeys_the_desktop(
         "string:org.mpris.MediaPlayer2", "string:Identity",
     )  # fmt: skip
     assert 'string "Reelscope"' in identity
+    root = _mpris(
+        qtbot, bus_address, service, "org.freedesktop.DBus.Properties.GetAll",
+        "string:org.mpris.MediaPlayer2",
+    )  # fmt: skip
+    for expected in ('"CanQuit"\n         variant             boolean true',
+                     '"HasTrackList"\n         variant             boolean false',
+                     'string "rtsp"', 'string "video/webm"'):  # fmt: skip
+        assert expected in root, root
+    methods = _mpris(qtbot, bus_address, service, "org.freedesktop.DBus.Introspectable.Introspect")
+    for method in ("Raise", "Quit", "Play", "Pause", "PlayPause", "Stop", "Next", "Previous"):
+        assert f'<method name="{method}">' in methods, methods
 
     window.play(FEATURE_CLIP)
     engine = window.player.engine

@@ -18,6 +18,7 @@ from telemetry.report.metrics import Report
 from telemetry.report.queries import Filters
 from telemetry.warehouse.warehouse import Warehouse
 from tests.collector.harness import OTHER_KEY, Running, batch, thread_collector
+from tests.report.feature_data import feature_launch
 from tests.report.known_data import DAY1, HOUR, Launch, launch_1, launch_2, launch_3
 
 from .pipeline import drain, make_loader
@@ -53,7 +54,9 @@ def _send_known_data(collectors: list[Running]) -> int:
         _post_both(collectors, one, chunk)
     _post_both(collectors, one, chunks[2])
     _post_both(collectors, one, [one.events[3]], key=OTHER_KEY)
-    return len(one.events) + len(two.events) + len(three.events) + CHUNK + 1
+    features = feature_launch()  # the features section's events (tests/report/feature_data.py)
+    _post_both(collectors, features, features.events)
+    return len(one.events) + len(two.events) + len(three.events) + len(features.events) + CHUNK + 1
 
 
 def _comparable(report: Report) -> Report:
@@ -99,8 +102,10 @@ def test_the_clickhouse_report_gives_exactly_the_sqlite_figures(
         assert _comparable(got) == _comparable(expected), filters
     everything = compute_report(clickhouse_url, Filters())
     assert sorted(s.play_session_id for s in everything.sessions) == [
-        "S1", "S2", "S3", "S4", "S5", "S6", "S7",
+        "F1", "F2", "S1", "S2", "S3", "S4", "S5", "S6", "S7",
     ]  # fmt: skip
+    assert everything.features is not None
+    assert (everything.features.chapter_seeks, everything.features.up_next.shown) == (2, 4)
     assert everything.quality.duplicates_absorbed_by_collector == CHUNK
     assert everything.quality.duplicates_absorbed_by_report == 1
 
