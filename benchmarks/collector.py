@@ -32,11 +32,10 @@ from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 
-import requests
-
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from benchmarks.child import wait_healthy  # noqa: E402
 from benchmarks.collector_load import batch_body  # noqa: E402
 from telemetry.collector.body import gunzip  # noqa: E402
 from telemetry.collector.config import CollectorConfig  # noqa: E402
@@ -92,15 +91,7 @@ class Collector:
         self.process = subprocess.Popen(
             _pinned(0, command), env=env, stdout=self.log, stderr=subprocess.STDOUT
         )
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if requests.get(f"{self.url}/healthz", timeout=1).ok:
-                    break
-            except requests.ConnectionError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    raise
-            time.sleep(0.05)
+        wait_healthy(self.url, self.process, 30)
 
     def stop(self) -> None:
         self.process.send_signal(signal.SIGTERM)

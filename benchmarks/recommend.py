@@ -48,8 +48,9 @@ import requests
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from benchmarks.child import run_measured, wait_healthy  # noqa: E402
 from benchmarks.collector import HAS_TASKSET, _free_port, _pinned  # noqa: E402
-from benchmarks.report import _tree_rss_kb, canonical_context  # noqa: E402
+from benchmarks.report import canonical_context  # noqa: E402
 from telemetry.client.request_body import basic_auth  # noqa: E402
 from telemetry.collector.keys import KeyFile  # noqa: E402
 from telemetry.collector.sqlite_sink import INSERT_EVENT, SCHEMA_VERSION  # noqa: E402
@@ -194,28 +195,13 @@ def train(store: Path, model: Path) -> dict[str, Any]:
     """`reelscope-train` as a child process: wall time, peak RSS of its process tree."""
     command = [sys.executable, "-m", "telemetry.recommend.train_cli", "--db", str(store),
                "--model", str(model), "--explore-depth", str(DEPTH)]  # fmt: skip
-    started = time.perf_counter()
-    child = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    peak = 0
-    done = threading.Event()
-
-    def sample() -> None:
-        nonlocal peak
-        while not done.is_set():
-            peak = max(peak, _tree_rss_kb(child.pid))
-            done.wait(0.05)
-
-    sampler = threading.Thread(target=sample)
-    sampler.start()
-    out, err = child.communicate()
-    done.set()
-    sampler.join()
-    if child.returncode != 0:
-        raise SystemExit(f"training failed: {err.decode()}")
+    run = run_measured(command)
+    if run.returncode != 0:
+        raise SystemExit(f"training failed: {run.err.decode()}")
     return {
-        "wall_s": round(time.perf_counter() - started, 2),
-        "peak_rss_mb": round(peak / 1024, 1),
-        "trainer": out.decode().strip(),
+        "wall_s": run.wall_s,
+        "peak_rss_mb": run.peak_rss_mb,
+        "trainer": run.out.decode().strip(),
     }
 
 
@@ -239,15 +225,7 @@ class Collector:
         self.process = subprocess.Popen(
             _pinned(0, command), env=env, stdout=self.log, stderr=subprocess.STDOUT
         )
-        deadline = time.monotonic() + 60
-        while True:  # start-up: polled, a benchmark's set-up
-            try:
-                if requests.get(f"{self.url}/healthz", timeout=1).ok:
-                    break
-            except requests.ConnectionError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    raise
-            time.sleep(0.05)
+        wait_healthy(self.url, self.process, 60)
 
     def stop(self) -> None:
         self.process.send_signal(signal.SIGTERM)

@@ -24,9 +24,7 @@ import hashlib
 import json
 import random
 import sqlite3
-import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -38,6 +36,7 @@ import orjson
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from benchmarks.child import run_measured  # noqa: E402
 from telemetry.client.client import new_event_id  # noqa: E402
 from telemetry.collector.sqlite_sink import INSERT_EVENT, SCHEMA_VERSION  # noqa: E402
 
@@ -298,48 +297,15 @@ def generate(path: Path, target: int, seed: int = 7) -> dict[str, Any]:
     }
 
 
-def _tree_rss_kb(pid: int) -> int:
-    """Resident memory of a process and all its descendants, from /proc."""
-    total, stack = 0, [pid]
-    while stack:
-        current = stack.pop()
-        try:
-            status = Path(f"/proc/{current}/status").read_text()
-            total += next(int(line.split()[1]) for line in status.splitlines()
-                          if line.startswith("VmRSS:"))  # fmt: skip
-            for task in Path(f"/proc/{current}/task").iterdir():
-                stack += [int(c) for c in (task / "children").read_text().split()]
-        except (OSError, StopIteration, ValueError):
-            continue
-    return total
-
-
 def run_report(path: Path, extra: list[str]) -> dict[str, Any]:
-    command = [sys.executable, "-m", "telemetry.report.cli", "--db", str(path), *extra]
-    started = time.perf_counter()
-    child = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    peak = 0
-    done = threading.Event()
-
-    def sample() -> None:
-        nonlocal peak
-        while not done.is_set():
-            peak = max(peak, _tree_rss_kb(child.pid))
-            done.wait(0.05)
-
-    sampler = threading.Thread(target=sample)
-    sampler.start()
-    out, err = child.communicate()
-    done.set()
-    sampler.join()
-    wall = time.perf_counter() - started
-    if child.returncode != 0:
-        raise SystemExit(f"report failed: {err.decode()}")
+    run = run_measured([sys.executable, "-m", "telemetry.report.cli", "--db", str(path), *extra])
+    if run.returncode != 0:
+        raise SystemExit(f"report failed: {run.err.decode()}")
     return {
-        "wall_s": round(wall, 2),
-        "peak_rss_mb": round(peak / 1024, 1),
-        "output_lines": out.count(b"\n"),
-        "head": out.decode()[:1500],
+        "wall_s": run.wall_s,
+        "peak_rss_mb": run.peak_rss_mb,
+        "output_lines": run.out.count(b"\n"),
+        "head": run.out.decode()[:1500],
     }
 
 
