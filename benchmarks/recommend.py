@@ -50,10 +50,10 @@ sys.path.insert(0, str(REPO))
 
 from benchmarks.child import run_measured, wait_healthy  # noqa: E402
 from benchmarks.collector import HAS_TASKSET, _free_port, _pinned  # noqa: E402
-from benchmarks.report import canonical_context  # noqa: E402
+from benchmarks.report import canonical_context, insert_rows  # noqa: E402
 from telemetry.client.request_body import basic_auth  # noqa: E402
 from telemetry.collector.keys import KeyFile  # noqa: E402
-from telemetry.collector.sqlite_sink import INSERT_EVENT, SCHEMA_VERSION  # noqa: E402
+from telemetry.collector.sqlite_sink import SCHEMA_VERSION  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results"
 KEY = "bench-recommend-key-0123456789"
@@ -173,14 +173,9 @@ def generate(path: Path, target: int, key_id: str, seed: int = 7) -> dict[str, A
                 at + 500, at + 520, at + 20, digest, orjson.dumps(body).decode(),
             ))  # fmt: skip
         if len(rows) >= 50_000:
-            db.executemany(INSERT_EVENT, rows)
-            count += len(rows)
-            rows.clear()
-            db.execute("COMMIT")
+            count += insert_rows(db, rows)
             db.execute("BEGIN")
-    db.executemany(INSERT_EVENT, rows)
-    count += len(rows)
-    db.execute("COMMIT")
+    count += insert_rows(db, rows)
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     db.close()
     return {

@@ -271,14 +271,9 @@ def generate(path: Path, target: int, seed: int = 7) -> dict[str, Any]:
                 ))  # fmt: skip
         context_rows.add(context)
         if len(rows) >= 50_000:
-            db.executemany(INSERT_EVENT, rows)
-            count += len(rows)
-            rows.clear()
-            db.execute("COMMIT")
+            count += insert_rows(db, rows)
             db.execute("BEGIN")
-    db.executemany(INSERT_EVENT, rows)
-    count += len(rows)
-    db.execute("COMMIT")
+    count += insert_rows(db, rows)
     for version in ("1.0.0", "1.1.0", "1.2.0"):
         for system in ("Linux", "Windows", "Darwin"):
             digest, text = canonical_context(
@@ -295,6 +290,15 @@ def generate(path: Path, target: int, seed: int = 7) -> dict[str, Any]:
         "seconds": round(time.perf_counter() - started, 1),
         "bytes": path.stat().st_size,
     }
+
+
+def insert_rows(db: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> int:
+    """Insert `rows` into the events table, commit, empty the list; the number inserted."""
+    db.executemany(INSERT_EVENT, rows)
+    inserted = len(rows)
+    rows.clear()
+    db.execute("COMMIT")
+    return inserted
 
 
 def run_report(path: Path, extra: list[str]) -> dict[str, Any]:
