@@ -51,11 +51,11 @@ sys.path.insert(0, str(REPO))
 from benchmarks.child import run_measured, wait_healthy  # noqa: E402
 from benchmarks.collector import HAS_TASKSET, _free_port, _pinned  # noqa: E402
 from benchmarks.report import canonical_context, insert_rows  # noqa: E402
+from benchmarks.results_file import save_results  # noqa: E402
 from telemetry.client.request_body import basic_auth  # noqa: E402
 from telemetry.collector.keys import KeyFile  # noqa: E402
 from telemetry.collector.sqlite_sink import SCHEMA_VERSION  # noqa: E402
 
-RESULTS = REPO / "benchmarks" / "results"
 KEY = "bench-recommend-key-0123456789"
 GENRES = ("Drama", "Comedy", "Documentary", "Animation", "Thriller", "Science")
 TITLES = [(f"title-{n:04d}", GENRES[n % len(GENRES)]) for n in range(600)]
@@ -314,10 +314,7 @@ def main() -> None:
     print(f"GET /v1/feed at {args.rate:g}/s for {args.seconds:g} s (store {first:,} events):")
     for policy, figures in feed.items():
         print(f"  {policy:<10} {figures}")
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    target_file = RESULTS / f"recommend-{time.strftime('%Y%m%dT%H%M%S')}.json"
-    target_file.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"results: {target_file}")
+    save_results("recommend", results)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import random
 import sqlite3
 import sys
@@ -37,10 +36,10 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from benchmarks.child import run_measured  # noqa: E402
+from benchmarks.results_file import save_results  # noqa: E402
 from telemetry.client.client import new_event_id  # noqa: E402
 from telemetry.collector.sqlite_sink import INSERT_EVENT, SCHEMA_VERSION  # noqa: E402
 
-RESULTS = REPO / "benchmarks" / "results"
 START = 1_790_000_000_000  # 2026-09-21
 SPAN_MS = 30 * 24 * 3600 * 1000
 TITLES = [f"title-{n:04d}" for n in range(2000)]
@@ -336,10 +335,7 @@ def main() -> None:
         print(report["head"])
         print(f"{target:>12,} events: report {report['wall_s']} s, peak RSS "
               f"{report['peak_rss_mb']} MB (process and workers)", flush=True)  # fmt: skip
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    target_file = RESULTS / f"report-{time.strftime('%Y%m%dT%H%M%S')}.json"
-    target_file.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"results: {target_file}")
+    save_results("report", results)
 
 
 if __name__ == "__main__":
