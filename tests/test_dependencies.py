@@ -1,9 +1,9 @@
 """Each user's dependency set: a collector host (`reelscope[collector]`, `reelscope[scale]`)
 pulls no Qt and no libVLC, and the server-side packages really run without what only the app
 installs. Checked on the declared sets (pyproject.toml) and by importing every collector,
-report, scale-out and recommender module in a fresh interpreter where the app's packages cannot
-load. (They may use `player`'s Qt-free catalog and feed rules: the feed service's control
-variant is the app's own rules.)"""
+report, scale-out, recommender and collector-host module in a fresh interpreter where the app's
+packages cannot load. (They may use `player`'s Qt-free catalog and feed rules: the feed
+service's control variant is the app's own rules.)"""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ SERVER_PACKAGES = (
     "telemetry/report",
     "telemetry/warehouse",
     "telemetry/recommend",
+    "telemetry/host",
 )
 
 

@@ -1,6 +1,7 @@
 """Reelscope's ingestion server: authenticated, deduplicating, size-limited, durable.
 
-Started with `reelscope-collector serve` (see `cli.py`); readers open what it stores with
-`telemetry.contracts.stored.open_store_readonly`. Imports the contracts and the feed service
-(`telemetry.recommend`) only; nothing here imports Qt or libVLC.
+Run by the collector host (`reelscope-collector serve`, `telemetry.host`), which adds the feed
+and whatever else it serves as `app.Service`s; readers open what it stores with
+`telemetry.contracts.stored.open_store_readonly`. Imports the contracts only; nothing here
+imports Qt or libVLC.
 """

@@ -25,21 +25,19 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
+from typing import Any, Protocol
 
 import orjson
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp
 
 from telemetry.collector.accesslog import AccessLog
@@ -58,8 +56,6 @@ from telemetry.collector.validate import (
     parse_reelscope_batch,
 )
 from telemetry.contracts.device_proof import DEVICE_SECRET_HEADER, proves
-from telemetry.recommend.schedule import TrainingSchedule, collector_schedule
-from telemetry.recommend.service import FeedService, open_feed_service
 
 log = logging.getLogger("reelscope.collector.app")
 
@@ -76,9 +72,6 @@ class Collector:
     limiter: RateLimiter
     admission: Admission
     sink: Sink
-    feeds: FeedService | None = None
-    feeds_unavailable: str = ""
-    training: TrainingSchedule | None = None
 
 
 class DeviceIdConvertor(Convertor[str]):
@@ -101,7 +94,7 @@ def json_response(status: int, body: Any, headers: Mapping[str, str] | None = No
     return Response(orjson.dumps(body), status, headers=headers, media_type=JSON)
 
 
-def _collector(request: Request) -> Collector:
+def collector_of(request: Request) -> Collector:
     collector: Collector = request.app.state.collector
     return collector
 
@@ -110,7 +103,7 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def _authorize(request: Request, collector: Collector) -> KeyRecord:
+def authorize(request: Request, collector: Collector) -> KeyRecord:
     """Auth, then the key's rate: both before any byte of the body is read."""
     record = authenticate(request.headers.get("authorization"), collector.keys)
     request.state.key_id = record.id
@@ -142,11 +135,11 @@ def _declared_length(request: Request, limit: int) -> None:
 
 
 async def post_batch(request: Request) -> Response:
-    collector = _collector(request)
+    collector = collector_of(request)
     config = collector.config
     admission = collector.admission
     received_at = _now_ms()
-    record = _authorize(request, collector)
+    record = authorize(request, collector)
     encoding = _content_encoding(request)
     _declared_length(request, config.max_body_bytes)
     admission.enter(record.id)
@@ -179,8 +172,8 @@ async def post_batch(request: Request) -> Response:
 
 
 async def delete_device_events(request: Request) -> Response:
-    collector = _collector(request)
-    record = _authorize(request, collector)
+    collector = collector_of(request)
+    record = authorize(request, collector)
     device_id: str = request.path_params["device_id"]
     if not 0 < len(device_id) <= collector.config.max_id_chars:
         raise ApiError(
@@ -207,48 +200,12 @@ async def delete_device_events(request: Request) -> Response:
     return json_response(200, {"deleted": deleted})
 
 
-# Query parameters of GET /v1/feed besides device_id. The client context ones (app_version, os,
-# locale) are accepted for forward compatibility and do not change the feed yet.
-_FEED_TEXT_PARAMETERS = ("location", "app_version", "os", "locale")
-
-
-async def get_feed(request: Request) -> Response:
-    """The home feed for one device: rows, items, propensities, variant (docs/recommendations.md).
-    The feed is built on a worker thread: it reads the device's history from the store."""
-    collector = _collector(request)
-    record = _authorize(request, collector)
-    limit = collector.config.max_id_chars
-    query = request.query_params
-    unknown = sorted(set(query) - {"device_id", *_FEED_TEXT_PARAMETERS})
-    if unknown:
-        raise ApiError(400, "unknown_parameter", f"unknown query parameters: {unknown}")
-    repeated = sorted(name for name in query if len(query.getlist(name)) > 1)
-    if repeated:
-        raise ApiError(400, "repeated_parameter", f"query parameters given twice: {repeated}")
-    device_id = query.get("device_id", "")
-    if not 0 < len(device_id) <= limit:
-        raise ApiError(400, "invalid_device_id", f"device_id must be 1 to {limit} characters")
-    for name in _FEED_TEXT_PARAMETERS:
-        if len(request.query_params.get(name, "")) > limit:
-            raise ApiError(400, f"invalid_{name}", f"{name} must be at most {limit} characters")
-    if collector.feeds is None:
-        raise ApiError(
-            503,
-            "feed_unavailable",
-            f"the feed service is not running: {collector.feeds_unavailable}",
-            {"Retry-After": str(collector.config.retry_after_s)},
-        )
-    location = request.query_params.get("location") or "home"
-    feed = await run_in_threadpool(collector.feeds.feed, record.id, device_id, location)
-    return json_response(200, feed.to_json(), {"Cache-Control": "no-store"})
-
-
 async def healthz(_: Request) -> Response:
     return json_response(200, {"status": "ok"})
 
 
 async def readyz(request: Request) -> Response:
-    await _collector(request).sink.check_ready()
+    await collector_of(request).sink.check_ready()
     return json_response(200, {"status": "ready"})
 
 
@@ -263,7 +220,7 @@ async def _api_error(request: Request, exc: Exception) -> Response:
 
 
 async def _storage_unavailable(request: Request, exc: Exception) -> Response:
-    retry = str(_collector(request).config.retry_after_s)
+    retry = str(collector_of(request).config.retry_after_s)
     return json_response(
         503,
         {"code": "storage_unavailable", "message": f"{exc}; retry later"},
@@ -272,7 +229,7 @@ async def _storage_unavailable(request: Request, exc: Exception) -> Response:
 
 
 async def _overloaded(request: Request, exc: Exception) -> Response:
-    retry = str(_collector(request).config.retry_after_s)
+    retry = str(collector_of(request).config.retry_after_s)
     return json_response(
         503, {"code": "overloaded", "message": f"{exc}; retry later"}, {"Retry-After": retry}
     )
@@ -296,8 +253,20 @@ async def _internal_error(request: Request, exc: Exception) -> Response:
     return json_response(500, {"code": "internal_error", "message": "unexpected server error"})
 
 
-def create_app(config: CollectorConfig, sink: Sink) -> ASGIApp:
-    """The collector as an ASGI app. The sink is started and closed by the app's lifespan."""
+class Service(Protocol):
+    """What a collector host serves beside ingestion (the feed, the operator's dashboard):
+    routes of its own, started and stopped with the app. Built by `telemetry.host`."""
+
+    def routes(self) -> Sequence[BaseRoute]: ...
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+def create_app(config: CollectorConfig, sink: Sink, services: Sequence[Service] = ()) -> ASGIApp:
+    """The collector as an ASGI app. The sink and the services are started and stopped by the
+    app's lifespan; the services' routes come after the collector's own."""
     collector = Collector(
         config=config,
         keys=KeyRing(Path(config.keys)),
@@ -307,40 +276,30 @@ def create_app(config: CollectorConfig, sink: Sink) -> ASGIApp:
         ),
         sink=sink,
     )
-    # Not a SQLite store (Kafka): the rule-based rows get no watch history.
-    store = config.db if urlsplit(config.db).scheme == "sqlite" else None
-    try:
-        collector.feeds = open_feed_service(
-            config.catalog, config.experiment, config.feed_seed, store
-        )
-    except ValueError as exc:
-        log.warning("GET /v1/feed answers 503: %s", exc)
-        collector.feeds_unavailable = str(exc)
-    collector.training = collector_schedule(config.train_every_s, collector.feeds, store)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         sink.start()
-        if collector.training is not None:
-            collector.training.start()
+        for service in services:
+            service.start()
         try:
             yield
         finally:
-            if collector.training is not None:
-                collector.training.stop()
+            for service in reversed(services):
+                service.stop()
             # The server has finished in-flight requests by now: this commits what they queued.
             sink.close()
 
     app = Starlette(
         routes=[
             Route("/v1/batch", post_batch, methods=["POST"]),
-            Route("/v1/feed", get_feed, methods=["GET"]),
             Route(
                 "/v1/devices/{device_id:device}/events", delete_device_events, methods=["DELETE"]
             ),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/openapi.json", openapi, methods=["GET"]),
+            *(route for service in services for route in service.routes()),
         ],
         exception_handlers={
             ApiError: _api_error,

@@ -23,12 +23,13 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+from collections.abc import Sequence
 
 import orjson
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from telemetry.collector.app import create_app
+from telemetry.collector.app import Service, create_app
 from telemetry.collector.config import CollectorConfig
 from telemetry.collector.sinks import open_sink
 
@@ -190,7 +191,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().on_response_complete()
 
 
-def build_server(config: CollectorConfig) -> uvicorn.Server:
+def build_server(config: CollectorConfig, services: Sequence[Service] = ()) -> uvicorn.Server:
     protocol = type(
         "ConfiguredHttpToolsProtocol",
         (GuardedHttpToolsProtocol,),
@@ -207,7 +208,7 @@ def build_server(config: CollectorConfig) -> uvicorn.Server:
         else {}
     )
     uvicorn_config = uvicorn.Config(
-        create_app(config, open_sink(config)),
+        create_app(config, open_sink(config), services),
         host=config.host,
         port=config.port,
         http=protocol,
@@ -223,11 +224,11 @@ def build_server(config: CollectorConfig) -> uvicorn.Server:
     return uvicorn.Server(uvicorn_config)
 
 
-def serve(config: CollectorConfig) -> None:
+def serve(config: CollectorConfig, services: Sequence[Service] = ()) -> None:
     log.info(
         "collector listening", extra={"host": config.host, "port": config.port, "db": config.db}
     )
-    server = build_server(config)
+    server = build_server(config, services)
     # Every request allocates a few hundred containers, so collections run often; frozen, the
     # long-lived objects of the imported libraries are no longer walked by each full one.
     gc.freeze()

@@ -1,5 +1,6 @@
-"""`reelscope-report --evaluate POLICY`: a candidate policy's take rate estimated from logged
-explored traffic (IPS, SNIPS, DR; `estimators.py`), printed with 95 % intervals.
+"""`reelscope-report --evaluate POLICY` (`telemetry.host.report_cli`): a candidate policy's
+take rate estimated from logged explored traffic (IPS, SNIPS, DR; `estimators.py`), printed
+with 95 % intervals.
 
 Policies: `rerank` (the rule rows' explored window re-ordered by `--model`'s scores, what the
 `rerank` variant serves) and `popularity` (the same, by the model's cold-start popularity).
@@ -14,9 +15,10 @@ import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
-from telemetry.recommend.estimators import Estimate, Evaluation, Ranker, evaluate
-from telemetry.recommend.logged import LoggedFeed, read_logs
+from telemetry.recommend.estimators import Evaluation, Ranker, evaluate
 from telemetry.recommend.model import load_model
+from telemetry.report.estimates import Estimate
+from telemetry.report.logged import LoggedFeed, read_logs
 
 POLICIES = ("rerank", "popularity")
 

@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Final
 
-from telemetry.recommend.logged import Cell, LoggedFeed
+from telemetry.report.logged import Cell, LoggedFeed
 
 # A cell needs this many explored impressions to get its own estimate.
 MIN_IMPRESSIONS: Final = 30

@@ -29,7 +29,7 @@ from telemetry.recommend.experiment import (
     ExperimentConfigError,
     load_experiment_config,
 )
-from telemetry.recommend.logged import device_history
+from telemetry.recommend.history import device_history
 from telemetry.recommend.policy import ServedFeed, serve
 
 if TYPE_CHECKING:

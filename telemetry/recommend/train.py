@@ -23,8 +23,8 @@ from typing import Any, Final
 import numpy as np
 
 from telemetry.recommend.examination import estimate_examination, examination_at
-from telemetry.recommend.logged import Logs, read_logs
 from telemetry.recommend.model import Model, save_model
+from telemetry.report.logged import Logs, read_logs
 
 log = logging.getLogger("reelscope.recommend.train")
 

@@ -4,11 +4,11 @@ terminal tables (default), JSON (`--json`) or a self-contained HTML file with ch
     reelscope-report [--store sqlite:///path | --db PATH] [--since ISO] [--until ISO]
                      [--app-version V] [--os NAME] [--title VIDEO_ID]
                      [--json] [--html FILE] [--sessions N] [--jobs N]
-    reelscope-report --evaluate rerank|popularity --model FILE [--variant NAME]...
-                     [--explore-depth N]
 
-A store that is missing, corrupt or not a collector store is a one-line error (exit status 2),
-never a traceback. Runs on the main thread.
+The command installed as `reelscope-report` is this one with the recommender's counterfactual
+evaluation added (`telemetry.host.report_cli`, `--evaluate`). A store that is missing, corrupt
+or not a collector store is a one-line error (exit status 2), never a traceback. Runs on the
+main thread.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from telemetry.contracts.stored import (
     DEFAULT_STORE_URL,
     STORE_URL_ENV,
     StoreError,
-    open_report_store,
     store_url,
 )
 from telemetry.report.compute import compute_report
@@ -46,7 +45,7 @@ def parse_time(text: str) -> int:
     return round(moment.timestamp() * 1000)
 
 
-def _parser() -> argparse.ArgumentParser:
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="reelscope-report", description=__doc__.split("\n")[0])
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--store", help="storage URL (default: the collector's, sqlite:///...)")
@@ -62,55 +61,19 @@ def _parser() -> argparse.ArgumentParser:
         "--sessions", type=int, default=20, help="play sessions listed in tables (default 20)"
     )
     parser.add_argument("--jobs", type=int, help="worker processes (default: by store size)")
-    parser.add_argument(
-        "--evaluate",
-        choices=("rerank", "popularity"),
-        help="estimate a candidate policy's take rate from logged explored feeds",
-    )
-    parser.add_argument("--model", type=Path, help="model file for --evaluate")
-    parser.add_argument(
-        "--variant", action="append", default=[], help="with --evaluate: only these variants' feeds"
-    )
-    parser.add_argument("--explore-depth", type=int, default=8, help="with --evaluate")
     return parser
 
 
-def _evaluate(args: argparse.Namespace, url: str) -> int:
-    from telemetry.recommend.evaluate import evaluate_store, render_evaluation
-    from telemetry.recommend.model import ModelError
-
-    if args.model is None:
-        print("reelscope-report: --evaluate needs --model FILE", file=sys.stderr)
-        return 2
-    try:
-        connection = open_report_store(url)
-    except StoreError as exc:
-        print(f"reelscope-report: {exc}", file=sys.stderr)
-        return 2
-    try:
-        result = evaluate_store(
-            connection, args.evaluate, args.model, depth=args.explore_depth, variants=args.variant
-        )
-    except ModelError as exc:
-        print(f"reelscope-report: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        connection.close()
-    if args.json:
-        sys.stdout.buffer.write(orjson.dumps(result, option=orjson.OPT_INDENT_2) + b"\n")
-    else:
-        sys.stdout.write(render_evaluation(result))
-    return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+def report_url(args: argparse.Namespace) -> str:
+    """The store the arguments name: --db, --store, $REELSCOPE_COLLECTOR_DB or the default."""
     if args.db is not None:
-        url = store_url(args.db)
-    else:
-        url = args.store or os.environ.get(STORE_URL_ENV, DEFAULT_STORE_URL)
-    if args.evaluate is not None:
-        return _evaluate(args, url)
+        return store_url(args.db)
+    return str(args.store or os.environ.get(STORE_URL_ENV, DEFAULT_STORE_URL))
+
+
+def run(args: argparse.Namespace) -> int:
+    """The report for parsed arguments: printed, written, or a one-line error (exit 2)."""
+    url = report_url(args)
     filters = Filters(
         since=args.since,
         until=args.until,
@@ -134,6 +97,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif args.html is None:
         sys.stdout.write(render_text(report, sessions=args.sessions))
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run(parser().parse_args(argv))
 
 
 if __name__ == "__main__":

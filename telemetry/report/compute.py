@@ -18,10 +18,10 @@ from typing import Final
 from urllib.parse import urlsplit
 
 from telemetry.contracts.stored import open_report_store
-from telemetry.recommend.logged import read_logs
 from telemetry.report.experiments import build_experiments
 from telemetry.report.features import read_features
 from telemetry.report.fold import Fold, Partial
+from telemetry.report.logged import read_logs
 from telemetry.report.metrics import Report, build_report
 from telemetry.report.queries import (
     EventStream,

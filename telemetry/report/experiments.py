@@ -5,7 +5,7 @@ verdict ("treatment +12.3 % plays per feed, 95 % CI [+6.1 %, +18.9 %]").
 
 Devices are the randomised units (the assignment hashes the device id), so every interval is
 clustered by device: a ratio Σ_device x / Σ_device y with a delta-method standard error
-(`telemetry.recommend.estimators`). Plays are the play sessions attributed to an impression of
+(`telemetry.report.estimates`). Plays are the play sessions attributed to an impression of
 the variant's feeds (the report's attribution rule) that reached a first frame; watch time and
 completion are theirs, as the QoE section computes them.
 
@@ -19,9 +19,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Final
 
-from telemetry.recommend.estimators import Estimate, Lift, ratio_estimate, relative_lift
-from telemetry.recommend.logged import LoggedFeed
+from telemetry.report.estimates import Estimate, Lift, ratio_estimate, relative_lift
 from telemetry.report.figures import Distribution
+from telemetry.report.logged import LoggedFeed
 from telemetry.report.queries import Filters
 from telemetry.report.sessions import SessionFigures
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeAlias
 
-from telemetry.recommend.estimators import Estimate, Lift
+from telemetry.report.estimates import Estimate, Lift
 from telemetry.report.experiments import signed_percent
 from telemetry.report.features import NOT_AVAILABLE, Features
 from telemetry.report.figures import Distribution, Rate, percentile

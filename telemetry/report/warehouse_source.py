@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, Final
 
+from telemetry.contracts.clickhouse import Warehouse
 from telemetry.contracts.stored import StoreError
 from telemetry.report.features import FEATURE_EVENTS, count_features
 from telemetry.report.fold import Fold, Partial
@@ -26,7 +27,6 @@ from telemetry.report.queries import (
     parse_context,
     shard_bounds,
 )
-from telemetry.warehouse.warehouse import Warehouse
 
 # Events per shard read at once: bounds the memory a shard's result takes.
 SHARD_EVENTS: Final = 500_000

@@ -22,9 +22,9 @@ from typing import Any
 import orjson
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
+from telemetry.contracts.clickhouse import Warehouse
 from telemetry.contracts.kafka_records import MalformedRecordError, decode
 from telemetry.contracts.kafka_url import KafkaTarget
-from telemetry.warehouse.warehouse import Warehouse
 
 log = logging.getLogger("reelscope.loader")
 

@@ -46,9 +46,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not arguments.kafka or not arguments.warehouse:
         print("reelscope-loader: --kafka and --warehouse are required", file=sys.stderr)
         return 2
+    from telemetry.contracts.clickhouse import Warehouse
     from telemetry.contracts.kafka_url import parse_kafka_url
     from telemetry.warehouse.loader import Loader, LoaderSettings
-    from telemetry.warehouse.warehouse import Warehouse, apply_schema
+    from telemetry.warehouse.schema import apply_schema
 
     try:
         target = parse_kafka_url(arguments.kafka)

@@ -35,6 +35,7 @@ from telemetry.collector.keys import KeyFile
 from telemetry.collector.server import build_server
 from telemetry.contracts.device_proof import DEVICE_SECRET_HEADER
 from telemetry.contracts.stored import open_store_readonly
+from telemetry.host.services import host_services
 from tests.telemetry.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
@@ -160,7 +161,8 @@ def thread_collector(directory: Path, **settings: Any) -> Iterator[Running]:
     keys = make_keys(directory) if "keys" not in settings else Path(settings["keys"])
     db = directory / "events.db"
     overrides = {"port": free_port(), "db": f"sqlite:///{db}", "keys": str(keys), **settings}
-    server = build_server(load_config(environ={}, overrides=overrides))
+    config = load_config(environ={}, overrides=overrides)
+    server = build_server(config, host_services(config))
     thread = threading.Thread(target=server.run, name="test-collector", daemon=True)
     thread.start()
     wait_until(lambda: server.started or not thread.is_alive(), what="collector start")
@@ -199,7 +201,7 @@ def child_collector(
     env["PYTHONPATH"] = str(REPO)
     log = directory / "collector.log"
     command = [
-        *(prefix or []), sys.executable, "-m", "telemetry.collector.cli", "serve",
+        *(prefix or []), sys.executable, "-m", "telemetry.host.cli", "serve",
         "--port", str(port), "--db", f"sqlite:///{db}", "--keys", str(keys),
     ]  # fmt: skip
     with log.open("wb") as sink:

@@ -119,7 +119,7 @@ def test_lookup_compares_every_key_whatever_matches(
 
 def _cli(*arguments: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "telemetry.collector.cli", *arguments],
+        [sys.executable, "-m", "telemetry.host.cli", *arguments],
         cwd=REPO,
         capture_output=True,
         text=True,

@@ -273,7 +273,7 @@ def _serve(tmp_path: Path, db: Path, keys: Path) -> subprocess.CompletedProcess[
         [
             sys.executable,
             "-m",
-            "telemetry.collector.cli",
+            "telemetry.host.cli",
             "serve",
             "--port",
             "0",

@@ -55,7 +55,7 @@ def test_the_collector_serves_https_with_its_certificate(tmp_path: Path) -> None
     env |= {"PYTHONPATH": str(REPO), ENV_PREFIX + "SSL_CERTFILE": str(cert)}
     env[ENV_PREFIX + "SSL_KEYFILE"] = str(key)
     command = [
-        sys.executable, "-m", "telemetry.collector.cli", "serve", "--port", str(port),
+        sys.executable, "-m", "telemetry.host.cli", "serve", "--port", str(port),
         "--db", f"sqlite:///{tmp_path / 'events.db'}", "--keys", str(make_keys(tmp_path)),
     ]  # fmt: skip
     # A child process (the real CLI, configured by environment), stopped with SIGKILL: a TLS

@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from telemetry.collector.app import create_app
 from telemetry.collector.config import load_config
-from telemetry.collector.sinks import open_sink
+from telemetry.host.feed_route import FeedRoute
 from telemetry.recommend.schedule import TrainingSchedule, collector_schedule, trainer_command
 from tests.collector.harness import make_keys, thread_collector
 from tests.recommend.population import Population
@@ -107,9 +106,7 @@ def test_the_collector_schedules_training_only_when_asked(tmp_path: Path) -> Non
                 "train_every_s": every,
             },
         )
-        app = create_app(config, open_sink(config))
-        collector = app.app.state.collector  # type: ignore[attr-defined]
-        assert (collector.training is not None) is wanted
+        assert (FeedRoute(config).training is not None) is wanted
     no_model = load_config(environ={}, overrides={"db": db, "train_every_s": 60})
     assert collector_schedule(no_model.train_every_s, None, db) is None
     with pytest.raises(ValueError, match="positive"):

@@ -25,13 +25,13 @@ from pathlib import Path
 import pytest
 
 from telemetry.contracts.stored import open_report_store
+from telemetry.host import report_cli
 from telemetry.recommend import train_cli
 from telemetry.recommend.estimators import Evaluation, evaluate
-from telemetry.recommend.logged import Logs, read_logs
 from telemetry.recommend.model import Model, load_model
 from telemetry.recommend.train import TrainOptions, train_store
-from telemetry.report import cli as report_cli
 from telemetry.report.compute import compute_report
+from telemetry.report.logged import Logs, read_logs
 from telemetry.report.metrics import Report
 from telemetry.report.queries import Filters
 from tests.collector.harness import thread_collector

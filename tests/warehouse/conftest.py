@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from telemetry.warehouse.warehouse import Warehouse, apply_schema
+from telemetry.contracts.clickhouse import Warehouse
+from telemetry.warehouse.schema import apply_schema
 
 from .broker import Broker, running_broker
 

@@ -11,7 +11,8 @@ import os
 import signal
 import sys
 
-from telemetry.warehouse.warehouse import Warehouse, apply_schema
+from telemetry.contracts.clickhouse import Warehouse
+from telemetry.warehouse.schema import apply_schema
 from tests.warehouse.pipeline import make_loader
 
 

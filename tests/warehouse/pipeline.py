@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
+from telemetry.contracts.clickhouse import Warehouse
 from telemetry.contracts.kafka_url import parse_kafka_url
 from telemetry.warehouse.loader import Loader, LoaderSettings
-from telemetry.warehouse.warehouse import Warehouse
 
 # Tansu completes a group join in a few seconds with this, ~23 s with librdkafka's default.
 SESSION_TIMEOUT_MS = 3000

@@ -13,9 +13,9 @@ import pytest
 from telemetry.collector.config import load_config
 from telemetry.collector.kafka_sink import KafkaSink
 from telemetry.collector.sinks import open_sink
+from telemetry.contracts.clickhouse import Warehouse
 from telemetry.contracts.device_proof import device_id_for, new_device_secret
 from telemetry.contracts.kafka_url import parse_kafka_url
-from telemetry.warehouse.warehouse import Warehouse
 from tests.collector.harness import (
     batch,
     event,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from confluent_kafka import Producer
 
-from telemetry.warehouse.warehouse import Warehouse
+from telemetry.contracts.clickhouse import Warehouse
 from tests.collector.harness import REPO, batch, event, thread_collector
 
 from .broker import Broker

@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
+from telemetry.contracts.clickhouse import Warehouse
 from telemetry.contracts.stored import StoreError, store_url
 from telemetry.report.compute import compute_report
 from telemetry.report.metrics import Report
 from telemetry.report.queries import Filters
-from telemetry.warehouse.warehouse import Warehouse
 from tests.collector.harness import OTHER_KEY, Running, batch, thread_collector
 from tests.report.feature_data import feature_launch
 from tests.report.known_data import DAY1, HOUR, Launch, launch_1, launch_2, launch_3

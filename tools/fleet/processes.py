@@ -64,7 +64,7 @@ class CollectorProcess:
     def start(self, timeout: float = 30.0) -> None:
         """Start a collector and return once it answers /healthz."""
         command = [
-            sys.executable, "-m", "telemetry.collector.cli", "serve",
+            sys.executable, "-m", "telemetry.host.cli", "serve",
             "--host", "127.0.0.1", "--port", str(self.port),
             "--db", f"sqlite:///{self.db}", "--keys", str(self._keys),
             "--log-level", "WARNING",

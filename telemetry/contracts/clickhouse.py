@@ -1,9 +1,11 @@
-"""The ClickHouse the loader writes and the report reads: one clickhouse-connect client.
+"""The ClickHouse store the loader writes and the report reads: one clickhouse-connect client.
+A contract like the SQLite store's (`stored.py`): every product that touches the warehouse
+reaches it through this connection; the tables are `telemetry/warehouse/clickhouse.sql`.
 
 `Warehouse(url)` takes `clickhouse://user:password@host:8123/database` (a server over HTTP;
 `clickhouses://` or `?secure=true` for TLS) or `chdb:///path`, the same engine embedded in this
 process (clickhouse-connect's own chdb backend), which the tests and single-machine trials use.
-Both go through the same client API with the same DDL (`clickhouse.sql`) and the same SQL text:
+Both go through the same client API with the same DDL and the same SQL text:
 inserts are JSONEachRow, reads JSONCompactEachRow, parameters ClickHouse's `{name:Type}`.
 
 One warehouse per thread. chdb allows one open data directory per process, and it returns a
@@ -14,7 +16,6 @@ shards.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -60,19 +61,6 @@ class Warehouse:
 
     def close(self) -> None:
         self._client.close()
-
-
-def statements(script: str) -> list[str]:
-    """The statements of a SQL script: `--` comments dropped, split on `;`."""
-    code = "\n".join(line.split("--", 1)[0] for line in script.splitlines())
-    return [statement.strip() for statement in code.split(";") if statement.strip()]
-
-
-def apply_schema(warehouse: Warehouse) -> None:
-    """Create the tables if they are missing (every statement is IF NOT EXISTS)."""
-    script = resources.files(__package__).joinpath("clickhouse.sql").read_text()
-    for statement in statements(script):
-        warehouse.command(statement)
 
 
 def decode_lines(chunks: Iterable[bytes]) -> Iterator[list[Any]]:

@@ -1,4 +1,5 @@
-"""`reelscope-collector`: serve the API, or manage write keys. Runs on the main thread.
+"""`reelscope-collector`: run the collector host (ingestion, the feed, scheduled training), or
+manage write keys. Runs on the main thread.
 
     reelscope-collector [--config FILE] serve [--host H] [--port P] [--db URL] [--keys PATH]
                         [--train-every SECONDS]
@@ -97,10 +98,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from telemetry.collector.accesslog import configure_logging
     from telemetry.collector.server import serve
     from telemetry.collector.sqlite_sink import SchemaTooNewError
+    from telemetry.host.services import host_services
 
     configure_logging(config.log_level, config.log_json)
     try:
-        serve(config)
+        serve(config, host_services(config))
     except (OSError, ValueError, SchemaTooNewError) as exc:
         print(f"reelscope-collector: {exc}", file=sys.stderr)
         return 2
