@@ -93,6 +93,17 @@ class OutboxFile:
                     _log.error("could not count the events lost with the old outbox: %s", exc)
             return outbox
 
+    def hold_writes(self, timeout: float) -> bool:
+        """Wait for this process's write transaction in progress, if any, and keep new ones
+        from starting until `release_writes()`. Around `os.fork()`: a fork inside a transaction
+        copies SQLite's lock state into the child, owned there by a connection no thread will
+        ever finish, and the child's writer would wait on it for good. False on timeout (a disk
+        that stuck a transaction): then nothing is held."""
+        return self._write_lock.acquire(timeout=timeout)
+
+    def release_writes(self) -> None:
+        self._write_lock.release()
+
     def fresh(self, outbox: Outbox) -> Outbox:
         """`outbox` itself, or a new connection if the file was replaced since it was opened."""
         if outbox.generation == self._generation:
@@ -160,17 +171,19 @@ class OutboxFile:
 
     def _open(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=5.0, isolation_level=None)
-        try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            check = conn.execute("PRAGMA quick_check").fetchall()
-            if check != [("ok",)]:
-                raise UnusableOutboxError(f"integrity check failed: {check[:3]}")
-            migrate(conn)
-        except BaseException:
-            conn.close()
-            raise
+        # Its reads and migrations are transactions too: none may be under way at a fork.
+        with self._write_lock:
+            conn = sqlite3.connect(self.path, timeout=5.0, isolation_level=None)
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                check = conn.execute("PRAGMA quick_check").fetchall()
+                if check != [("ok",)]:
+                    raise UnusableOutboxError(f"integrity check failed: {check[:3]}")
+                migrate(conn)
+            except BaseException:
+                conn.close()
+                raise
         return conn
 
     def _move_aside(self, exc: BaseException, delivered: int = 0) -> None:

@@ -493,6 +493,49 @@ def test_forked_child_restarts_the_writer_with_a_fresh_session(
     assert max(collector.copies.values()) == 1
 
 
+def test_forks_in_the_middle_of_commits_and_sends_lose_no_event_of_the_child(
+    make_client: MakeClient, collector: ScriptedCollector
+) -> None:
+    # A fork while one of the parent's threads is inside an outbox transaction copies SQLite's
+    # per-process lock state into the child, where it belongs to a connection no thread will
+    # ever finish: the child's writer then waits on a lock nobody holds and its events are lost.
+    # Forks here land at random moments of a parent committing and sending all the time.
+    client = make_client(flush_interval=60.0)
+    stop = threading.Event()
+
+    def commit_and_send() -> None:
+        while not stop.is_set():
+            client.track("pause", VALID["pause"])
+            client.flush(5.0)
+
+    busy = threading.Thread(target=commit_and_send, name="busy-parent")
+    busy.start()
+    children: list[str] = []
+    try:
+        for _ in range(25):
+            read, write = os.pipe()
+            pid = os.fork()
+            if pid == 0:
+                code = 1
+                try:
+                    event_id = client.track("ended", VALID["ended"])
+                    client.close(timeout=3.0)
+                    os.write(write, event_id.encode())
+                    code = 0
+                finally:
+                    os._exit(code)
+            os.close(write)
+            _, status = os.waitpid(pid, 0)
+            children.append(os.read(read, 100).decode())
+            os.close(read)
+            assert os.waitstatus_to_exitcode(status) == 0
+    finally:
+        stop.set()
+        busy.join()
+    assert client.flush(20.0)
+    assert [event for event in children if event not in collector.stored] == []
+
+
 def test_commit_listeners_get_the_ids_once_they_are_in_the_outbox(
     make_client: MakeClient, collector: ScriptedCollector
 ) -> None:
