@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import math
 import os
 import threading
 from collections import OrderedDict
@@ -30,7 +31,7 @@ log = logging.getLogger("reelscope.player.thumbnails")
 
 MAX_STEP_MS: Final = 10_000  # a long film: a picture every 10 s, as Jellyfin's trickplay does
 MIN_STEP_MS: Final = 1_000
-PICTURES_PER_TITLE: Final = 100  # shorter titles get finer steps, down to MIN_STEP_MS
+PICTURES_PER_TITLE: Final = 100  # titles under ~17 min get finer steps, down to MIN_STEP_MS
 END_MARGIN_MS: Final = 1_000  # the thumbnailer plays on from its target: not past the end
 MEMORY_ITEMS: Final = 128  # ~10 KB each at 160 px
 DISK_BYTES: Final = 32 * 1024 * 1024
@@ -64,9 +65,9 @@ def file_identity(path: Path) -> str:
 
 
 def preview_step_ms(duration_ms: int) -> int:
-    """The bucket width for a title this long: about PICTURES_PER_TITLE pictures, in whole
+    """The bucket width for a title this long: at most PICTURES_PER_TITLE pictures, in whole
     seconds from MIN_STEP_MS to MAX_STEP_MS."""
-    step = round(max(0, duration_ms) / PICTURES_PER_TITLE / 1000) * 1000
+    step = math.ceil(max(0, duration_ms) / PICTURES_PER_TITLE / 1000) * 1000
     return min(MAX_STEP_MS, max(MIN_STEP_MS, step))
 
 

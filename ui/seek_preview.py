@@ -260,9 +260,13 @@ class SeekPreview(QObject):
         # What was wanted meanwhile may be of a title opened since: it is what to make next.
         wanted, self._wanted = self._wanted, None
         current = self._title
-        if wanted is not None and current is not None and wanted.identity == current.identity:
-            if wanted != self.shown:
-                self._request(wanted)
+        if (
+            wanted is not None
+            and current is not None
+            and wanted.identity == current.identity
+            and wanted != self.shown
+        ):
+            self._request(wanted)
 
     @staticmethod
     def _on_title_released(result: object) -> None:

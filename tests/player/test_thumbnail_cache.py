@@ -17,6 +17,7 @@ from player.thumbnail_cache import (
 
 def test_buckets_give_about_a_hundred_pictures_a_title_from_one_to_ten_seconds_apart() -> None:
     assert preview_step_ms(15_000) == 1_000
+    assert preview_step_ms(149_113) == 2_000
     assert preview_step_ms(150_000) == 2_000
     assert preview_step_ms(2 * 3600_000) == 10_000
     assert preview_bucket_ms(40_700, 150_000) == preview_bucket_ms(41_900, 150_000) == 40_000
