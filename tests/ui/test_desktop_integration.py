@@ -119,12 +119,16 @@ def test_mpris_shows_what_plays_and_obeys_the_desktop(
     for method in ("Raise", "Quit", "Play", "Pause", "PlayPause", "Stop", "Next", "Previous"):
         assert f'<method name="{method}">' in methods, methods
 
-    window.play(FEATURE_CLIP)
-    engine = window.player.engine
-    qtbot.waitUntil(
-        lambda: engine.state is PlaybackState.PLAYING and len(window.watch.chapters) == 4,
-        timeout=TIMEOUT_MS,
-    )
+    with _watching(bus_address, "member='PropertiesChanged'") as announced:
+        window.play(FEATURE_CLIP)
+        engine = window.player.engine
+        qtbot.waitUntil(
+            lambda: engine.state is PlaybackState.PLAYING and len(window.watch.chapters) == 4,
+            timeout=TIMEOUT_MS,
+        )
+        # The desktop is told the new Metadata, its length an int64 too.
+        length = f"int64 {engine.duration_ms * 1000}"
+        qtbot.waitUntil(lambda: length in "".join(announced), timeout=TIMEOUT_MS)
     everything = _mpris(
         qtbot, bus_address, service, "org.freedesktop.DBus.Properties.GetAll",
         "string:org.mpris.MediaPlayer2.Player",
