@@ -150,6 +150,13 @@ class ThumbnailCache:
             return
         self.trim(keep=key)
 
+    def forget(self, key: ThumbnailKey) -> None:
+        """Drop a picture found damaged, from memory and disk."""
+        with self._lock:
+            self._memory.pop(key, None)
+        with contextlib.suppress(OSError):
+            (self.directory / key.file_name).unlink()
+
     def disk_usage(self) -> int:
         return sum(size for _path, size, _mtime in self._pictures())
 

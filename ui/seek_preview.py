@@ -70,21 +70,26 @@ class PreviewTitle:
     ) -> QImage:
         """On the pool thread: the picture from the cache, else made (and cached)."""
         data = cache.load(key)
-        if data is None:
-            if self.released:
-                raise RuntimeError("the title was closed before its picture was made")
-            if self._thumbnailer is None:
-                self._thumbnailer = factory(self.source)
-                self.thumbnailers_made += 1
-            made = cache.scratch_path(key)
-            if not self._thumbnailer.thumbnail(key.bucket_ms, made, PICTURE_WIDTH):
-                made.unlink(missing_ok=True)
-                raise RuntimeError(f"no picture at {key.bucket_ms} ms")
-            data = cache.store_file(key, made)
-        image = QImage.fromData(data)
+        image = QImage() if data is None else QImage.fromData(data)
         if image.isNull():
-            raise RuntimeError(f"an unreadable picture at {key.bucket_ms} ms")
+            if data is not None:
+                cache.forget(key)  # damaged in the cache: made anew
+            image = QImage.fromData(self._make(key, cache, factory))
+            if image.isNull():
+                raise RuntimeError(f"an unreadable picture at {key.bucket_ms} ms")
         return image
+
+    def _make(self, key: ThumbnailKey, cache: ThumbnailCache, factory: ThumbnailerFactory) -> bytes:
+        if self.released:
+            raise RuntimeError("the title was closed before its picture was made")
+        if self._thumbnailer is None:
+            self._thumbnailer = factory(self.source)
+            self.thumbnailers_made += 1
+        made = cache.scratch_path(key)
+        if not self._thumbnailer.thumbnail(key.bucket_ms, made, PICTURE_WIDTH):
+            made.unlink(missing_ok=True)
+            raise RuntimeError(f"no picture at {key.bucket_ms} ms")
+        return cache.store_file(key, made)
 
     def release(self) -> None:
         """On the pool thread, after every picture asked for before it."""

@@ -77,6 +77,15 @@ def test_the_folder_stays_within_its_bytes_dropping_the_least_recently_used(
     }
 
 
+def test_a_damaged_picture_is_forgotten_from_memory_and_disk(tmp_path: Path) -> None:
+    cache = ThumbnailCache(tmp_path / "thumbs")
+    key = ThumbnailKey("id", 0)
+    cache.store(key, b"not a png")
+    cache.forget(key)
+    assert cache.load(key) is None
+    assert not list(cache.directory.iterdir())
+
+
 def test_an_unwritable_folder_still_serves_from_memory(tmp_path: Path) -> None:
     blocked = tmp_path / "file-not-folder"
     blocked.write_text("")

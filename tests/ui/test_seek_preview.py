@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
-from PySide6.QtGui import QImage, QMouseEvent
+from PySide6.QtGui import QCursor, QImage, QMouseEvent
 from PySide6.QtWidgets import QApplication, QWidget
 from pytestqt.qtbot import QtBot
 
@@ -142,6 +142,14 @@ def test_hovering_shows_the_picture_and_time_there_and_nearby_hovers_hit_the_cac
     assert preview.shown == key
     assert popup.time_label.text() == format_ms(nearby)
 
+    # A damaged picture in the disk cache is made anew.
+    damaged = ThumbnailKey(key.identity, 100_000)
+    (preview.cache.directory / damaged.file_name).write_bytes(b"not a picture")
+    _hover(slider, 100_200)
+    qtbot.waitUntil(lambda: preview.shown == damaged, timeout=TIMEOUT_MS)
+    assert (preview.cache.directory / damaged.file_name).read_bytes()[:4] == b"\x89PNG"
+
+    QCursor.setPos(slider.mapToGlobal(QPoint(slider.width() // 2, -200)))  # off the bar
     QApplication.sendEvent(slider, QEvent(QEvent.Type.Leave))
     assert not popup.isVisible()
 
