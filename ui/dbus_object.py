@@ -15,6 +15,7 @@ notifier fires there; nothing else runs on another thread).
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -42,6 +43,18 @@ Reply = tuple[str, tuple[Any, ...]]  # signature, body
 Handler = Callable[[str, str, tuple[Any, ...]], Reply]  # interface, member, body
 
 
+def session_bus_address() -> str | None:
+    """The session bus's address: the environment's, else the systemd user bus socket (as
+    libdbus finds it); None without either, so that no bus gets started."""
+    address = os.environ.get("DBUS_SESSION_BUS_ADDRESS")
+    if address:
+        return address
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime and os.path.exists(os.path.join(runtime, "bus")):
+        return f"unix:path={os.path.join(runtime, 'bus')}"
+    return None
+
+
 class DBusError(Exception):
     """Answered to the caller as a D-Bus error named `name`."""
 
@@ -61,10 +74,14 @@ class BusObject(QObject):
         self._handler = handler
         self._connection: DBusConnection | None = None
         self._notifier: QSocketNotifier | None = None
+        address = address or session_bus_address()
+        if address is None:
+            log.info("no D-Bus session bus: no MPRIS media controls")
+            return
         try:
-            self._connection = open_dbus_connection(bus=address or "SESSION")
-        except (OSError, ValueError, KeyError) as exc:  # no bus, a refused or odd address
-            log.info("no D-Bus session bus (%s): no MPRIS media controls", exc)
+            self._connection = open_dbus_connection(bus=address)
+        except (OSError, ValueError, RuntimeError) as exc:  # refused, an odd address or transport
+            log.info("no D-Bus session bus at %s (%s): no MPRIS media controls", address, exc)
             return
         self._notifier = QSocketNotifier(
             self._connection.sock.fileno(), QSocketNotifier.Type.Read, self

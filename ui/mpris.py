@@ -26,7 +26,7 @@ from PySide6.QtDBus import (
 from player.engine import EngineEvent, EngineEventKind, PlaybackState
 from player.paths import APP_ID
 from player.sources import display_name, is_url
-from ui.dbus_object import BusObject, DBusError, Reply
+from ui.dbus_object import BusObject, DBusError, Reply, session_bus_address
 from ui.main_window import MainWindow
 
 log = logging.getLogger("reelscope.ui.mpris")
@@ -62,10 +62,7 @@ _RELEASING_EVENTS: Final = frozenset(
 
 def session_bus_available() -> bool:
     """Whether a session bus is there to talk to, without making libdbus start one."""
-    runtime = os.environ.get("XDG_RUNTIME_DIR")
-    return bool(os.environ.get("DBUS_SESSION_BUS_ADDRESS")) or bool(
-        runtime and os.path.exists(os.path.join(runtime, "bus"))
-    )
+    return session_bus_address() is not None
 
 
 class _OnSessionBus(QObject):
