@@ -17,6 +17,7 @@ QUICK = (
     ("telemetry_client", []),
     ("collector", []),
     ("home_screen", []),
+    ("seek_preview", []),
     ("report", ["--events", "1000000"]),
     ("recommend", ["--events", "1000000"]),
 )

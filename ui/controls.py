@@ -6,8 +6,17 @@ driven by `show_*` methods from `ui.player_view`. GUI thread only.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSignalBlocker, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QIcon, QMouseEvent, QPainter, QPaintEvent, QPen
+from PySide6.QtCore import QEvent, QSignalBlocker, QSize, Qt, Signal
+from PySide6.QtGui import (
+    QColor,
+    QCursor,
+    QHideEvent,
+    QIcon,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QPen,
+)
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -37,16 +46,20 @@ class SeekSlider(QSlider):
 
     While the button is down, `preview_changed` reports the position under the pointer so the
     time label can follow; only the release asks for the seek, so a click or a drag is one seek.
+    With the button up, `hovered` reports it (for the preview picture) until `hover_ended`.
     """
 
     seek_requested = Signal(int)
     preview_changed = Signal(int)
+    hovered = Signal(int)
+    hover_ended = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(Qt.Orientation.Horizontal, parent)
         self._marks: tuple[int, ...] = ()
         self.setRange(0, 0)
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.setMouseTracking(True)
 
     def _value_at(self, x: float) -> int:
         option = QStyleOptionSlider()
@@ -78,7 +91,21 @@ class SeekSlider(QSlider):
             self.preview_changed.emit(value)
             event.accept()
             return
+        if self.maximum() > 0:
+            self.hovered.emit(self._value_at(event.position().x()))
         super().mouseMoveEvent(event)
+
+    def leaveEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt override
+        # Showing the preview window above sends a leave (and an enter) under X11 with the
+        # pointer still here: only a pointer that has gone ends the hover.
+        if not self.rect().contains(self.mapFromGlobal(QCursor.pos())):
+            self.hover_ended.emit()
+        super().leaveEvent(event)
+
+    def hideEvent(self, event: QHideEvent) -> None:  # noqa: N802 - Qt override
+        # Hidden under the pointer (the controls hide in fullscreen): no leave event comes.
+        self.hover_ended.emit()
+        super().hideEvent(event)
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
         if self.isSliderDown() and event.button() == Qt.MouseButton.LeftButton:

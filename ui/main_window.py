@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 from player.paths import config_dir, state_dir
 from player.recents import RecentSources
 from player.sources import display_name, is_url
+from player.thumbnail_cache import ThumbnailCache
 from player.track_memory import TrackMemory
 from ui.player_view import EngineFactory, PlayerView
 from ui.watch_controls import WatchControls, is_subtitle_file
@@ -53,6 +54,7 @@ class MainWindow(QMainWindow):
         *,
         recents: RecentSources | None = None,
         track_memory: TrackMemory | None = None,
+        thumbnails: ThumbnailCache | None = None,
     ) -> None:
         super().__init__()
         self.setWindowTitle("Reelscope")
@@ -60,7 +62,7 @@ class MainWindow(QMainWindow):
         self.resize(1100, 700)
         self.recents = recents or RecentSources(config_dir() / "recent.json")
         self.home = home
-        self.player = PlayerView(engine_factory)
+        self.player = PlayerView(engine_factory, thumbnails=thumbnails)
         self.player.fullscreen_requested.connect(self.toggle_fullscreen)
         self.player.back_requested.connect(self.show_home)
         self.player.status_message.connect(self._on_player_status_message)

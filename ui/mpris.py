@@ -3,8 +3,10 @@ the title, its length and position, and can play, pause, seek and skip chapters)
 screen saver held off while a video plays (org.freedesktop.ScreenSaver).
 
 Owns the D-Bus objects only; every command goes to `ui.player_view.PlayerView` and
-`ui.watch_controls.WatchControls` as a key or menu would. QtDBus delivers calls on the GUI
-thread (the connection's objects live there); GUI thread only.
+`ui.watch_controls.WatchControls` as a key or menu would. MPRIS is served by
+`ui.dbus_object.BusObject` (jeepney), which types every value as the spec does (int64 lengths and
+positions); the screen saver is asked through QtDBus. Both deliver on the GUI thread; GUI thread
+only.
 """
 
 from __future__ import annotations
@@ -13,19 +15,18 @@ import logging
 import os
 from typing import Final
 
-from PySide6.QtCore import Q_ARG, ClassInfo, Property, QMetaObject, QObject, Qt, Signal, Slot
+from PySide6.QtCore import Q_ARG, QMetaObject, QObject, Qt, Signal
 from PySide6.QtDBus import (
-    QDBusAbstractAdaptor,
     QDBusConnection,
     QDBusInterface,
     QDBusMessage,
-    QDBusObjectPath,
     QDBusPendingCallWatcher,
 )
 
 from player.engine import EngineEvent, EngineEventKind, PlaybackState
 from player.paths import APP_ID
 from player.sources import display_name, is_url
+from ui.dbus_object import BusObject, DBusError, Reply, session_bus_address
 from ui.main_window import MainWindow
 
 log = logging.getLogger("reelscope.ui.mpris")
@@ -61,107 +62,7 @@ _RELEASING_EVENTS: Final = frozenset(
 
 def session_bus_available() -> bool:
     """Whether a session bus is there to talk to, without making libdbus start one."""
-    runtime = os.environ.get("XDG_RUNTIME_DIR")
-    return bool(os.environ.get("DBUS_SESSION_BUS_ADDRESS")) or bool(
-        runtime and os.path.exists(os.path.join(runtime, "bus"))
-    )
-
-
-class _Adaptor(QDBusAbstractAdaptor):
-    """An MPRIS interface of `service`: its methods and properties call the service."""
-
-    def __init__(self, service: MprisService) -> None:
-        super().__init__(service)
-        self._service = service
-
-
-def _command(method: str, command: str) -> object:
-    """The D-Bus method `method` (no arguments): the service runs `command`."""
-
-    def call(self: _Adaptor) -> None:
-        self._service.command(command)
-
-    call.__name__ = method
-    return Slot(name=method)(call)
-
-
-def _constant(kind: type | str, value: object) -> Property:
-    """A read-only D-Bus property that never changes."""
-    return Property(kind, lambda _self: value)  # type: ignore[arg-type]  # a Qt type name
-
-
-@ClassInfo({"D-Bus Interface": ROOT_INTERFACE})  # type: ignore[call-arg]  # PySide6's stubs
-class _RootAdaptor(_Adaptor):  # type: ignore[operator]
-    Raise = _command("Raise", "raise")
-    Quit = _command("Quit", "quit")
-
-    CanQuit = _constant(bool, True)
-    CanRaise = _constant(bool, True)
-    HasTrackList = _constant(bool, False)
-    Identity = _constant(str, "Reelscope")
-    DesktopEntry = _constant(str, APP_ID)
-    SupportedUriSchemes = _constant("QStringList", ["file", "http", "https", "rtsp"])
-    SupportedMimeTypes = _constant(
-        "QStringList",
-        ["video/mp4", "video/x-matroska", "video/webm", "application/vnd.apple.mpegurl"],
-    )
-
-
-@ClassInfo({"D-Bus Interface": PLAYER_INTERFACE})  # type: ignore[call-arg]
-class _PlayerAdaptor(_Adaptor):  # type: ignore[operator]
-    Play = _command("Play", "play")
-    Pause = _command("Pause", "pause")
-    PlayPause = _command("PlayPause", "play_pause")
-    Stop = _command("Stop", "stop")
-    Next = _command("Next", "next")
-    Previous = _command("Previous", "previous")
-
-    @Slot("qlonglong")
-    def Seek(self, offset_us: int) -> None:  # noqa: N802 - MPRIS names
-        self._service.command("seek", offset_us)
-
-    @Slot(QDBusObjectPath, "qlonglong")
-    def SetPosition(self, _track: QDBusObjectPath, position_us: int) -> None:  # noqa: N802
-        self._service.command("set_position", position_us)
-
-    @Slot(str)
-    def OpenUri(self, uri: str) -> None:  # noqa: N802
-        self._service.open_uri(uri)
-
-    def _status(self) -> str:
-        return self._service.playback_status()
-
-    def _metadata(self) -> dict[str, object]:
-        return self._service.metadata()
-
-    def _position(self) -> int:
-        return self._service.position_us()
-
-    def _rate(self) -> float:
-        return self._service.rate()
-
-    def _volume(self) -> float:
-        return self._service.volume()
-
-    def _can_play(self) -> bool:
-        return self._service.has_media()
-
-    def _can_chapter(self) -> bool:
-        return bool(self._service.window.watch.chapters)
-
-    PlaybackStatus = Property(str, _status)
-    Metadata = Property("QVariantMap", _metadata)  # type: ignore[arg-type]  # a Qt type name
-    Position = Property("qlonglong", _position)  # type: ignore[arg-type]  # a Qt type name
-    Rate = Property(float, _rate)
-    Volume = Property(float, _volume)
-    MinimumRate = _constant(float, 0.1)
-    MaximumRate = _constant(float, 4.0)
-    CanPlay = Property(bool, _can_play)
-    CanPause = Property(bool, _can_play)
-    CanSeek = Property(bool, _can_play)
-    CanGoNext = Property(bool, _can_chapter)
-    CanGoPrevious = Property(bool, _can_chapter)
-    CanControl = _constant(bool, True)
+    return session_bus_address() is not None
 
 
 class _OnSessionBus(QObject):
@@ -183,31 +84,114 @@ class _OnSessionBus(QObject):
         raise NotImplementedError
 
 
-class MprisService(_OnSessionBus):
-    """The player on the session bus as an MPRIS media player."""
+_INTROSPECTION: Final = f"""<!DOCTYPE node PUBLIC
+ "-//freedesktop//DTD D-BUS Object Introspection 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/introspect.dtd">
+<node>
+ <interface name="org.freedesktop.DBus.Introspectable">
+  <method name="Introspect"><arg name="xml" type="s" direction="out"/></method>
+ </interface>
+ <interface name="org.freedesktop.DBus.Peer">
+  <method name="Ping"></method>
+ </interface>
+ <interface name="org.freedesktop.DBus.Properties">
+  <method name="Get"><arg type="s" direction="in"/><arg type="s" direction="in"/>
+   <arg type="v" direction="out"/></method>
+  <method name="GetAll"><arg type="s" direction="in"/><arg type="a{{sv}}" direction="out"/></method>
+  <method name="Set"><arg type="s" direction="in"/><arg type="s" direction="in"/>
+   <arg type="v" direction="in"/></method>
+  <signal name="PropertiesChanged"><arg type="s"/><arg type="a{{sv}}"/><arg type="as"/></signal>
+ </interface>
+ <interface name="{ROOT_INTERFACE}">
+  <method name="Raise"></method>
+  <method name="Quit"></method>
+  <property name="CanQuit" type="b" access="read"/>
+  <property name="CanRaise" type="b" access="read"/>
+  <property name="HasTrackList" type="b" access="read"/>
+  <property name="Identity" type="s" access="read"/>
+  <property name="DesktopEntry" type="s" access="read"/>
+  <property name="SupportedUriSchemes" type="as" access="read"/>
+  <property name="SupportedMimeTypes" type="as" access="read"/>
+ </interface>
+ <interface name="{PLAYER_INTERFACE}">
+  <method name="Next"></method>
+  <method name="Previous"></method>
+  <method name="Pause"></method>
+  <method name="PlayPause"></method>
+  <method name="Stop"></method>
+  <method name="Play"></method>
+  <method name="Seek"><arg name="Offset" type="x" direction="in"/></method>
+  <method name="SetPosition"><arg name="TrackId" type="o" direction="in"/>
+   <arg name="Position" type="x" direction="in"/></method>
+  <method name="OpenUri"><arg name="Uri" type="s" direction="in"/></method>
+  <signal name="Seeked"><arg name="Position" type="x"/></signal>
+  <property name="PlaybackStatus" type="s" access="read"/>
+  <property name="Rate" type="d" access="read"/>
+  <property name="Metadata" type="a{{sv}}" access="read"/>
+  <property name="Volume" type="d" access="read"/>
+  <property name="Position" type="x" access="read"/>
+  <property name="MinimumRate" type="d" access="read"/>
+  <property name="MaximumRate" type="d" access="read"/>
+  <property name="CanGoNext" type="b" access="read"/>
+  <property name="CanGoPrevious" type="b" access="read"/>
+  <property name="CanPlay" type="b" access="read"/>
+  <property name="CanPause" type="b" access="read"/>
+  <property name="CanSeek" type="b" access="read"/>
+  <property name="CanControl" type="b" access="read"/>
+ </interface>
+</node>
+"""
+_MIME_TYPES: Final = (
+    "video/mp4",
+    "video/x-matroska",
+    "video/webm",
+    "application/vnd.apple.mpegurl",
+)
+_ROOT_COMMANDS: Final = {"Raise": "raise", "Quit": "quit"}
+_PLAYER_COMMANDS: Final = {
+    "Play": "play",
+    "Pause": "pause",
+    "PlayPause": "play_pause",
+    "Stop": "stop",
+    "Next": "next",
+    "Previous": "previous",
+}
+_UNKNOWN_METHOD: Final = "org.freedesktop.DBus.Error.UnknownMethod"
+_UNKNOWN_PROPERTY: Final = "org.freedesktop.DBus.Error.UnknownProperty"
+_READ_ONLY: Final = "org.freedesktop.DBus.Error.PropertyReadOnly"
+
+Variant = tuple[str, object]  # a D-Bus type and a value: how jeepney writes a variant
+
+
+class MprisService(QObject):
+    """The player on the session bus (or the bus at `address`, in tests) as an MPRIS media
+    player; every value goes out with the D-Bus type the MPRIS spec gives it (`ui.dbus_object`).
+    """
 
     viewer_action = Signal(str, object)  # "remote_control", {"command": …}
 
-    def _start(self) -> None:
-        window = self.window
-        self._root = _RootAdaptor(self)
-        self._player_adaptor = _PlayerAdaptor(self)
-        self._status = "Stopped"
+    def __init__(
+        self, window: MainWindow, address: str | None = None, parent: QObject | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.window = window
         self.registered = False
-        if not self._bus.isConnected():
-            log.info("no D-Bus session bus: no MPRIS media controls")
-            return
-        if not self._bus.registerObject(OBJECT_PATH, self):
-            log.warning("cannot register MPRIS object: %s", self._bus.lastError().message())
+        self.service_name = SERVICE
+        self._bus = BusObject(OBJECT_PATH, self._on_call, address, self)
+        if not self._bus.connected:
             return
         # A second instance takes a name of its own, as the MPRIS spec suggests.
-        self.service_name = SERVICE
-        if not self._bus.registerService(SERVICE):
+        if not self._bus.request_name(SERVICE):
             self.service_name = f"{SERVICE}.instance{os.getpid()}"
-            self._bus.registerService(self.service_name)
+            if not self._bus.request_name(self.service_name):
+                return
         self.registered = True
         window.player.engine_event.connect(self._on_player_engine_event)
+        window.player.seeking.connect(self._on_player_seeking)
         window.source_opened.connect(self._on_window_source_opened)
+
+    def close(self) -> None:
+        self._bus.close()
 
     # -- what the desktop reads ----------------------------------------------------------------
 
@@ -219,17 +203,17 @@ class MprisService(_OnSessionBus):
             return "Stopped"
         return _STATUS.get(self.window.player.engine.state, "Stopped")
 
-    def metadata(self) -> dict[str, object]:
+    def metadata(self) -> dict[str, Variant]:
         source = self.window.player.source
         if source is None:
-            return {"mpris:trackid": QDBusObjectPath(_NO_TRACK)}
-        data: dict[str, object] = {
-            "mpris:trackid": QDBusObjectPath(_TRACK),
-            "xesam:title": display_name(source),
-            "mpris:length": self.window.player.engine.duration_ms * _US_PER_MS,
+            return {"mpris:trackid": ("o", _NO_TRACK)}
+        data: dict[str, Variant] = {
+            "mpris:trackid": ("o", _TRACK),
+            "xesam:title": ("s", display_name(source)),
+            "mpris:length": ("x", self.window.player.engine.duration_ms * _US_PER_MS),
         }
         if not is_url(source):
-            data["xesam:url"] = f"file://{source}"
+            data["xesam:url"] = ("s", f"file://{source}")
         return data
 
     def position_us(self) -> int:
@@ -241,7 +225,84 @@ class MprisService(_OnSessionBus):
     def volume(self) -> float:
         return self.window.player.engine.volume / 100.0 if self.has_media() else 1.0
 
+    def properties(self, interface: str) -> dict[str, Variant]:
+        """Every property of `interface`, each with its MPRIS type."""
+        if interface == ROOT_INTERFACE:
+            return {
+                "CanQuit": ("b", True),
+                "CanRaise": ("b", True),
+                "HasTrackList": ("b", False),
+                "Identity": ("s", "Reelscope"),
+                "DesktopEntry": ("s", APP_ID),
+                "SupportedUriSchemes": ("as", ["file", "http", "https", "rtsp"]),
+                "SupportedMimeTypes": (
+                    "as",
+                    [
+                        "video/mp4",
+                        "video/x-matroska",
+                        "video/webm",
+                        "application/vnd.apple.mpegurl",
+                    ],
+                ),
+            }
+        if interface == PLAYER_INTERFACE:
+            media, chapters = self.has_media(), bool(self.window.watch.chapters)
+            return {
+                "PlaybackStatus": ("s", self.playback_status()),
+                "Rate": ("d", self.rate()),
+                "Metadata": ("a{sv}", self.metadata()),
+                "Volume": ("d", self.volume()),
+                "Position": ("x", self.position_us()),
+                "MinimumRate": ("d", 0.1),
+                "MaximumRate": ("d", 4.0),
+                "CanGoNext": ("b", chapters),
+                "CanGoPrevious": ("b", chapters),
+                "CanPlay": ("b", media),
+                "CanPause": ("b", media),
+                "CanSeek": ("b", media),
+                "CanControl": ("b", True),
+            }
+        raise DBusError(_UNKNOWN_PROPERTY, f"no interface {interface}")
+
     # -- what the desktop asks ------------------------------------------------------------------
+
+    def _on_call(self, interface: str, member: str, body: tuple[object, ...]) -> Reply:
+        """A method call from the bus (interface may be "" when the caller names none)."""
+        if member == "Introspect" and interface in ("", "org.freedesktop.DBus.Introspectable"):
+            return "s", (_INTROSPECTION,)
+        if member == "Ping" and interface in ("", "org.freedesktop.DBus.Peer"):
+            return "", ()
+        if interface == "org.freedesktop.DBus.Properties":
+            return self._on_properties_call(member, body)
+        if member in _ROOT_COMMANDS and interface in ("", ROOT_INTERFACE):
+            self.command(_ROOT_COMMANDS[member])
+        elif interface not in ("", PLAYER_INTERFACE):
+            raise DBusError(_UNKNOWN_METHOD, f"no interface {interface}")
+        elif member in _PLAYER_COMMANDS:
+            self.command(_PLAYER_COMMANDS[member])
+        elif member == "Seek":
+            self.command("seek", int(body[0]))  # type: ignore[call-overload]  # x
+        elif member == "SetPosition":
+            self.command("set_position", int(body[1]))  # type: ignore[call-overload]  # o, x
+        elif member == "OpenUri":
+            self.open_uri(str(body[0]))
+        else:
+            raise DBusError(_UNKNOWN_METHOD, f"no method {member}")
+        return "", ()
+
+    def _on_properties_call(self, member: str, body: tuple[object, ...]) -> Reply:
+        if member == "GetAll":
+            return "a{sv}", (self.properties(str(body[0])),)
+        if member == "Get":
+            found = self.properties(str(body[0])).get(str(body[1]))
+            if found is None:
+                raise DBusError(_UNKNOWN_PROPERTY, f"no property {body[1]}")
+            return "v", (found,)
+        if member == "Set":
+            raise DBusError(
+                "org.freedesktop.DBus.Error.PropertyReadOnly", f"{body[1]} is read-only"
+            )
+        raise DBusError(_UNKNOWN_METHOD, f"no method {member}")
 
     def command(self, name: str, argument: int = 0) -> None:
         player, watch = self.window.player, self.window.watch
@@ -285,19 +346,25 @@ class MprisService(_OnSessionBus):
     def _on_window_source_opened(self, _source: str) -> None:
         self._announce()
 
+    def _on_player_seeking(self, target_ms: int, _method: str) -> None:
+        """Seeked (x, in µs): the position jumped, so the desktop's clock moves there."""
+        duration_ms = self.window.player.engine.duration_ms
+        landed = max(0, min(target_ms, duration_ms) if duration_ms > 0 else target_ms)
+        self._bus.send_signal(PLAYER_INTERFACE, "Seeked", "x", (landed * _US_PER_MS,))
+
     def _announce(self) -> None:
         """PropertiesChanged for what a desktop shows: status, metadata, what it may do."""
+        every = self.properties(PLAYER_INTERFACE)
         changed = {
-            "PlaybackStatus": self.playback_status(),
-            "Metadata": self.metadata(),
-            "CanGoNext": bool(self.window.watch.chapters),
-            "CanGoPrevious": bool(self.window.watch.chapters),
+            name: every[name]
+            for name in ("PlaybackStatus", "Metadata", "CanGoNext", "CanGoPrevious")
         }
-        message = QDBusMessage.createSignal(
-            OBJECT_PATH, "org.freedesktop.DBus.Properties", "PropertiesChanged"
+        self._bus.send_signal(
+            "org.freedesktop.DBus.Properties",
+            "PropertiesChanged",
+            "sa{sv}as",
+            (PLAYER_INTERFACE, changed, []),
         )
-        message.setArguments([PLAYER_INTERFACE, changed, []])
-        self._bus.send(message)
 
 
 class ScreenSaverInhibitor(_OnSessionBus):

@@ -1,7 +1,8 @@
 """The player page: the native video surface libVLC draws into, the control bar, and the
 message shown in place of the picture when something cannot be played.
 
-Owns one `PlaybackEngine` and drives it from the GUI thread. Engine events arrive through
+Owns one `PlaybackEngine` and drives it from the GUI thread, and the seek-bar previews
+(`ui.seek_preview`), opened and closed with each title. Engine events arrive through
 `ui.engine_bridge.EngineBridge` (a queued connection), are re-emitted as `engine_event` for
 whoever measures playback, and update the controls. The playhead is polled on a timer while a
 media is loaded, because libVLC reports time only every 250-500 ms. GUI thread only.
@@ -19,9 +20,12 @@ from PySide6.QtWidgets import QFrame, QLabel, QStackedLayout, QVBoxLayout, QWidg
 
 from player.engine import EngineEvent, EngineEventKind, EventSink, PlaybackEngine, PlaybackState
 from player.errors import PlaybackProblem, classify, missing_local_file
+from player.paths import cache_dir
 from player.sources import display_name
+from player.thumbnail_cache import ThumbnailCache
 from ui.controls import ControlBar
 from ui.engine_bridge import EngineBridge
+from ui.seek_preview import SeekPreview
 
 log = logging.getLogger("reelscope.ui.player")
 
@@ -75,7 +79,13 @@ class PlayerView(QWidget):
     stats_requested = Signal()  # the `I` key: show or hide the stats for nerds
     status_message = Signal(str)
 
-    def __init__(self, engine_factory: EngineFactory, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        engine_factory: EngineFactory,
+        parent: QWidget | None = None,
+        *,
+        thumbnails: ThumbnailCache | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("PlayerView")
         self._bridge = EngineBridge(self)
@@ -109,6 +119,11 @@ class PlayerView(QWidget):
         self.controls.mute_requested.connect(self.set_muted)
         self.controls.rate_requested.connect(self.set_rate)
         self.controls.fullscreen_requested.connect(self.fullscreen_requested)
+        self.seek_preview = SeekPreview(
+            self.controls.seek_slider,
+            thumbnails or ThumbnailCache(cache_dir() / "thumbnails"),
+            parent=self,
+        )
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -173,6 +188,7 @@ class PlayerView(QWidget):
     def open(self, source: str, *, start_ms: int = 0) -> bool:
         """Play `source`; False (and a message in place of the picture) when it is missing."""
         self._source = source
+        self.seek_preview.open_title(source)
         self._low_since, self._still = None, (-1, time.monotonic() * 1000.0)
         self._show_buffering(False)
         self.opening.emit(source, start_ms)
@@ -203,6 +219,7 @@ class PlayerView(QWidget):
         self.seek(0, "key")
 
     def stop(self) -> None:
+        self.seek_preview.close_title()
         self._poll.stop()
         self._show_buffering(False)
         self.engine.stop()
@@ -256,6 +273,7 @@ class PlayerView(QWidget):
             self._hide_controls.stop()
 
     def shutdown(self) -> None:
+        self.seek_preview.shutdown()
         self._poll.stop()
         self._hide_controls.stop()
         if self._engine is not None:

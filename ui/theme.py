@@ -14,6 +14,8 @@ _STYLE_SHEET = """
 QMainWindow, QStackedWidget { background: #141414; }
 #ControlBar { background: #1c1c1c; border-top: 1px solid #2a2a2a; }
 #ControlBar QLabel { color: #d0d0d0; }
+#SeekPreview { background: #111111; border: 1px solid #555555; }
+#SeekPreview QLabel { color: #f2f2f2; }
 #PlayerMessage { color: #e8e8e8; background: #101010; padding: 24px; }
 QSlider::groove:horizontal { height: 4px; background: #3a3a3a; border-radius: 2px; }
 QSlider::sub-page:horizontal { background: #e50914; border-radius: 2px; }
