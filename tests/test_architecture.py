@@ -28,12 +28,19 @@ ALLOWED: Mapping[str, frozenset[str]] = {
     "telemetry.client": frozenset({"telemetry.contracts", "player"}),
     "telemetry.warehouse": frozenset({"telemetry.contracts"}),
     "telemetry.recommend": frozenset({"telemetry.contracts", "player"}),
-    # The collector serves the recommender's feed (GET /v1/feed, scheduled training).
-    "telemetry.collector": frozenset({"telemetry.contracts", "telemetry.recommend"}),
+    # The collector serves the recommender's feed (GET /v1/feed, scheduled training), and, until
+    # the host composes the collector's app, it adds the host's dashboard routes.
+    "telemetry.collector": frozenset(
+        {"telemetry.contracts", "telemetry.recommend", "telemetry.host"}
+    ),
     # The report's experiment figures use the recommender's estimators and logged feeds, and
     # it reads the ClickHouse warehouse as well as the SQLite store.
     "telemetry.report": frozenset(
         {"telemetry.contracts", "telemetry.recommend", "telemetry.warehouse"}
+    ),
+    # The collector host composes the collector, the feed service and the dashboard.
+    "telemetry.host": frozenset(
+        {"telemetry.collector", "telemetry.report", "telemetry.recommend", "telemetry.contracts"}
     ),
     "player": frozenset(),
     "ui": frozenset({"player", "telemetry.client", "telemetry.contracts"}),

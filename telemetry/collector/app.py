@@ -58,6 +58,7 @@ from telemetry.collector.validate import (
     parse_reelscope_batch,
 )
 from telemetry.contracts.device_proof import DEVICE_SECRET_HEADER, proves
+from telemetry.host.dashboard import dashboard_routes
 from telemetry.recommend.schedule import TrainingSchedule, collector_schedule
 from telemetry.recommend.service import FeedService, open_feed_service
 
@@ -341,6 +342,7 @@ def create_app(config: CollectorConfig, sink: Sink) -> ASGIApp:
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/openapi.json", openapi, methods=["GET"]),
+            *dashboard_routes(config.db, lambda request: _authorize(request, collector)),
         ],
         exception_handlers={
             ApiError: _api_error,
