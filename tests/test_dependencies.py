@@ -26,6 +26,7 @@ SERVER_PACKAGES = (
     "telemetry/report",
     "telemetry/warehouse",
     "telemetry/recommend",
+    "telemetry/host",
 )
 
 

@@ -11,7 +11,6 @@ import asyncio
 import json
 import re
 import threading
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,9 +27,7 @@ from .conftest import cli_json
 CSP = "default-src 'self'"
 
 
-def figures(
-    collector: Running, window: str | None = "all", **headers: str
-) -> requests.Response:
+def figures(collector: Running, window: str | None = "all", **headers: str) -> requests.Response:
     params = {} if window is None else {"window": window}
     return collector.session.get(
         f"{collector.url}/dashboard/figures", params=params, headers=headers, timeout=60
@@ -180,7 +177,6 @@ async def _asgi_get(
 )
 def test_a_remote_client_needs_an_admin_key(
     dashboard_collector: Running,
-    tmp_path: Path,
     client: tuple[str, int],
     key: str | None,
     status: int,
@@ -188,7 +184,10 @@ def test_a_remote_client_needs_an_admin_key(
 ) -> None:
     config = load_config(
         environ={},
-        overrides={"db": f"sqlite:///{dashboard_collector.db}", "keys": str(dashboard_collector.keys)},
+        overrides={
+            "db": f"sqlite:///{dashboard_collector.db}",
+            "keys": str(dashboard_collector.keys),
+        },
     )
     app = create_app(config, open_sink(config))
     headers = {} if key is None else {"Authorization": auth(key)}

@@ -41,7 +41,7 @@ const QOE_TILES = [
   ["Startup p50", "qoe.startup.p50", "ms"],
   ["Startup p95", "qoe.startup.p95", "ms"],
   ["Rebuffer ratio", "qoe.rebuffer_ratio", "percent2"],
-  ["Stalls per minute", "qoe.rebuffer_per_minute", "number"],
+  ["Rebuffer frequency (stalls/min)", "qoe.rebuffer_per_minute", "number"],
   ["Stalls", "qoe.stalls", "count"],
   ["Seek latency p50", "qoe.seek_latency.p50", "ms"],
   ["Seek latency p95", "qoe.seek_latency.p95", "ms"],
@@ -141,47 +141,57 @@ function renderExperiments(experiments) {
   $("#verdicts").replaceChildren(...experiments.verdicts.map((text) => element("li", text)));
 }
 
-function chart(id, data, options) {
+// A chart is drawn again when its categories change (bars), else only given the new data.
+function chart(id, data, options, categories = "") {
   const figure = $(`#${id}`);
   const empty = data[0].length === 0;
   figure.classList.toggle("empty", empty);
-  if (empty) {
-    if (charts[id]) charts[id].destroy();
-    delete charts[id];
+  const drawn = charts[id];
+  if (drawn && !empty && drawn.categories === categories) {
+    drawn.plot.setData(data);
     return;
   }
-  if (charts[id]) {
-    charts[id].setData(data);
-    return;
-  }
+  if (drawn) drawn.plot.destroy();
+  delete charts[id];
+  if (empty) return;
   const width = Math.max(320, figure.clientWidth - 8);
-  charts[id] = new uPlot({ width, height: 220, ...options }, data, figure);
+  charts[id] = { categories, plot: new uPlot({ width, height: 220, ...options }, data, figure) };
 }
 
-function barOptions(label, xLabel) {
-  return {
-    scales: { x: { time: false } },
+// Bars at x = 0, 1, ... labelled with `labels` (one label in every few, so none overlap).
+function bars(id, labels, values, seriesLabel, axisLabel) {
+  const every = Math.ceil(labels.length / 8);
+  chart(id, [labels.map((_, i) => i), values], {
+    scales: {
+      x: { time: false, range: [-0.5, labels.length - 0.5] },
+      y: { range: (u, low, high) => [0, high > 0 ? high * 1.1 : 1] },
+    },
     legend: { show: false },
-    axes: [{ label: xLabel }, {}],
-    series: [{}, { label, stroke: BLUE, fill: `${BLUE}99`, points: { show: false },
+    axes: [{
+      label: axisLabel,
+      splits: () => labels.map((_, i) => i),
+      values: (u, splits) => splits.map((i) => (i % every === 0 ? labels[i] : "")),
+    }, {}],
+    series: [{}, { label: seriesLabel, stroke: BLUE, fill: `${BLUE}99`, points: { show: false },
       paths: uPlot.paths.bars({ size: [0.8, 60] }) }],
-  };
+  }, JSON.stringify(labels));
 }
 
 function renderCharts(report) {
-  const bars = report.qoe.startup_histogram;
-  chart("startup-chart", [bars.map((b) => b.low), bars.map((b) => b.count)],
-    barOptions("sessions", "startup ms (bar start)"));
+  const histogram = report.qoe.startup_histogram;
+  bars("startup-chart",
+    histogram.map((b) => (b.high == null ? `≥${count(b.low)}` : count(b.low))),
+    histogram.map((b) => b.count), "sessions", "startup ms (bar start)");
   const points = report.qoe.rebuffer_over_time;
   chart("rebuffer-chart", [points.map((p) => p.start / 1000),
     points.map((p) => (p.rebuffer_ratio == null ? null : p.rebuffer_ratio * 100))], {
     legend: { show: false },
+    scales: { y: { range: (u, low, high) => [0, high > 0 ? high * 1.1 : 1] } },
     series: [{}, { label: "rebuffer %", stroke: BLUE, width: 2, points: { show: true } }],
   });
   const ranks = report.browse.by_rank;
-  chart("rank-chart", [ranks.map((l) => l.index),
-    ranks.map((l) => (l.take_rate == null ? null : l.take_rate * 100))],
-    barOptions("take rate %", "rank"));
+  bars("rank-chart", ranks.map((l) => String(l.index)),
+    ranks.map((l) => (l.take_rate == null ? null : l.take_rate * 100)), "take rate %", "rank");
 }
 
 function render(report) {
@@ -295,8 +305,8 @@ function start() {
     refresh();
   });
   window.addEventListener("resize", () => {
-    for (const [id, plot] of Object.entries(charts)) {
-      plot.setSize({ width: Math.max(320, $(`#${id}`).clientWidth - 8), height: 220 });
+    for (const [id, drawn] of Object.entries(charts)) {
+      drawn.plot.setSize({ width: Math.max(320, $(`#${id}`).clientWidth - 8), height: 220 });
     }
   });
   setInterval(showStatus, 1000);
