@@ -163,7 +163,12 @@ class Dashboard:
             "X-Reelscope-Refresh-Ms": str(round(self.cache.refresh_s * 1000)),
             "X-Reelscope-Computation": str(figures.number),
         }
-        return Response(figures.body, headers=headers, media_type="application/json")
+        body = figures.body
+        if "gzip" in request.headers.get("accept-encoding", ""):
+            body = figures.gzipped
+            headers["Content-Encoding"] = "gzip"
+        headers["Vary"] = "Accept-Encoding"
+        return Response(body, headers=headers, media_type="application/json")
 
 
 def dashboard_routes(

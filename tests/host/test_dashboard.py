@@ -74,6 +74,11 @@ def test_the_figures_are_the_reports_json_for_the_window(
     since = served["filters"]["since"]
     assert (since is None) == (window == "all")
     assert served == cli_json(dashboard_collector, since)
+    assert answer.headers["content-encoding"] == "gzip"  # requests asks for it
+    if window == "all":  # the same figures whenever computed: the store does not change
+        plain = figures(dashboard_collector, window, **{"Accept-Encoding": "identity"})
+        assert "content-encoding" not in plain.headers
+        assert plain.json() == served
     # The windows select different parts of the data set, moved to end 10 minutes ago: the
     # last hour holds launch 2 (S5-S7), the last day some of launch 1 too (a day earlier).
     attempts = served["qoe"]["attempts"]
