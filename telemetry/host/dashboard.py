@@ -12,28 +12,28 @@ Content-Security-Policy of `default-src 'self'`: the page cannot load anything f
 
 The store URL and the key check are given by whoever composes the app (`dashboard_routes`), so
 this module does not import the collector's app. Handlers run on the event loop; the report is
-computed on a worker thread (`FigureCache`).
+computed by `reelscope-report` in a child process, waited for on a worker thread
+(`FigureCache`, `report_process`).
 """
 
 from __future__ import annotations
 
+import gzip
 import time
 from collections.abc import Callable, Mapping
 from importlib import resources
 from ipaddress import ip_address
 from typing import Final
 
-import orjson
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from telemetry.collector.errors import ApiError
 from telemetry.collector.keys import KeyRecord
-from telemetry.contracts.stored import StoreError
 from telemetry.host.figure_cache import FigureCache
-from telemetry.report.compute import compute_report
-from telemetry.report.queries import Filters
+from telemetry.host.report_process import ReportFailedError, report_json
 
 MINUTE_MS: Final = 60_000
 # Window name -> its length in ms (None: everything stored). The page offers these.
@@ -98,9 +98,10 @@ def check_access(request: Request, authorize: Authorize) -> None:
         raise ApiError(403, "admin_key_required", "the dashboard's figures need an admin key")
 
 
-def window_filters(window: str, now_ms: int) -> Filters:
+def window_start(window: str, now_ms: int) -> int | None:
+    """Where the window ending now begins (ms, corrected clock); None for everything."""
     span = WINDOWS[window]
-    return Filters(since=None if span is None else now_ms - span)
+    return None if span is None else now_ms - span
 
 
 class Dashboard:
@@ -125,7 +126,7 @@ class Dashboard:
 
     def _report_json(self, window: str) -> bytes:
         """On a worker thread: the report for the window ending now, as JSON."""
-        return orjson.dumps(compute_report(self._store, window_filters(window, self._wall_ms())))
+        return report_json(self._store, window_start(window, self._wall_ms()))
 
     def _asset(self, name: str) -> Response:
         if name not in ASSETS:
@@ -152,7 +153,7 @@ class Dashboard:
             raise ApiError(400, "invalid_window", f"window must be one of {list(WINDOWS)}")
         try:
             figures = await self.cache.get(window, lambda: self._report_json(window))
-        except StoreError as exc:
+        except ReportFailedError as exc:
             raise ApiError(
                 503, "figures_unavailable", f"the report cannot be computed: {exc}"
             ) from exc
@@ -163,11 +164,12 @@ class Dashboard:
             "X-Reelscope-Refresh-Ms": str(round(self.cache.refresh_s * 1000)),
             "X-Reelscope-Computation": str(figures.number),
         }
-        body = figures.body
+        headers["Vary"] = "Accept-Encoding"
         if "gzip" in request.headers.get("accept-encoding", ""):
             body = figures.gzipped
             headers["Content-Encoding"] = "gzip"
-        headers["Vary"] = "Accept-Encoding"
+        else:
+            body = await run_in_threadpool(gzip.decompress, figures.gzipped)
         return Response(body, headers=headers, media_type="application/json")
 
 

@@ -27,18 +27,16 @@ log = logging.getLogger("reelscope.host.dashboard")
 GZIP_LEVEL = 1
 
 
-def _encoded(compute: Callable[[], bytes]) -> tuple[bytes, bytes]:
-    body = compute()
-    return body, gzip.compress(body, GZIP_LEVEL, mtime=0)
+def _gzipped(compute: Callable[[], bytes]) -> bytes:
+    return gzip.compress(compute(), GZIP_LEVEL, mtime=0)
 
 
 @dataclass(frozen=True, slots=True)
 class Figures:
-    """One computation's answer: the report's JSON (and gzipped, for the clients that accept it:
-    a big store's report is megabytes, mostly its play sessions), when it finished (on `clock`),
-    how long it took, and its number (1, 2, ... in the order computations start)."""
+    """One computation's answer: the report's JSON, kept gzipped (a big store's report is
+    megabytes, mostly its play sessions, and most clients take it so), when it finished (on
+    `clock`), how long it took, and its number (1, 2, ... in the order computations start)."""
 
-    body: bytes
     gzipped: bytes
     computed_at: float
     took_s: float
@@ -65,7 +63,7 @@ class FigureCache:
     async def get(self, window: str, compute: Callable[[], bytes]) -> Figures:
         """Fresh figures, or the kept ones when a computation outlasts `wait_s`. `compute`
         (run on a worker thread when no computation of the window is under way) returns the
-        JSON body. Raises what the computation raised (the kept figures stay)."""
+        JSON document. Raises what the computation raised (the kept figures stay)."""
         latest = self._latest.get(window)
         if latest is not None and self._clock() - latest.computed_at < self.refresh_s:
             return latest
@@ -84,9 +82,9 @@ class FigureCache:
         self.computations += 1
         number = self.computations
         began = self._clock()
-        body, gzipped = await run_in_threadpool(_encoded, compute)
+        gzipped = await run_in_threadpool(_gzipped, compute)
         ended = self._clock()
-        return Figures(body, gzipped, ended, ended - began, number)
+        return Figures(gzipped, ended, ended - began, number)
 
     def _finished(self, window: str, task: asyncio.Task[Figures]) -> None:
         del self._running[window]

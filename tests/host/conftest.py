@@ -9,11 +9,11 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from telemetry.host.report_process import iso_moment
 from tests.collector.harness import REPO, Running, now_ms, thread_collector
 from tests.report.conftest import post
 from tests.report.known_data import HOUR, Launch, launch_1, launch_2, launch_3
@@ -47,8 +47,7 @@ def cli_json(collector: Running, since: int | None) -> dict[str, Any]:
     """What `reelscope-report --json` prints for the store, from its own process."""
     command = [sys.executable, "-m", "telemetry.report.cli", "--db", str(collector.db), "--json"]
     if since is not None:
-        moment = datetime.fromtimestamp(since / 1000, UTC)
-        command += ["--since", moment.isoformat(timespec="milliseconds")]
+        command += ["--since", iso_moment(since)]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     done = subprocess.run(command, capture_output=True, cwd=REPO, env=env, timeout=60)
     assert done.returncode == 0, done.stderr.decode()

@@ -11,6 +11,7 @@ import asyncio
 import json
 import re
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +21,8 @@ from telemetry.collector.app import create_app
 from telemetry.collector.config import load_config
 from telemetry.collector.sinks import open_sink
 from telemetry.host.dashboard import ASSETS
-from tests.collector.harness import ADMIN_KEY, KEY, Running, auth
+from telemetry.host.report_process import ReportFailedError, report_json
+from tests.collector.harness import ADMIN_KEY, KEY, Running, auth, make_keys
 
 from .conftest import cli_json
 
@@ -229,3 +231,24 @@ def test_concurrent_dashboards_share_one_computation(dashboard_collector: Runnin
     assert {a.status_code for a in answers} == {200}
     assert len({a.headers["x-reelscope-computation"] for a in answers}) == 1
     assert len({a.content for a in answers}) == 1
+
+
+def test_a_store_the_report_cannot_read_is_a_clear_503(tmp_path: Path) -> None:
+    missing = tmp_path / "never-written.db"
+    config = load_config(
+        environ={}, overrides={"db": f"sqlite:///{missing}", "keys": str(make_keys(tmp_path))}
+    )
+    app = create_app(config, open_sink(config))  # its lifespan (which makes the store) not run
+    status, body = asyncio.run(
+        _asgi_get(app, "/dashboard/figures", "window=1h", {}, ("127.0.0.1", 50_000))
+    )
+    assert status == 503
+    assert body == {
+        "code": "figures_unavailable",
+        "message": f"the report cannot be computed: reelscope-report: no store at {missing}",
+    }
+
+
+def test_a_report_past_its_time_limit_is_killed_and_reported(dashboard_collector: Running) -> None:
+    with pytest.raises(ReportFailedError, match=r"the report took longer than 0\.001 s"):
+        report_json(f"sqlite:///{dashboard_collector.db}", None, timeout_s=0.001)

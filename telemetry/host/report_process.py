@@ -1,0 +1,59 @@
+"""The dashboard's figures computed by `reelscope-report --json` in a child process: the
+document is the CLI's by construction, the collector's interpreter lock stays free for
+ingestion while the report folds (measured in-process, a computation halved the collector's
+batch rate), a big store uses the report's own worker processes, and the computation's memory
+goes back to the system when the child exits.
+
+The child runs this interpreter with this checkout's code first on its path, so it computes
+with the same code as the collector that serves it. `report_json` blocks: call it on a worker
+thread, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Final
+
+import telemetry
+
+# The directory holding the `telemetry` package the collector runs.
+CODE_ROOT: Final = str(Path(telemetry.__file__).resolve().parent.parent)
+TIMEOUT_S: Final = 300.0
+
+
+class ReportFailedError(Exception):
+    """The report could not be computed; the message says why (the CLI's own one-line error)."""
+
+
+def iso_moment(epoch_ms: int) -> str:
+    """Milliseconds since the epoch as the CLI's `--since` reads them back, to the ms."""
+    return datetime.fromtimestamp(epoch_ms / 1000, UTC).isoformat(timespec="milliseconds")
+
+
+def report_json(store: str, since: int | None, *, timeout_s: float = TIMEOUT_S) -> bytes:
+    """`reelscope-report --store STORE --json [--since SINCE]`'s output. Raises
+    ReportFailedError (its error line, or the time limit passed: the child is killed)."""
+    command = [sys.executable, "-m", "telemetry.report.cli", "--store", store, "--json"]
+    if since is not None:
+        command += ["--since", iso_moment(since)]
+    path = os.environ.get("PYTHONPATH")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([CODE_ROOT, path] if path else [CODE_ROOT])}
+    try:
+        done = subprocess.run(
+            command,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            env=env,
+            timeout=timeout_s,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise ReportFailedError(f"the report took longer than {timeout_s:g} s") from None
+    if done.returncode != 0:
+        lines = done.stderr.decode(errors="replace").strip().splitlines()
+        raise ReportFailedError(lines[-1] if lines else f"exit status {done.returncode}")
+    return done.stdout
