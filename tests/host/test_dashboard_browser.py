@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable, Iterator
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -292,10 +293,33 @@ def test_the_page_shows_the_reports_figures_and_charts(
     assert blocked.startswith("http://192.0.2.1")
 
 
+def test_a_failed_refresh_keeps_the_figures_and_shows_their_age(
+    browser: webdriver.Chrome, dashboard_collector: Running
+) -> None:
+    browser.get(f"{dashboard_collector.url}/dashboard?window=all")
+    shown = _wait(browser, lambda p: p["window"] == "all", "the figures of window all")
+    browser.execute_cdp_cmd("Network.enable", {})
+    browser.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*/dashboard/figures*"]})
+    try:
+        status = browser.find_element(By.ID, "status")
+        page = _wait(
+            browser, lambda p: "last refresh failed" in status.text, "a failed refresh shown"
+        )
+        assert page["tiles"] == shown["tiles"]
+        assert page["tables"] == shown["tables"]
+        # The next refresh comes one interval (5 s) after the figures arrived.
+        assert int(status.get_attribute("data-age-ms")) >= 5000
+        assert re.match(r"Figures \d+ s old", status.text), status.text
+    finally:
+        browser.execute_cdp_cmd("Network.setBlockedURLs", {"urls": []})
+
+
 def test_a_client_that_is_not_local_gives_an_admin_key(
     browser: webdriver.Chrome, dashboard_collector: Running
 ) -> None:
-    # Every request now arrives as if through a proxy for a remote client.
+    # No key kept from an earlier test in this tab; every request now arrives as if through a
+    # proxy for a remote client.
+    browser.execute_script("try { sessionStorage.clear(); } catch (e) {}")
     browser.execute_cdp_cmd("Network.enable", {})
     browser.execute_cdp_cmd(
         "Network.setExtraHTTPHeaders", {"headers": {"X-Forwarded-For": "203.0.113.5"}}
