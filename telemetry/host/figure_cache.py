@@ -3,10 +3,12 @@ interval, and never computed twice at once for the same window, so any number of
 dashboards costs one computation per window and interval.
 
 `FigureCache.get` runs on the event loop (asyncio); the computation itself runs in Starlette's
-thread pool (`run_in_threadpool`), never on the loop. When the kept figures are older than the
-refresh interval, `get` starts (or joins) a computation and waits for it at most `wait_s`; past
-that it answers the kept figures, whose age the caller shows. The first request of a window has
-nothing to fall back on and waits for the computation.
+thread pool (`run_in_threadpool`), never on the loop. Figures are kept for the refresh interval
+or for as long as their computation took, whichever is longer: a window is never computed more
+than half the time, however slow its store. When the kept figures are older than that, `get`
+starts (or joins) a computation and waits for it at most `wait_s`; past that it answers the
+kept figures, whose age (since their computation finished) the caller shows. The first request
+of a window has nothing to fall back on and waits for the computation.
 """
 
 from __future__ import annotations
@@ -65,7 +67,7 @@ class FigureCache:
         (run on a worker thread when no computation of the window is under way) returns the
         JSON document. Raises what the computation raised (the kept figures stay)."""
         latest = self._latest.get(window)
-        if latest is not None and self._clock() - latest.computed_at < self.refresh_s:
+        if latest is not None and self.age_s(latest) < max(self.refresh_s, latest.took_s):
             return latest
         task = self._running.get(window)
         if task is None:

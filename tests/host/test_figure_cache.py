@@ -90,6 +90,26 @@ def test_a_slow_computation_leaves_the_kept_figures_and_their_age() -> None:
     assert compute.calls == 2
 
 
+def test_figures_that_took_longer_than_the_interval_are_kept_as_long_as_they_took() -> None:
+    clock, compute = Clock(), Computation()
+    cache = FigureCache(refresh_s=5, wait_s=5, clock=clock)
+
+    def slow() -> bytes:
+        clock.now += 12  # the computation takes 12 s of the injected clock
+        return compute()
+
+    async def scenario() -> None:
+        compute.gate.set()
+        first = await cache.get("all", slow)
+        assert first.took_s == 12
+        clock.now += 11.9
+        assert await cache.get("all", slow) is first
+        clock.now += 0.2
+        assert document(await cache.get("all", slow)) == b"figures 2"
+
+    asyncio.run(scenario())
+
+
 def test_a_failed_computation_raises_and_keeps_the_last_figures() -> None:
     clock, compute = Clock(), Computation()
     cache = FigureCache(refresh_s=5, wait_s=5, clock=clock)
