@@ -249,6 +249,9 @@ def test_a_store_the_report_cannot_read_is_a_clear_503(tmp_path: Path) -> None:
     }
 
 
-def test_a_report_past_its_time_limit_is_killed_and_reported(dashboard_collector: Running) -> None:
+def test_a_report_past_its_time_limit_or_at_exit_is_killed(dashboard_collector: Running) -> None:
+    store = f"sqlite:///{dashboard_collector.db}"
     with pytest.raises(ReportFailedError, match=r"the report took longer than 0\.001 s"):
-        report_json(f"sqlite:///{dashboard_collector.db}", None, timeout_s=0.001)
+        report_json(store, None, timeout_s=0.001)
+    with pytest.raises(ReportFailedError, match="the collector is stopping"):
+        report_json(store, None, timeout_s=0.001, stopping=lambda: True)
