@@ -22,10 +22,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
-import telemetry
-
-# The directory holding the `telemetry` package the collector runs.
-CODE_ROOT: Final = str(Path(telemetry.__file__).resolve().parent.parent)
+# The directory holding the `telemetry` package the collector runs (telemetry/host/this file).
+CODE_ROOT: Final = str(Path(__file__).resolve().parents[2])
 TIMEOUT_S: Final = 300.0
 POLL_S: Final = 0.5
 
