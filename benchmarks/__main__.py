@@ -18,6 +18,7 @@ QUICK = (
     ("collector", []),
     ("home_screen", []),
     ("report", ["--events", "1000000"]),
+    ("dashboard", []),
     ("recommend", ["--events", "1000000"]),
 )
 
