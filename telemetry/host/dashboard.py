@@ -65,6 +65,7 @@ ASSETS: Final = {
     "uPlot.iife.min.js": "text/javascript; charset=utf-8",
     "uPlot.min.css": "text/css; charset=utf-8",
     "uPlot.LICENSE": "text/plain; charset=utf-8",
+    "favicon.svg": "image/svg+xml",
 }
 _PROXY_HEADERS: Final = ("forwarded", "x-forwarded-for", "x-real-ip")
 

@@ -269,10 +269,12 @@ def test_the_page_shows_the_reports_figures_and_charts(
         assert drawn["height"] > 0
         assert drawn["painted"] > 100, (chart, drawn)
 
-    browser.find_element(By.CSS_SELECTOR, 'button[data-window="24h"]').click()
-    page = _wait(browser, lambda p: p["window"] == "24h", "the figures of window 24h")
-    assert page["since"], page
-    _assert_shows(page, cli_json(dashboard_collector, int(page["since"])))
+    for window in ("24h", "15m"):  # a day: launch 2 and part of launch 1; 15 min: S7 alone
+        browser.find_element(By.CSS_SELECTOR, f'button[data-window="{window}"]').click()
+        page = _wait(browser, lambda p, w=window: p["window"] == w, f"the figures of {window}")
+        assert page["since"], page
+        _assert_shows(page, cli_json(dashboard_collector, int(page["since"])))
+    assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
 
     urls = _requested_urls(browser)
     assert any(url.endswith("/dashboard/figures?window=24h") for url in urls), urls
