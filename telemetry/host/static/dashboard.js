@@ -67,7 +67,7 @@ const state = {
   inFlight: false,
   timer: null,
   refreshMs: 5000,
-  figures: null,
+  shownWindow: null, // the window of the figures on the page, once there are some
   computedAt: 0, // performance.now() at which the shown figures were computed
   computeMs: 0,
   error: "",
@@ -214,13 +214,13 @@ function render(report) {
 
 function showStatus() {
   const status = $("#status");
-  if (state.figures == null) {
+  if (state.shownWindow == null) {
     status.textContent = state.error || "Loading figures…";
     return;
   }
   const age = performance.now() - state.computedAt;
   status.dataset.ageMs = String(Math.round(age));
-  status.dataset.window = state.figures.window;
+  status.dataset.window = state.shownWindow;
   status.classList.toggle("stale", age > 2 * state.refreshMs);
   let text = `Figures ${Math.round(age / 1000)} s old (computed in ${state.computeMs} ms; ` +
     `refreshed every ${state.refreshMs / 1000} s)`;
@@ -257,7 +257,7 @@ async function refresh() {
       state.refreshMs = Number(response.headers.get("X-Reelscope-Refresh-Ms") || 5000);
       state.computeMs = Number(response.headers.get("X-Reelscope-Compute-Ms") || 0);
       state.computedAt = performance.now() - age;
-      state.figures = { window: name, report: body };
+      state.shownWindow = name;
       state.error = "";
       $("#key-form").hidden = true;
       render(body);
