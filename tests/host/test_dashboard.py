@@ -72,6 +72,9 @@ def test_the_figures_are_the_reports_json_for_the_window(
     assert answer.status_code == 200, answer.text
     assert answer.headers["content-security-policy"].startswith(CSP)
     assert answer.headers["cache-control"] == "no-store"
+    assert answer.headers["x-reelscope-refresh-ms"] == "5000"
+    for header in ("x-reelscope-figures-age-ms", "x-reelscope-compute-ms"):
+        assert int(answer.headers[header]) >= 0
     served = answer.json()
     since = served["filters"]["since"]
     assert (since is None) == (window == "all")
