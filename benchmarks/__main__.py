@@ -19,6 +19,7 @@ QUICK = (
     ("home_screen", []),
     ("seek_preview", []),
     ("report", ["--events", "1000000"]),
+    ("dashboard", []),
     ("recommend", ["--events", "1000000"]),
 )
 

@@ -3,8 +3,8 @@
 #
 # Usage: packaging/system-deps.sh run|test|bundle
 #   run    - libVLC with its plugins (video output included) and Qt's xcb libraries
-#   test   - the same, plus Xvfb for the tests that need a real X display, and the validators
-#            of the desktop file and AppStream metadata
+#   test   - the same, plus Xvfb for the tests that need a real X display, the validators
+#            of the desktop file and AppStream metadata, and Chromium for the dashboard's test
 #   bundle - what the Linux bundle is built from: the run set (its libVLC is what gets bundled;
 #            libvlc-bin's vlc-cache-gen builds the plugin cache) and the same validators
 #
@@ -20,6 +20,7 @@ runtime=(
 )
 testing=(xvfb desktop-file-utils appstream openssl ffmpeg)  # openssl: the collector TLS test's certificate; ffmpeg: fixture media
 testing+=(dbus-daemon dbus-bin)  # the MPRIS tests start a private session bus, spoken to with dbus-send
+testing+=(chromium chromium-driver)  # the dashboard's test opens it in headless Chromium
 bundling=(desktop-file-utils appstream)
 
 wanted=("${runtime[@]}")

@@ -19,6 +19,7 @@ APP_ONLY = {
     "python-vlc": "vlc",
     "requests": "requests",
     "platformdirs": "platformdirs",
+    "jeepney": "jeepney",
 }
 SERVER_PACKAGES = (
     "telemetry/contracts",
