@@ -82,7 +82,10 @@ def test_keyboard_shortcuts(qtbot: QtBot, window: MainWindow) -> None:
     assert window.pages.currentWidget() is window.player
     qtbot.keyClick(player, Qt.Key.Key_Escape)
     assert window.pages.currentWidget() is window.home
-    qtbot.waitUntil(lambda: engine.state is PlaybackState.STOPPED)
+    # The stop runs on a worker thread; libVLC's own stop of this clip now and then takes 5-6 s
+    # with the dummy video output (its decoder waiting on a picture buffer), well past the
+    # default 5 s wait: going home (above) did not wait for it.
+    qtbot.waitUntil(lambda: engine.state is PlaybackState.STOPPED, timeout=15_000)
 
 
 def test_clicking_the_seek_slider_seeks_there(qtbot: QtBot, window: MainWindow) -> None:
