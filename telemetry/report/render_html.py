@@ -130,11 +130,12 @@ def _charts(report: Report) -> list[str]:
     ]
 
 
-def render_html(report: Report, *, sessions: int = 20) -> str:
-    """The whole report as an HTML document; `sessions` caps the per-session table."""
+def render_html(report: Report, *, sessions: int = 20, titles: int = 50) -> str:
+    """The whole report as an HTML document; `sessions` caps the per-session table, `titles`
+    the titles table."""
     q, b = report.qoe, report.browse
     startup_chart, rebuffer_chart, heat_map, titles_chart, funnel_chart = _charts(report)
-    qoe, browse, titles = tables.qoe(report), tables.browse(report), tables.titles(report, 50)
+    qoe, browse, titles = tables.qoe(report), tables.browse(report), tables.titles(report, titles)
     quality, recent = tables.data_quality(report), tables.play_sessions(report, sessions)
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",

@@ -80,6 +80,9 @@ def test_the_figures_are_the_reports_json_for_the_window(
     since = served["filters"]["since"]
     assert (since is None) == (window == "all")
     assert served == cli_json(dashboard_collector, since)
+    # The figures of every session, without the lists of sessions and titles.
+    assert served["sessions"] == served["titles"] == []
+    assert served["qoe"]["attempts"] > 0
     assert answer.headers["content-encoding"] == "gzip"  # requests asks for it
     if window == "all":  # the same figures whenever computed: the store does not change
         plain = figures(dashboard_collector, window, **{"Accept-Encoding": "identity"})
