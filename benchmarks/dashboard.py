@@ -148,7 +148,7 @@ def main() -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     command = [
-        sys.executable, "-m", "telemetry.collector.cli", "serve", "--port", str(port),
+        sys.executable, "-m", "telemetry.host.cli", "serve", "--port", str(port),
         "--db", f"sqlite:///{store}", "--keys", str(keys),
     ]  # fmt: skip
     process = subprocess.Popen(
