@@ -68,13 +68,14 @@ return {
 # SAMPLE_STEP_PX along the straight segment between them (canvas pixels, from uPlot's own
 # valToPos), leaving out END_PX at each end where the point markers are; a sample is a hit when
 # a pixel of the line's colour (within COLOUR_TOLERANCE, the sum over r, g, b: antialiasing)
-# lies within RADIUS_PX of it. `offset_px` moves every segment down, off the line: the check's
-# own control.
+# lies within RADIUS_PX of it. The control: the middle half of the longest segment moved
+# CONTROL_PX across it, off the line (the hours' layout, hence the segments, depends on the
+# clock: the data set ends 10 minutes ago; the longest joins hours a day apart).
 LINE_PIXELS = """
-const [offsetPx, radius, tolerance, step, endPx] = arguments;
+const [radius, tolerance, step, endPx, controlPx] = arguments;
 const plot = charts['rebuffer-chart'].plot;
 const at = (i) => [plot.valToPos(plot.data[0][i], 'x', true),
-                   plot.valToPos(plot.data[1][i], 'y', true) + offsetPx];
+                   plot.valToPos(plot.data[1][i], 'y', true)];
 const shown = plot.data[1].map((y, i) => i).filter((i) => plot.data[1][i] != null).map(at);
 const {width, height} = plot.ctx.canvas;
 const pixels = plot.ctx.getImageData(0, 0, width, height).data;
@@ -91,42 +92,53 @@ function near(x, y) {
   }
   return false;
 }
-const segments = [];
-for (let k = 1; k < shown.length; k++) {
-  const [[x0, y0], [x1, y1]] = [shown[k - 1], shown[k]];
+// Samples from `from` to `to` px along the segment, moved `across` px perpendicular to it.
+function sample([x0, y0], [x1, y1], from, to, across) {
   const length = Math.hypot(x1 - x0, y1 - y0);
+  const [ux, uy] = [(x1 - x0) / length, (y1 - y0) / length];
   let samples = 0, hits = 0;
-  for (let d = endPx; d <= length - endPx; d += step) {
+  for (let d = from; d <= to; d += step) {
     samples++;
-    if (near(x0 + (x1 - x0) * d / length, y0 + (y1 - y0) * d / length)) hits++;
+    if (near(x0 + ux * d - uy * across, y0 + uy * d + ux * across)) hits++;
   }
-  segments.push({length: Math.round(length), samples, hits});
+  return {length: Math.round(length), samples, hits};
 }
-return {values: plot.data[1].length, segments};
+const segments = [];
+let longest = null;
+for (let k = 1; k < shown.length; k++) {
+  const length = Math.hypot(shown[k][0] - shown[k - 1][0], shown[k][1] - shown[k - 1][1]);
+  segments.push(sample(shown[k - 1], shown[k], endPx, length - endPx, 0));
+  if (longest == null || length > longest[2]) longest = [shown[k - 1], shown[k], length];
+}
+const control = longest && sample(longest[0], longest[1], longest[2] / 4, longest[2] * 3 / 4,
+                                  controlPx);
+return {values: plot.data[1].length, segments, control};
 """
 RADIUS_PX = 2
 COLOUR_TOLERANCE = 90
 SAMPLE_STEP_PX = 4
 END_PX = 8
+CONTROL_PX = 25
 
 
-def _rebuffer_line(driver: webdriver.Chrome, offset_px: int = 0) -> dict[str, Any]:
+def _rebuffer_line(driver: webdriver.Chrome) -> dict[str, Any]:
     line: dict[str, Any] = driver.execute_script(
-        LINE_PIXELS, offset_px, RADIUS_PX, COLOUR_TOLERANCE, SAMPLE_STEP_PX, END_PX
+        LINE_PIXELS, RADIUS_PX, COLOUR_TOLERANCE, SAMPLE_STEP_PX, END_PX, CONTROL_PX
     )
     return line
 
 
 def _assert_line_drawn(driver: webdriver.Chrome) -> None:
-    """Every sample between consecutive points with a ratio is on the line, and a day apart
-    they are 100+ px apart (so there is a long line to sample); none of the segments moved
-    25 px down is (so the check sees the line, not the grid, the axes or the markers)."""
-    segments = _rebuffer_line(driver)["segments"]
-    assert segments, "fewer than two points with a ratio"
-    assert max(s["length"] for s in segments) > 100, segments
-    assert all(s["hits"] == s["samples"] for s in segments), segments
-    moved = _rebuffer_line(driver, offset_px=25)["segments"]
-    assert sum(s["hits"] for s in moved) == 0, moved
+    """Every sample between consecutive points with a ratio is on the line, and the longest
+    segment is 100+ px (a line to sample); none of the control is (so the check sees the line,
+    not the grid, the axes or the markers)."""
+    line = _rebuffer_line(driver)
+    segments = line["segments"]
+    assert segments, f"fewer than two points with a ratio: {line}"
+    assert max(s["length"] for s in segments) > 100, line
+    assert all(s["hits"] == s["samples"] for s in segments), line
+    assert line["control"]["samples"] > 10, line
+    assert line["control"]["hits"] == 0, line
 
 
 class Format:
