@@ -1,5 +1,6 @@
 """The dashboard over HTTP on the real collector (127.0.0.1): the page and its assets under a
-`default-src 'self'` policy, the figures equal to `reelscope-report --json` for the same window,
+`default-src 'self'` policy, the figures equal to `reelscope-report` with the same arguments
+(`--json --sessions 0 --titles 0 --since`, no lists of sessions and titles) for the window,
 the access rule (loopback or an admin key; a proxied or remote client needs the key), and one
 computation shared by concurrent requests. A remote client is simulated twice: through
 uvicorn's proxy headers (it trusts 127.0.0.1 as a proxy) and by calling the real app with a

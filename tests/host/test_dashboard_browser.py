@@ -1,7 +1,8 @@
 """The dashboard in a real headless Chromium (Debian's `chromium` driven through
 `chromium-driver` by Selenium) on the real collector: the tiles, tables and experiment rows
-read from the page equal `reelscope-report --json` for the window shown, formatted by the
-page's stated rules (mirrored by `Format` here); the charts are canvases uPlot has drawn on;
+read from the page equal `reelscope-report` with the dashboard's arguments for the window
+shown, formatted by the page's stated rules (mirrored by `Format` here); the charts are
+canvases uPlot has drawn on, and the rebuffer chart's line joins its points;
 no request left 127.0.0.1, and the page's policy blocks one that tries; a client that is not
 local is asked for the key and shown the figures once it gives an admin key.
 
