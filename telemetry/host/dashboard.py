@@ -1,7 +1,8 @@
 """The operators' live dashboard, served by the collector process: `GET /dashboard` (the page),
 `GET /dashboard/static/{name}` (its script, style sheet and the vendored uPlot charting library,
 from package data) and `GET /dashboard/figures?window=` (the report's JSON for a time window,
-exactly what `reelscope-report --json --since <window start>` prints).
+exactly what `reelscope-report --json --sessions 0 --titles 0 --since <window start>` prints:
+every figure, without the lists of play sessions and titles the page does not show).
 
 Access to the figures: a client on the loopback interface without an `Authorization` header, or
 any client with an admin key; a request that came through a proxy (`Forwarded`,

@@ -35,9 +35,9 @@ def _gzipped(compute: Callable[[], bytes]) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class Figures:
-    """One computation's answer: the report's JSON, kept gzipped (a big store's report is
-    megabytes, mostly its play sessions, and most clients take it so), when it finished (on
-    `clock`), how long it took, and its number (1, 2, ... in the order computations start)."""
+    """One computation's answer: the report's JSON, kept gzipped (as most clients take it),
+    when it finished (on `clock`), how long it took, and its number (1, 2, ... in the order
+    computations start)."""
 
     gzipped: bytes
     computed_at: float

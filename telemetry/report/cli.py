@@ -3,7 +3,11 @@ terminal tables (default), JSON (`--json`) or a self-contained HTML file with ch
 
     reelscope-report [--store sqlite:///path | --db PATH] [--since ISO] [--until ISO]
                      [--app-version V] [--os NAME] [--title VIDEO_ID]
-                     [--json] [--html FILE] [--sessions N] [--jobs N]
+                     [--json] [--html FILE] [--sessions N] [--titles N] [--jobs N]
+
+`--sessions N` and `--titles N` bound the lists of play sessions (the N most recent) and of
+titles (the N most watched): by default tables show 20 of each (HTML 50 titles) and JSON all
+of them; given, they bound JSON as well (the live dashboard asks for none, as it shows none).
 
 The command installed as `reelscope-report` is this one with the recommender's counterfactual
 evaluation added (`telemetry.host.report_cli`, `--evaluate`). A store that is missing, corrupt
@@ -14,6 +18,7 @@ main thread.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from collections.abc import Sequence
@@ -29,6 +34,7 @@ from telemetry.contracts.stored import (
     store_url,
 )
 from telemetry.report.compute import compute_report
+from telemetry.report.metrics import Report
 from telemetry.report.queries import Filters
 from telemetry.report.render_html import render_html
 from telemetry.report.render_text import render_text
@@ -58,10 +64,45 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--html", type=Path, metavar="FILE", help="write an HTML report")
     parser.add_argument(
-        "--sessions", type=int, default=20, help="play sessions listed in tables (default 20)"
+        "--sessions",
+        type=_count,
+        metavar="N",
+        help="the N most recent play sessions listed (default: 20 in tables, all in JSON)",
+    )
+    parser.add_argument(
+        "--titles",
+        type=_count,
+        metavar="N",
+        help="the N most watched titles listed (default: 20 in text, 50 in HTML, all in JSON)",
     )
     parser.add_argument("--jobs", type=int, help="worker processes (default: by store size)")
     return parser
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"not a count (0, 1, 2 ...): {text!r}")
+    return value
+
+
+def _or(value: int | None, default: int) -> int:
+    return default if value is None else value
+
+
+def bounded(report: Report, sessions: int | None, titles: int | None) -> Report:
+    """The report with at most `sessions` play sessions (the most recent, in the report's
+    order: oldest first) and `titles` titles (the most watched); None keeps them all."""
+    if sessions is not None:
+        report = dataclasses.replace(
+            report, sessions=report.sessions[max(0, len(report.sessions) - sessions) :]
+        )
+    if titles is not None:
+        report = dataclasses.replace(report, titles=report.titles[:titles])
+    return report
 
 
 def report_url(args: argparse.Namespace) -> str:
@@ -88,14 +129,17 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if args.html is not None:
         try:
-            args.html.write_text(render_html(report, sessions=args.sessions), encoding="utf-8")
+            page = render_html(report, sessions=_or(args.sessions, 20), titles=_or(args.titles, 50))
+            args.html.write_text(page, encoding="utf-8")
         except OSError as exc:
             print(f"reelscope-report: cannot write {args.html}: {exc.strerror}", file=sys.stderr)
             return 2
     if args.json:
-        sys.stdout.buffer.write(orjson.dumps(report, option=orjson.OPT_INDENT_2) + b"\n")
+        shown = bounded(report, args.sessions, args.titles)
+        sys.stdout.buffer.write(orjson.dumps(shown, option=orjson.OPT_INDENT_2) + b"\n")
     elif args.html is None:
-        sys.stdout.write(render_text(report, sessions=args.sessions))
+        text = render_text(report, sessions=_or(args.sessions, 20), titles=_or(args.titles, 20))
+        sys.stdout.write(text)
     return 0
 
 

@@ -130,11 +130,12 @@ def _charts(report: Report) -> list[str]:
     ]
 
 
-def render_html(report: Report, *, sessions: int = 20) -> str:
-    """The whole report as an HTML document; `sessions` caps the per-session table."""
+def render_html(report: Report, *, sessions: int = 20, titles: int = 50) -> str:
+    """The whole report as an HTML document; `sessions` caps the per-session table, `titles`
+    the titles table."""
     q, b = report.qoe, report.browse
     startup_chart, rebuffer_chart, heat_map, titles_chart, funnel_chart = _charts(report)
-    qoe, browse, titles = tables.qoe(report), tables.browse(report), tables.titles(report, 50)
+    qoe, browse, watched = tables.qoe(report), tables.browse(report), tables.titles(report, titles)
     quality, recent = tables.data_quality(report), tables.play_sessions(report, sessions)
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
@@ -177,9 +178,9 @@ def render_html(report: Report, *, sessions: int = 20) -> str:
         _section(tables.by_row(report)),
         _section(tables.by_rank(report)),
         *(_section(t) for t in tables.experiments(report)),
-        _heading(titles),
+        _heading(watched),
         titles_chart,
-        _table(titles),
+        _table(watched),
         _section(features_table(report.features)),
         _heading(quality),
         _table(quality),

@@ -40,8 +40,9 @@ def _section(t: Table) -> list[str]:
     return ["", f"{title} ({t.note})" if t.note else title, table(t.headers, t.rows)]
 
 
-def render_text(report: Report, *, sessions: int = 20) -> str:
-    """The whole report; `sessions` caps the per-session table (most recent first)."""
+def render_text(report: Report, *, sessions: int = 20, titles: int = 20) -> str:
+    """The whole report; `sessions` caps the per-session table (most recent first), `titles`
+    the titles table (most watched first)."""
     out = ["Reelscope report (UTC)", tables.filters_line(report)]
     for t in (
         tables.qoe(report),
@@ -49,7 +50,7 @@ def render_text(report: Report, *, sessions: int = 20) -> str:
         tables.by_row(report),
         tables.by_rank(report),
         *tables.experiments(report),
-        tables.titles(report, 20),
+        tables.titles(report, titles),
         features_table(report.features),
         tables.data_quality(report),
         tables.play_sessions(report, sessions),

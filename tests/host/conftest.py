@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from telemetry.host.report_process import iso_moment
+from telemetry.host.report_process import REPORT_ARGUMENTS, iso_moment
 from tests.collector.harness import REPO, Running, now_ms, thread_collector
 from tests.report.conftest import post
 from tests.report.known_data import HOUR, Launch, launch_1, launch_2, launch_3
@@ -44,8 +44,10 @@ def dashboard_collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ru
 
 
 def cli_json(collector: Running, since: int | None) -> dict[str, Any]:
-    """What `reelscope-report --json` prints for the store, from its own process."""
-    command = [sys.executable, "-m", "telemetry.report.cli", "--db", str(collector.db), "--json"]
+    """What `reelscope-report` prints for the store with the dashboard's arguments
+    (`--json --sessions 0 --titles 0`), from its own process."""
+    command = [sys.executable, "-m", "telemetry.report.cli", "--db", str(collector.db)]
+    command += REPORT_ARGUMENTS
     if since is not None:
         command += ["--since", iso_moment(since)]
     env = {**os.environ, "PYTHONPATH": str(REPO)}

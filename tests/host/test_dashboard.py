@@ -1,5 +1,6 @@
 """The dashboard over HTTP on the real collector (127.0.0.1): the page and its assets under a
-`default-src 'self'` policy, the figures equal to `reelscope-report --json` for the same window,
+`default-src 'self'` policy, the figures equal to `reelscope-report` with the same arguments
+(`--json --sessions 0 --titles 0 --since`, no lists of sessions and titles) for the window,
 the access rule (loopback or an admin key; a proxied or remote client needs the key), and one
 computation shared by concurrent requests. A remote client is simulated twice: through
 uvicorn's proxy headers (it trusts 127.0.0.1 as a proxy) and by calling the real app with a
@@ -80,6 +81,9 @@ def test_the_figures_are_the_reports_json_for_the_window(
     since = served["filters"]["since"]
     assert (since is None) == (window == "all")
     assert served == cli_json(dashboard_collector, since)
+    # The figures of every session, without the lists of sessions and titles.
+    assert served["sessions"] == served["titles"] == []
+    assert served["qoe"]["attempts"] > 0
     assert answer.headers["content-encoding"] == "gzip"  # requests asks for it
     if window == "all":  # the same figures whenever computed: the store does not change
         plain = figures(dashboard_collector, window, **{"Accept-Encoding": "identity"})

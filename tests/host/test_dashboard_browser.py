@@ -1,7 +1,8 @@
 """The dashboard in a real headless Chromium (Debian's `chromium` driven through
 `chromium-driver` by Selenium) on the real collector: the tiles, tables and experiment rows
-read from the page equal `reelscope-report --json` for the window shown, formatted by the
-page's stated rules (mirrored by `Format` here); the charts are canvases uPlot has drawn on;
+read from the page equal `reelscope-report` with the dashboard's arguments for the window
+shown, formatted by the page's stated rules (mirrored by `Format` here); the charts are
+canvases uPlot has drawn on, and the rebuffer chart's line joins its points;
 no request left 127.0.0.1, and the page's policy blocks one that tries; a client that is not
 local is asked for the key and shown the figures once it gives an admin key.
 
@@ -63,6 +64,82 @@ return {
   keyAsked: !document.querySelector('#key-form').hidden,
 };
 """
+
+# Whether the rebuffer chart's line joins each point with a ratio to the next one: samples every
+# SAMPLE_STEP_PX along the straight segment between them (canvas pixels, from uPlot's own
+# valToPos), leaving out END_PX at each end where the point markers are; a sample is a hit when
+# a pixel of the line's colour (within COLOUR_TOLERANCE, the sum over r, g, b: antialiasing)
+# lies within RADIUS_PX of it. The control: the middle half of the longest segment moved
+# CONTROL_PX across it, off the line (the hours' layout, hence the segments, depends on the
+# clock: the data set ends 10 minutes ago; the longest joins hours a day apart).
+LINE_PIXELS = """
+const [radius, tolerance, step, endPx, controlPx] = arguments;
+const plot = charts['rebuffer-chart'].plot;
+const at = (i) => [plot.valToPos(plot.data[0][i], 'x', true),
+                   plot.valToPos(plot.data[1][i], 'y', true)];
+const shown = plot.data[1].map((y, i) => i).filter((i) => plot.data[1][i] != null).map(at);
+const {width, height} = plot.ctx.canvas;
+const pixels = plot.ctx.getImageData(0, 0, width, height).data;
+const blue = [0x3b, 0x6f, 0xd8];
+function near(x, y) {
+  for (let dy = -radius; dy <= radius; dy++) {
+    for (let dx = -radius; dx <= radius; dx++) {
+      const [px, py] = [Math.round(x) + dx, Math.round(y) + dy];
+      if (px < 0 || py < 0 || px >= width || py >= height) continue;
+      const i = (py * width + px) * 4;
+      const off = blue.reduce((sum, c, k) => sum + Math.abs(pixels[i + k] - c), 0);
+      if (pixels[i + 3] > 200 && off <= tolerance) return true;
+    }
+  }
+  return false;
+}
+// Samples from `from` to `to` px along the segment, moved `across` px perpendicular to it.
+function sample([x0, y0], [x1, y1], from, to, across) {
+  const length = Math.hypot(x1 - x0, y1 - y0);
+  const [ux, uy] = [(x1 - x0) / length, (y1 - y0) / length];
+  let samples = 0, hits = 0;
+  for (let d = from; d <= to; d += step) {
+    samples++;
+    if (near(x0 + ux * d - uy * across, y0 + uy * d + ux * across)) hits++;
+  }
+  return {length: Math.round(length), samples, hits};
+}
+const segments = [];
+let longest = null;
+for (let k = 1; k < shown.length; k++) {
+  const length = Math.hypot(shown[k][0] - shown[k - 1][0], shown[k][1] - shown[k - 1][1]);
+  segments.push(sample(shown[k - 1], shown[k], endPx, length - endPx, 0));
+  if (longest == null || length > longest[2]) longest = [shown[k - 1], shown[k], length];
+}
+const control = longest && sample(longest[0], longest[1], longest[2] / 4, longest[2] * 3 / 4,
+                                  controlPx);
+return {values: plot.data[1].length, segments, control};
+"""
+RADIUS_PX = 2
+COLOUR_TOLERANCE = 90
+SAMPLE_STEP_PX = 4
+END_PX = 8
+CONTROL_PX = 25
+
+
+def _rebuffer_line(driver: webdriver.Chrome) -> dict[str, Any]:
+    line: dict[str, Any] = driver.execute_script(
+        LINE_PIXELS, RADIUS_PX, COLOUR_TOLERANCE, SAMPLE_STEP_PX, END_PX, CONTROL_PX
+    )
+    return line
+
+
+def _assert_line_drawn(driver: webdriver.Chrome) -> None:
+    """Every sample between consecutive points with a ratio is on the line, and the longest
+    segment is 100+ px (a line to sample); none of the control is (so the check sees the line,
+    not the grid, the axes or the markers)."""
+    line = _rebuffer_line(driver)
+    segments = line["segments"]
+    assert segments, f"fewer than two points with a ratio: {line}"
+    assert max(s["length"] for s in segments) > 100, line
+    assert all(s["hits"] == s["samples"] for s in segments), line
+    assert line["control"]["samples"] > 10, line
+    assert line["control"]["hits"] == 0, line
 
 
 class Format:
@@ -268,6 +345,9 @@ def test_the_page_shows_the_reports_figures_and_charts(
         assert drawn["width"] > 0
         assert drawn["height"] > 0
         assert drawn["painted"] > 100, (chart, drawn)
+    # Hours a day apart (two or three, by the clock: the data set ends 10 minutes ago), one of
+    # them perhaps without a ratio (its sessions never played): a line, not lone points.
+    _assert_line_drawn(browser)
 
     for window in ("24h", "15m"):  # a day: launch 2 and part of launch 1; 15 min: S7 alone
         browser.find_element(By.CSS_SELECTOR, f'button[data-window="{window}"]').click()
@@ -312,6 +392,16 @@ def test_a_failed_refresh_keeps_the_figures_and_shows_their_age(
         # The next refresh comes one interval (5 s) after the figures arrived.
         assert int(status.get_attribute("data-age-ms")) >= 5000
         assert re.match(r"Figures \d+ s old", status.text), status.text
+        # No refresh can draw now: the page's own renderCharts given the figures with an hour
+        # whose sessions never played (no ratio) between the two: the line spans it.
+        report = cli_json(dashboard_collector, None)
+        over_time = report["qoe"]["rebuffer_over_time"]
+        first, *_, last = [p for p in over_time if p["rebuffer_ratio"] is not None]
+        middle = {**first, "start": (first["start"] + last["start"]) // 2, "rebuffer_ratio": None}
+        report["qoe"]["rebuffer_over_time"] = [first, middle, last]
+        browser.execute_script("renderCharts(arguments[0])", report)
+        assert _rebuffer_line(browser)["values"] == 3
+        _assert_line_drawn(browser)
     finally:
         browser.execute_cdp_cmd("Network.setBlockedURLs", {"urls": []})
 

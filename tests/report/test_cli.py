@@ -53,6 +53,35 @@ def test_json_carries_the_figures(
     assert data["browse"]["funnel"] == {"served": 2, "seen": 2, "played": 2, "completed": 1}
 
 
+def test_json_lists_every_session_and_title_unless_bounded(
+    store: tuple[str, dict[str, int]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "--store", store[0], "--json")
+    assert code == 0
+    full: dict[str, Any] = json.loads(out)
+    assert len(full["sessions"]) == full["qoe"]["attempts"] == 7
+    assert len(full["titles"]) > 2
+    for sessions, titles in ((2, 1), (0, 0), (100, 100)):
+        code, out, _ = run(
+            capsys, "--store", store[0], "--json", "--sessions", str(sessions),
+            "--titles", str(titles),
+        )  # fmt: skip
+        assert code == 0
+        shown: dict[str, Any] = json.loads(out)
+        # The most recent sessions (still oldest first) and the most watched titles; the
+        # figures are those of every session.
+        assert shown["sessions"] == full["sessions"][max(0, 7 - sessions) :]
+        assert shown["titles"] == full["titles"][:titles]
+        assert {**shown, "sessions": [], "titles": []} == {**full, "sessions": [], "titles": []}
+    code, out, _ = run(capsys, "--store", store[0], "--sessions", "1", "--titles", "1")
+    assert code == 0
+    assert "1 most recent of 7" in out
+    with pytest.raises(SystemExit) as refused:
+        main(["--store", store[0], "--json", "--sessions", "-1"])
+    assert refused.value.code == 2
+    assert "not a count (0, 1, 2 ...): '-1'" in capsys.readouterr().err
+
+
 def test_time_filters_from_the_command_line(
     store: tuple[str, dict[str, int]], capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -182,12 +182,16 @@ function renderCharts(report) {
   bars("startup-chart",
     histogram.map((b) => (b.high == null ? `≥${count(b.low)}` : count(b.low))),
     histogram.map((b) => b.count), "sessions", "startup ms (bar start)");
+  // Hours without sessions are not in the list, and the line joins their neighbours; an hour
+  // whose sessions never played has no ratio (null), and is joined over alike (spanGaps), not
+  // left as a break that leaves lone points.
   const points = report.qoe.rebuffer_over_time;
   chart("rebuffer-chart", [points.map((p) => p.start / 1000),
     points.map((p) => (p.rebuffer_ratio == null ? null : p.rebuffer_ratio * 100))], {
     legend: { show: false },
     scales: { y: { range: (u, low, high) => [0, high > 0 ? high * 1.1 : 1] } },
-    series: [{}, { label: "rebuffer %", stroke: BLUE, width: 2, points: { show: true } }],
+    series: [{}, { label: "rebuffer %", stroke: BLUE, width: 2, spanGaps: true,
+      points: { show: true } }],
   });
   const ranks = report.browse.by_rank;
   bars("rank-chart", ranks.map((l) => String(l.index)),
