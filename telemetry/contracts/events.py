@@ -140,7 +140,7 @@ _SEEK: Final = {"from_ms": _INT, "to_ms": _INT, "method": _STR}
 _SEEK_METHODS: Final = {
     "method": frozenset({"mouse", "key", "chapter", "inferred", "loop", "remote"})
 }
-_REBUFFER_TRIGGERS: Final = {"trigger": frozenset({"buffering", "watchdog"})}
+_REBUFFER_TRIGGERS: Final = {"trigger": frozenset({"buffering", "watchdog", "frozen_picture"})}
 # What the desktop's media controls (MPRIS) may ask for.
 REMOTE_COMMANDS: Final = frozenset(
     {

@@ -11,10 +11,13 @@ Independent observations the session's numbers are checked against:
   whole session: wall time minus media time played. That sums every freeze, whatever its
   length or cause, so a stall the state machine missed or invented shows up as a difference.
 - a hard stall: the server's own log of when it fell silent and spoke again.
+- the screen: libVLC drawing into memory (`picture_clock`), when each new picture was shown
+  and which frame of the media it was.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -22,6 +25,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -36,8 +40,9 @@ from telemetry.client.outbox_reader import OutboxReader
 
 from ..telemetry.waiting import wait_until
 from .engine_probe import EngineProbe
-from .fixture_media import LADDER, FixtureMedia
+from .fixture_media import GAP, LADDER, FixtureMedia
 from .media_server import MediaServer, Pacing, mdat_offset
+from .picture_clock import PictureClock
 from .session_harness import Recorder
 
 REPO = Path(__file__).resolve().parents[2]
@@ -49,15 +54,19 @@ MANDELBROT = SAMPLES / "mandelbrot-voyage.mp4"  # 15 s, 38-72 KB/s: starves at 3
 class Rig:
     """One engine, its event queue and a play session driven from the test's thread."""
 
-    def __init__(self, *, network_caching_ms: int | None = None) -> None:
+    def __init__(
+        self, *, network_caching_ms: int | None = None, screen: tuple[int, int] | None = None
+    ) -> None:
         self.probe = EngineProbe()
         self.events = EventQueue(also=self.probe)
         self.engine = VlcEngine(
             self.events,
-            video_output="dummy",
+            video_output=None if screen else "dummy",
             audio_output="dummy",
             network_caching_ms=network_caching_ms,
         )
+        # `screen`: the pictures go to memory at this size, where the test can look at them.
+        self.screen = PictureClock(self.engine, *screen) if screen else None
         self.loop = SessionLoop(self.events, poll_interval_s=0.1)
         self.out = Recorder()
         self._session: PlaySession | None = None
@@ -114,7 +123,7 @@ class Rig:
 def make_rig() -> Iterator[Callable[..., Rig]]:
     rigs: list[Rig] = []
 
-    def make(**options: int) -> Rig:
+    def make(**options: Any) -> Rig:
         rig = Rig(**options)
         rigs.append(rig)
         return rig
@@ -486,3 +495,40 @@ def test_an_hls_ladder_plays_without_false_stalls_and_reports_a_ladder_rendition
     assert (frame["width"], frame["height"]) in {(w, h) for w, h, _ in LADDER}
     assert "rebuffer_start" not in rig.out.types()
     assert end["rebuffer_count"] == 0
+
+
+def test_a_picture_frozen_under_a_moving_playhead_is_a_stall_as_long_as_the_screen_froze(
+    make_rig: Callable[..., Rig], media: FixtureMedia
+) -> None:
+    """Issue 15.2: the video has no pictures for 3 s while the audio, and libVLC's playhead,
+    go on. The screen (libVLC's pictures, in memory) says how long the picture stood still."""
+    rig = make_rig(screen=(320, 180))
+    rig.play(str(media.video_gap()))
+    rig.run_until(lambda: rig.has("rebuffer_end")() or rig.session.closed, 15)
+    rig.run_for(1.5)  # the screen moves again up to ~1 s after the counter does
+    rig.end()
+
+    assert rig.screen is not None
+    froze_at, frozen = rig.screen.longest_freeze()
+    moving = sorted(
+        (e.mono_ms, int(e.value or 0))
+        for e in rig.probe.events
+        if e.kind is EngineEventKind.TIME_CHANGED and int(e.value or 0) > 0
+    )
+    longest_still = max(b[0] - a[0] for a, b in itertools.pairwise(moving))
+    (stall,) = rig.out.of("rebuffer_end")
+    stall_ms = int(str(stall["stall_ms"]))
+    began = rig.out.mono_of("rebuffer_end")[0] - stall_ms
+    print(
+        f"screen frozen {frozen:.0f} ms from +{froze_at - rig.request_mono():.0f}; stall "
+        f"{stall_ms} ms from +{began - rig.request_mono():.0f}; playhead still at most "
+        f"{longest_still:.0f} ms"
+    )
+    assert (GAP[1] - GAP[0]) * 1000 <= frozen <= (GAP[1] - GAP[0]) * 1000 + 300
+    assert longest_still < 1000  # the playhead went on: no playhead rule could see this
+    assert stall["trigger"] == "frozen_picture"
+    # libVLC's decoder runs up to ~1 s ahead of the screen: the counter stops (and moves again)
+    # that much before the picture does. The counter is refreshed every 250-500 ms and polled
+    # every 100 ms: the length holds within one refresh and one poll, 600 ms.
+    assert abs(stall_ms - frozen) <= 600
+    assert froze_at - 1200 <= began <= froze_at + 300
