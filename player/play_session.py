@@ -175,6 +175,7 @@ class _Seek:
     to_ms: int
     method: str
     pictures: int  # the displayed-pictures counter when the seek began
+    new_pictures: bool = False  # the counter has shown pictures from after the seek
 
 
 @dataclass(slots=True)
@@ -721,9 +722,15 @@ class PlaySession:
         moved = pictures.read(now, self._readout.media_stats().displayed_pictures)
         seek = self._seek
         if seek is not None and not self._paused:
-            # More new pictures than one statistics refresh can owe from before the seek.
-            if pictures.count - seek.pictures > pictures.pictures_in(STATS_LAG_MS):
+            # More new pictures than one statistics refresh can owe from before the seek are
+            # the first pictures from the target; the decoder hands them over ahead of the
+            # screen, which may hold the first one a while: the seek is over once the counter
+            # moves again after that.
+            if not moved:
+                return
+            if seek.new_pictures:
                 self._end_seek_by_picture(now)
+            seek.new_pictures = pictures.count - seek.pictures > pictures.pictures_in(STATS_LAG_MS)
             return
         stall = self._stall
         if stall is not None and stall.trigger == FROZEN_PICTURE:

@@ -72,12 +72,22 @@ class PictureClock:
         length, began = max(gaps)
         return began, length
 
-    def first_shown(self, after: float, frames: range, reference: np.ndarray) -> float:
-        """When a picture that is one of the media's `frames` was first shown after `after`."""
-        for at, picture in list(self.shown):
-            if at > after and _frame_of(picture, reference) in frames:
+    def moving_from(
+        self, after: float, frames: range, reference: np.ndarray, frame_ms: float
+    ) -> float:
+        """When the picture started moving after `after` from one of the media's `frames`: the
+        first new picture from there that the next new picture follows within 2.5 frames (a
+        seek's first picture may stand still for a while before playback goes on)."""
+        shown = [(at, p) for at, p in list(self.shown) if at > after]
+        news = [
+            (at, picture)
+            for (at, picture), (_, before) in zip(shown, [(0.0, None), *shown], strict=False)
+            if before is None or not np.array_equal(picture, before)
+        ]
+        for (at, picture), (next_at, _) in itertools.pairwise(news):
+            if next_at - at <= 2.5 * frame_ms and _frame_of(picture, reference) in frames:
                 return at
-        raise AssertionError(f"none of frames {frames} shown after {after:.0f}")
+        raise AssertionError(f"no moving picture from frames {frames} after {after:.0f}")
 
 
 def reference_frames(source: Path | str, width: int, height: int) -> np.ndarray:
