@@ -1,7 +1,7 @@
 """The picture side of a play session: when libVLC last showed a new picture, from its
 displayed-pictures counter, read at each watchdog poll.
 
-What the counter is, as seen on libVLC 3.0 (see libvlc-and-qt-notes.md): the video output
+What the counter is, as seen on libVLC 3.0.24: the video output
 counts every picture it shows, and also every redisplay of a still picture (every 80 ms), but the
 count reaches the media's statistics only when the decoder hands over a new picture, and those
 statistics are refreshed every 250-350 ms with the time reports. So the counter moves while the

@@ -774,7 +774,15 @@ class PlaySession:
         label = _label(info)
         if label != self._video_label:
             previous, self._video_label = self._video_label, label
-            self._emit("track_change", kind="video", from_track=previous, to_track=label)
+            self._emit(
+                "track_change",
+                kind="video",
+                from_track=previous,
+                to_track=label,
+                width=info.width or None,
+                height=info.height or None,
+                bitrate=float(self._readout.media_stats().demux_bitrate_bps) or None,
+            )
 
     # -- time accounting -----------------------------------------------------------------------
 

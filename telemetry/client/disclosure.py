@@ -85,7 +85,10 @@ _PURPOSES: Final[tuple[tuple[str, str, Mapping[str, str]], ...]] = (
             "seek_end": "the jump finished, and how long it took",
             "rate_change": "you changed the playback speed",
             "volume_change": "you changed the volume or muted",
-            "track_change": "you switched audio, video or subtitle track",
+            "track_change": (
+                "you switched audio, video or subtitle track, or a stream changed its picture "
+                "quality (the new picture size and bitrate)"
+            ),
             "window_change": "the player went fullscreen, was hidden or lost focus",
             "ended": "the video reached its end",
             "subtitle_file_added": (

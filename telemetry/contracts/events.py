@@ -270,6 +270,9 @@ SPECS: Final[Mapping[str, EventSpec]] = {
         _playback(
             "track_change",
             {"kind": _STR, "from_track": _TRACK_ID, "to_track": _TRACK_ID},
+            # A video change: the picture now shown (an adaptive stream's new rendition) and
+            # the bitrate libVLC measures demuxing it, in bits/s.
+            optional={"width": _OPT_INT, "height": _OPT_INT, "bitrate": _OPT_NUM},
             choices={"kind": frozenset({"audio", "video", "subtitle"})},
         ),
         _playback("window_change", {"fullscreen": _BOOL, "exposed": _BOOL, "active": _BOOL}),

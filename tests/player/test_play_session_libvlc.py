@@ -21,6 +21,7 @@ import itertools
 import json
 import os
 import signal
+import struct
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -55,7 +56,11 @@ class Rig:
     """One engine, its event queue and a play session driven from the test's thread."""
 
     def __init__(
-        self, *, network_caching_ms: int | None = None, screen: tuple[int, int] | None = None
+        self,
+        *,
+        network_caching_ms: int | None = None,
+        screen: tuple[int, int] | None = None,
+        adaptive_logic: str | None = None,
     ) -> None:
         self.probe = EngineProbe()
         self.events = EventQueue(also=self.probe)
@@ -64,6 +69,7 @@ class Rig:
             video_output=None if screen else "dummy",
             audio_output="dummy",
             network_caching_ms=network_caching_ms,
+            extra_args=(f"--adaptive-logic={adaptive_logic}",) if adaptive_logic else (),
         )
         # `screen`: the pictures go to memory at this size, where the test can look at them.
         self.screen = PictureClock(self.engine, *screen) if screen else None
@@ -579,3 +585,47 @@ def test_seek_latency_is_when_the_picture_moves_again_at_the_target(
     # sees new pictures at the first poll after a refresh (at most one refresh late), or dates
     # the playhead's landing back (up to ~100 ms early). Seen: -60..+310 ms, two busy cores.
     assert all(-300 <= error <= 500 for error in errors), errors
+
+
+def test_hls_rendition_switches_are_track_changes_with_the_picture_libvlc_shows(
+    make_rig: Callable[..., Rig], server: MediaServer, media: FixtureMedia, tmp_path: Path
+) -> None:
+    """Issue 15.4: libVLC's adaptive logic (here `rate`, which follows the measured download
+    rate) starts the ladder low, goes up on a fast server, and down again when the top
+    rendition's segments from 5 s on come at 60 KB/s (it needs 150). libVLC reuses its video
+    output, whose size then still says the first rendition. The truth is libVLC's snapshot of
+    the picture shown, at its own size, taken as soon as the session reports a switch."""
+    ladder = media.hls_ladder()
+    server.add_folder("ladder", ladder)
+    for segment in sorted((ladder / "2").glob("s*.ts"))[5:]:
+        server.add(f"ladder/2/{segment.name}", segment, Pacing(rate=60_000))
+    rig = make_rig(adaptive_logic="rate")
+    rig.play(server.url("ladder/master.m3u8"))
+    shown: list[tuple[int, int]] = []
+
+    def snapshot_each_switch() -> bool:
+        if len(shown) < len(rig.out.of("track_change")):
+            path = tmp_path / f"shown-{len(shown)}.png"
+            assert rig.engine.take_snapshot(str(path))
+            shown.append(struct.unpack(">II", path.read_bytes()[16:24]))  # the PNG's IHDR
+        return len(shown) >= 2
+
+    rig.run_until(snapshot_each_switch, 20)
+    rig.end()
+
+    sizes = {(w, h) for w, h, _ in LADDER}
+    first = rig.out.one("first_frame")
+    changes = rig.out.of("track_change")
+    print(f"first frame {first['width']}x{first['height']}; {changes}; snapshots {shown}")
+    assert (first["width"], first["height"]) in sizes
+    previous = f"{first['width']}x{first['height']}"
+    for change, picture in zip(changes, shown, strict=False):
+        assert change["kind"] == "video"
+        assert change["from_track"] == previous
+        assert (change["width"], change["height"]) == picture
+        assert picture in sizes
+        assert change["to_track"] == f"{picture[0]}x{picture[1]}" != previous
+        # libVLC's measured demux bitrate, of the data read lately (not the variant's BANDWIDTH).
+        assert isinstance(change["bitrate"], float)
+        assert change["bitrate"] > 0
+        previous = str(change["to_track"])
