@@ -154,6 +154,9 @@ class WindowState:
     minimised: bool = False
     covered: bool = False
     active: bool = True
+    # The video area's size in device pixels (0: unknown): the picture is scaled to fit it.
+    width: int = 0
+    height: int = 0
 
     @property
     def exposed(self) -> bool:
@@ -624,6 +627,7 @@ class PlaySession:
             width=info.width or None,
             height=info.height or None,
             fps=info.fps or None,
+            **self._window_size(),
         )
         self._watched.add(anchor, position)
         self._motion = _Observation(at, position)
@@ -834,10 +838,19 @@ class PlaySession:
             lost_pictures=mark.lost_pictures - last.lost_pictures,
             lost_audio_buffers=mark.lost_audio - last.lost_audio,
             demux_bitrate=float(stats.demux_bitrate_bps),
+            **self._window_size(),
         )
         self._save_journal(now)
 
     # -- helpers -------------------------------------------------------------------------------
+
+    def _window_size(self) -> dict[str, object]:
+        """The video area's size for `first_frame` and heartbeats (None while unknown)."""
+        window = self._window
+        return {
+            "window_width": (window.width or None) if window is not None else None,
+            "window_height": (window.height or None) if window is not None else None,
+        }
 
     def _last_position(self) -> int:
         return self._last.position if self._last is not None else self._start_position

@@ -231,6 +231,8 @@ SPECS: Final[Mapping[str, EventSpec]] = {
                 "height": _OPT_INT,
                 "fps": _OPT_NUM,
             },
+            # The video area the picture is scaled to, in device pixels.
+            optional={"window_width": _OPT_INT, "window_height": _OPT_INT},
         ),
         _playback("pause", _POSITION),
         _playback("resume", _POSITION),
@@ -257,8 +259,14 @@ SPECS: Final[Mapping[str, EventSpec]] = {
                 "lost_audio_buffers": _INT,
                 "demux_bitrate": _NUM,
             },
-            # The picture shown at the beat (the rendition, for adaptive streams).
-            optional={"width": _OPT_INT, "height": _OPT_INT},
+            # The picture shown at the beat (the rendition, for adaptive streams), and the video
+            # area it is scaled to, in device pixels.
+            optional={
+                "width": _OPT_INT,
+                "height": _OPT_INT,
+                "window_width": _OPT_INT,
+                "window_height": _OPT_INT,
+            },
             priority=Priority.HEARTBEAT,
         ),
         _playback("rate_change", {"from_rate": _NUM, "to_rate": _NUM}),

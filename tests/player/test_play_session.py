@@ -699,3 +699,17 @@ def test_a_seek_ends_when_new_pictures_show_though_the_playhead_stands_at_the_ta
     h.poll(at=4400)  # and they move on
     assert h.out.one("seek_end")["seek_latency_ms"] == 4400 - 2500
     assert "rebuffer_start" not in h.out.types()
+
+
+def test_first_frame_and_heartbeats_carry_the_video_area_the_picture_is_scaled_to() -> None:
+    h = Harness()
+    h.session.window_changed(WindowState(width=1280, height=720))
+    h.open_and_play()
+    h.time(400, at=480)
+    frame = h.out.one("first_frame")
+    assert (frame["window_width"], frame["window_height"]) == (1280, 720)
+    h.session.window_changed(WindowState(width=640, height=360))
+    assert "window_change" not in h.out.types()  # a size alone is no window change
+    h.play_steadily(480, 10_600)
+    beat = h.out.one("heartbeat")
+    assert (beat["height"], beat["window_width"], beat["window_height"]) == (270, 640, 360)
