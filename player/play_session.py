@@ -627,7 +627,8 @@ class PlaySession:
             width=info.width or None,
             height=info.height or None,
             fps=info.fps or None,
-            **self._window_size(),
+            window_width=self._window_size()[0],
+            window_height=self._window_size()[1],
         )
         self._watched.add(anchor, position)
         self._motion = _Observation(at, position)
@@ -838,19 +839,19 @@ class PlaySession:
             lost_pictures=mark.lost_pictures - last.lost_pictures,
             lost_audio_buffers=mark.lost_audio - last.lost_audio,
             demux_bitrate=float(stats.demux_bitrate_bps),
-            **self._window_size(),
+            window_width=self._window_size()[0],
+            window_height=self._window_size()[1],
         )
         self._save_journal(now)
 
     # -- helpers -------------------------------------------------------------------------------
 
-    def _window_size(self) -> dict[str, object]:
+    def _window_size(self) -> tuple[int | None, int | None]:
         """The video area's size for `first_frame` and heartbeats (None while unknown)."""
         window = self._window
-        return {
-            "window_width": (window.width or None) if window is not None else None,
-            "window_height": (window.height or None) if window is not None else None,
-        }
+        if window is None:
+            return None, None
+        return window.width or None, window.height or None
 
     def _last_position(self) -> int:
         return self._last.position if self._last is not None else self._start_position

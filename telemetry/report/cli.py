@@ -130,7 +130,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"reelscope-report: cannot write {args.html}: {exc.strerror}", file=sys.stderr)
             return 2
     if args.json:
-        sys.stdout.buffer.write(orjson.dumps(report, option=orjson.OPT_INDENT_2) + b"\n")
+        options = orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS  # picture heights are ints
+        sys.stdout.buffer.write(orjson.dumps(report, option=options) + b"\n")
     elif args.html is None:
         sys.stdout.write(render_text(report, sessions=args.sessions))
     return 0
