@@ -592,21 +592,21 @@ def test_hls_rendition_switches_are_track_changes_with_the_picture_libvlc_shows(
 ) -> None:
     """Issue 15.4: libVLC's adaptive logic (here `rate`, which follows the measured download
     rate) starts the ladder low, goes up on a fast server, and down again when the top
-    rendition's segments from 5 s on come at 60 KB/s (it needs 150). libVLC reuses its video
+    rendition's segments from 7 s on come at 60 KB/s (it needs 150). libVLC reuses its video
     output, whose size then still says the first rendition. The truth is libVLC's snapshot of
     the picture shown, at its own size, taken as soon as the session reports a switch."""
     ladder = media.hls_ladder()
     server.add_folder("ladder", ladder)
-    for segment in sorted((ladder / "2").glob("s*.ts"))[5:]:
+    for segment in sorted((ladder / "2").glob("s*.ts"))[7:]:
         server.add(f"ladder/2/{segment.name}", segment, Pacing(rate=60_000))
     rig = make_rig(adaptive_logic="rate")
     rig.play(server.url("ladder/master.m3u8"))
     shown: list[tuple[int, int]] = []
 
     def snapshot_each_switch() -> bool:
-        if len(shown) < len(rig.out.of("track_change")):
-            path = tmp_path / f"shown-{len(shown)}.png"
-            assert rig.engine.take_snapshot(str(path))
+        path = tmp_path / f"shown-{len(shown)}.png"
+        # No snapshot while libVLC replaces its video output: tried again at the next turn.
+        if len(shown) < len(rig.out.of("track_change")) and rig.engine.take_snapshot(str(path)):
             shown.append(struct.unpack(">II", path.read_bytes()[16:24]))  # the PNG's IHDR
         return len(shown) >= 2
 
