@@ -659,6 +659,10 @@ class PlaySession:
         seek = self._seek
         assert seek is not None
         self._seek = None
+        # libVLC restarts its time reports after a seek, the first ones late and uneven (more
+        # so on a loaded machine, whose input thread also runs the seek's buffering): the
+        # report grain is learnt again, the watchdog waiting as long as after the first frame.
+        self._step_ms = 0.0
         self._emit(
             "seek_end",
             from_ms=seek.from_ms,

@@ -713,3 +713,25 @@ def test_first_frame_and_heartbeats_carry_the_video_area_the_picture_is_scaled_t
     h.play_steadily(480, 10_600)
     beat = h.out.one("heartbeat")
     assert (beat["height"], beat["window_width"], beat["window_height"]) == (270, 640, 360)
+
+
+def test_after_a_seek_the_watchdog_waits_as_after_the_first_frame() -> None:
+    """libVLC's first time reports after a seek come late and uneven (on a loaded machine more
+    so): the report grain is learnt again before a still playhead is a stall."""
+    h = Harness()
+    h.open_and_play()
+    h.time(400, at=480)
+    h.play_steadily(480, 2480)
+    h.now = 2500
+    h.session.seek(9000, "key")
+    h.time(9000, at=2500)
+    h.time(9250, at=2800)
+    assert h.out.one("seek_end")["seek_latency_ms"] == 50
+    for at in range(2900, 4400, 100):  # 1.5 s without a report: not yet a stall
+        h.poll(at=at)
+    assert "rebuffer_start" not in h.out.types()
+    h.time(10_750, at=4300)
+    h.play_steadily(4300, 6300)
+    for at in range(6400, 8900, 100):  # a real freeze is still caught
+        h.poll(at=at)
+    assert h.out.one("rebuffer_start")["trigger"] == "watchdog"
