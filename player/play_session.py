@@ -54,6 +54,9 @@ JOURNAL_EVERY_MS: Final = 2000  # how stale the crash journal's position may get
 # Extrapolating the playhead past this would guess across a stall libVLC has not reported.
 _MAX_EXTRAPOLATION_MS: Final = 1000
 FROZEN_PICTURE: Final = "frozen_picture"  # the stall trigger of a picture frozen while playing
+# After a seek the pictures ended, libVLC's HLS playhead may go back to the segment start
+# before the target (segments are seconds long) before it passes the target.
+_SETTLE_BACK_MS: Final = 10_000
 
 
 def monotonic_ms() -> float:
@@ -246,6 +249,8 @@ class PlaySession:
         self._step_ms = 0.0  # the smallest regular advance between reports (the report grain)
         self._motion: _Observation | None = None  # where the playhead was last seen moving
         self._pictures = PictureWatch()
+        # A seek's target while the playhead still settles on it (see `_end_seek_by_picture`).
+        self._settling: _Observation | None = None
         self._rate = 1.0
         self._volume: tuple[int, bool] | None = None
         self._window: WindowState | None = None
@@ -571,6 +576,8 @@ class PlaySession:
 
     def _observe_moving(self, at: float, position: int, motion: _Observation) -> None:
         """A new playhead report while playing or stalled, `motion` the last one that moved."""
+        if self._settling is not None and self._stall is None and self._settles(at, position):
+            return
         if position < motion.position:
             if motion.position - position > JUMP_MS:
                 self._last = _Observation(at, position)
@@ -659,6 +666,7 @@ class PlaySession:
         seek = self._seek
         assert seek is not None
         self._seek = None
+        self._settling = None
         # libVLC restarts its time reports after a seek, the first ones late and uneven (more
         # so on a loaded machine, whose input thread also runs the seek's buffering): the
         # report grain is learnt again, the watchdog waiting as long as after the first frame.
@@ -773,9 +781,27 @@ class PlaySession:
 
     def _end_seek_by_picture(self, at: float) -> None:
         """New pictures are shown: the seek is over wherever libVLC's playhead says it is."""
+        seek = self._seek
+        assert seek is not None
         self._settle(at)
         self._motion = _Observation(at, self._last_position())
         self._close_seek(at)
+        self._settling = _Observation(at, seek.to_ms)
+
+    def _settles(self, at: float, position: int) -> bool:
+        """Whether a report is the playhead still settling on the last seek's target: from a
+        segment start before it up to where it has played to since. Not seeks of their own."""
+        settling = self._settling
+        assert settling is not None
+        target = settling.position
+        ahead = target + (at - settling.mono) * self._rate + JUMP_MS
+        if not target - _SETTLE_BACK_MS <= position <= ahead:
+            self._settling = None  # somewhere else: a jump of its own
+            return False
+        if position > target:
+            self._settling = None  # past the target: settled
+        self._last = self._motion = _Observation(at, position)
+        return True
 
     def _check_video_track(self) -> None:
         info = self._readout.video_info()

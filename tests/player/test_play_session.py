@@ -735,3 +735,28 @@ def test_after_a_seek_the_watchdog_waits_as_after_the_first_frame() -> None:
     for at in range(6400, 8900, 100):  # a real freeze is still caught
         h.poll(at=at)
     assert h.out.one("rebuffer_start")["trigger"] == "watchdog"
+
+
+def test_an_hls_playhead_settling_on_the_target_after_the_pictures_makes_no_seeks() -> None:
+    """After a seek the pictures ended, libVLC's HLS playhead reports the segment start before
+    the target, then the target again: one seek, not three."""
+    h = Harness()
+    h.open_and_play()
+    h.time(400, at=480)
+    h.pictures_fps = 24.0
+    h.play_steadily(480, 2480)
+    shown = h.engine.stats.displayed_pictures
+    h.now = 2500
+    h.session.seek(9000, "key")
+    h.time(9000, at=2500)
+    for count, at in ((shown + 16, 2900), (shown + 24, 3200)):
+        h.engine.stats = MediaStats(displayed_pictures=count)
+        h.poll(at=at)
+    assert h.out.one("seek_end")["seek_latency_ms"] == 3200 - 2500
+    h.time(7160, at=3300)  # the segment start
+    h.time(7400, at=3550)
+    h.time(9180, at=3800)  # past the target: settled
+    h.time(9430, at=4050)
+    assert [e["method"] for e in h.out.of("seek_start")] == ["key"]
+    h.time(20_000, at=4300)  # a jump of its own is still a seek
+    assert [e["method"] for e in h.out.of("seek_start")] == ["key", "inferred"]
