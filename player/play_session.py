@@ -11,7 +11,11 @@ timing from the playhead itself:
 - a stall's duration is the wall time between the last advancing observation before it and the
   first after it, minus the media time the playhead covered in between (divided by the rate).
   That is exact whatever libVLC did or did not report in between;
-- a seek ends when the playhead advances from the target, extrapolated back the same way.
+- a seek ends when the playhead advances past the target, extrapolated back the same way, or
+  when the displayed-pictures counter shows new pictures, whichever comes first (libVLC's HLS
+  playhead stands at the target, or goes back to a segment start, long after the picture moved);
+- a picture that stops while the playhead goes on (the video late, the audio not) is a stall
+  too: the displayed-pictures counter standing still (`player.picture_watch`).
 
 Every duration comes from the injected monotonic clock (ms) and from `EngineEvent.mono_ms`,
 which share the same origin (`monotonic_ms`). Events are emitted through an injected callable
@@ -34,6 +38,7 @@ from urllib.parse import unquote, urlsplit
 
 from player.engine import EngineEvent, EngineEventKind, MediaStats, PlaybackState, VideoInfo
 from player.errors import PlaybackProblem, classify
+from player.picture_watch import STATS_LAG_MS, PictureWatch
 from player.sources import local_path
 from player.watched_ranges import WatchedRanges
 
@@ -48,6 +53,10 @@ JUMP_MS: Final = 1250  # an unexplained playhead jump larger than this is a seek
 JOURNAL_EVERY_MS: Final = 2000  # how stale the crash journal's position may get
 # Extrapolating the playhead past this would guess across a stall libVLC has not reported.
 _MAX_EXTRAPOLATION_MS: Final = 1000
+FROZEN_PICTURE: Final = "frozen_picture"  # the stall trigger of a picture frozen while playing
+# After a seek the pictures ended, libVLC's HLS playhead may go back to the segment start
+# before the target (segments are seconds long) before it passes the target.
+_SETTLE_BACK_MS: Final = 10_000
 
 
 def monotonic_ms() -> float:
@@ -148,6 +157,9 @@ class WindowState:
     minimised: bool = False
     covered: bool = False
     active: bool = True
+    # The video area's size in device pixels (0: unknown): the picture is scaled to fit it.
+    width: int = 0
+    height: int = 0
 
     @property
     def exposed(self) -> bool:
@@ -168,11 +180,13 @@ class _Seek:
     from_ms: int
     to_ms: int
     method: str
+    pictures: int  # the displayed-pictures counter when the seek began
+    new_pictures: bool = False  # the counter has shown pictures from after the seek
 
 
 @dataclass(slots=True)
 class _Stall:
-    trigger: str  # "buffering" or "watchdog"
+    trigger: str  # "buffering", "watchdog" or FROZEN_PICTURE
     since: float  # best estimate of when the picture froze (settled by the formula at the end)
     anchor: _Observation  # the last advancing observation before the stall
 
@@ -234,6 +248,9 @@ class PlaySession:
         self._still_seen = 0.0
         self._step_ms = 0.0  # the smallest regular advance between reports (the report grain)
         self._motion: _Observation | None = None  # where the playhead was last seen moving
+        self._pictures = PictureWatch()
+        # A seek's target while the playhead still settles on it (see `_end_seek_by_picture`).
+        self._settling: _Observation | None = None
         self._rate = 1.0
         self._volume: tuple[int, bool] | None = None
         self._window: WindowState | None = None
@@ -350,6 +367,8 @@ class PlaySession:
             and now - self._motion.mono >= self._watchdog_ms()
         ):
             self._begin_stall("watchdog", self._motion.mono, now)
+        if self._first_frame_at is not None:
+            self._watch_pictures(now, state)
         if self._track_check_due or (
             self._first_frame_at is not None and now >= self._track_check_at
         ):
@@ -380,7 +399,8 @@ class PlaySession:
             self._seek.to_ms, self._seek.method = target, method
             return
         from_ms = self._credit_watched(now)
-        self._seek = _Seek(now, from_ms, target, method)
+        pictures = self._readout.media_stats().displayed_pictures
+        self._seek = _Seek(now, from_ms, target, method, pictures)
         self._emit("seek_start", from_ms=from_ms, to_ms=target, method=method)
         self._save_journal(now)
 
@@ -549,17 +569,15 @@ class PlaySession:
                 return
             if self._first_frame_at is None:
                 self._maybe_first_frame(at, position)
-            elif (
-                self._seek is not None and at > self._seek.started and position != self._seek.to_ms
-            ):
-                # libVLC echoes the target at once, inside `set_time`; anything else is the
-                # playhead moving again after the seek.
+            elif self._seek is not None and self._landed(self._seek, at, position):
                 self._end_seek(at, position)
             return
         self._observe_moving(at, position, self._motion or previous or _Observation(at, position))
 
     def _observe_moving(self, at: float, position: int, motion: _Observation) -> None:
         """A new playhead report while playing or stalled, `motion` the last one that moved."""
+        if self._settling is not None and self._stall is None and self._settles(at, position):
+            return
         if position < motion.position:
             if motion.position - position > JUMP_MS:
                 self._last = _Observation(at, position)
@@ -567,7 +585,12 @@ class PlaySession:
             # Smaller steps back are reports overtaken by newer polls: not news.
             return
         self._last = _Observation(at, position)
-        if self._stall is not None:
+        if self._stall is not None and self._stall.trigger == FROZEN_PICTURE:
+            # The playhead goes on under a frozen picture (the media is heard, so watched):
+            # only new pictures end this stall.
+            self._watched.add(motion.position, position)
+            self._motion = _Observation(at, position)
+        elif self._stall is not None:
             self._end_stall(at, position)
         elif position - (motion.position + (at - motion.mono) * self._rate) > JUMP_MS:
             self._infer_seek(at, motion, position)
@@ -603,6 +626,7 @@ class PlaySession:
             self._startup_ms = round(began - self._started_at)
         info = self._readout.video_info()
         self._video_label = _label(info)
+        self._pictures.set_fps(info.fps)
         self._emit(
             "first_frame",
             startup_ms=self._startup_ms,
@@ -610,6 +634,8 @@ class PlaySession:
             width=info.width or None,
             height=info.height or None,
             fps=info.fps or None,
+            window_width=self._window_size()[0],
+            window_height=self._window_size()[1],
         )
         self._watched.add(anchor, position)
         self._motion = _Observation(at, position)
@@ -621,7 +647,7 @@ class PlaySession:
         """The playhead jumped without our asking (a seek from elsewhere): open a seek."""
         self._settle(at)
         from_ms = round(motion.position + min(at - motion.mono, _MAX_EXTRAPOLATION_MS) * self._rate)
-        self._seek = _Seek(at, from_ms, position, "inferred")
+        self._seek = _Seek(at, from_ms, position, "inferred", self._pictures.count)
         self._motion = None
         self._emit("seek_start", from_ms=from_ms, to_ms=position, method="inferred")
 
@@ -640,6 +666,11 @@ class PlaySession:
         seek = self._seek
         assert seek is not None
         self._seek = None
+        self._settling = None
+        # libVLC restarts its time reports after a seek, the first ones late and uneven (more
+        # so on a loaded machine, whose input thread also runs the seek's buffering): the
+        # report grain is learnt again, the watchdog waiting as long as after the first frame.
+        self._step_ms = 0.0
         self._emit(
             "seek_end",
             from_ms=seek.from_ms,
@@ -667,14 +698,12 @@ class PlaySession:
         stall = self._stall
         assert stall is not None
         anchor = stall.anchor
-        covered = max(0, position - anchor.position) / max(self._rate, 1e-3)
-        # libVLC's playhead jumps ahead when a stall ends (0.5-0.8 s for a starved MP4): that
-        # media was never shown. Seen still frozen at `_last_seen`, the playhead can have played
-        # at most the wall time since then (plus one report step), whatever it says now.
-        since_frozen = max(0.0, at - max(self._still_seen, anchor.mono))
-        grain = self._step_ms if self._watchdog_ms() > WATCHDOG_MS else 0.0
-        covered = min(covered, since_frozen + grain / max(self._rate, 1e-3))
-        stall_ms = max(0.0, (at - anchor.mono) - covered)
+        if stall.trigger == FROZEN_PICTURE:
+            # From the counter's last move to its next: what the viewer saw frozen, however
+            # far the playhead went meanwhile.
+            stall_ms = at - stall.since
+        else:
+            stall_ms = self._playhead_stall_ms(anchor, at, position)
         self._settle(at)
         # The stall was timed from an estimate of when the picture froze; the formula above is
         # exact, so the difference moves between stalled and playing time.
@@ -691,11 +720,104 @@ class PlaySession:
         )
         self._save_journal(at)
 
+    def _playhead_stall_ms(self, anchor: _Observation, at: float, position: int) -> float:
+        """A playhead stall's length: from `anchor`, its last advance, to `at`, less the media
+        the playhead can have shown since."""
+        covered = max(0, position - anchor.position) / max(self._rate, 1e-3)
+        # libVLC's playhead jumps ahead when a stall ends (0.5-0.8 s for a starved MP4): that
+        # media was never shown. Seen still frozen at `_last_seen`, the playhead can have played
+        # at most the wall time since then (plus one report step), whatever it says now.
+        since_frozen = max(0.0, at - max(self._still_seen, anchor.mono))
+        grain = self._step_ms if self._watchdog_ms() > WATCHDOG_MS else 0.0
+        covered = min(covered, since_frozen + grain / max(self._rate, 1e-3))
+        return max(0.0, (at - anchor.mono) - covered)
+
+    def _watch_pictures(self, now: float, state: PlaybackState) -> None:
+        """The picture's rules, at each poll after the first frame: a seek ends when new
+        pictures show; a picture frozen while the playhead moves is a stall until they do."""
+        pictures = self._pictures
+        moved = pictures.read(now, self._readout.media_stats().displayed_pictures)
+        seek = self._seek
+        if seek is not None and not self._paused:
+            # More new pictures than one statistics refresh can owe from before the seek are
+            # the first pictures from the target; the decoder hands them over ahead of the
+            # screen, which may hold the first one a while: the seek is over once the counter
+            # moves again after that.
+            if not moved:
+                return
+            if seek.new_pictures:
+                self._end_seek_by_picture(now)
+            seek.new_pictures = pictures.count - seek.pictures > pictures.pictures_in(STATS_LAG_MS)
+            return
+        stall = self._stall
+        if stall is not None and stall.trigger == FROZEN_PICTURE:
+            if moved:
+                self._end_stall(now, self._last_position())
+            return
+        if (
+            self.activity is not Activity.PLAYING
+            or state is not PlaybackState.PLAYING
+            or self._rate <= 0
+            or not pictures.moving
+            or self._motion is None
+        ):
+            return
+        frozen_ms = pictures.frozen_ms(self._watchdog_ms())
+        # The playhead went on well after the pictures stopped (a playhead frozen with them is
+        # the watchdog's stall, not this one).
+        if (
+            now - max(pictures.changed_at, self._since) >= frozen_ms
+            and self._motion.mono - pictures.changed_at >= frozen_ms / 2
+        ):
+            self._begin_stall(FROZEN_PICTURE, pictures.changed_at, now)
+
+    def _landed(self, seek: _Seek, at: float, position: int) -> bool:
+        """Whether a playhead report says a seek landed: past the target by no more than the
+        time since the seek. libVLC echoes the target at once, inside `set_time`, and may still
+        report the old position, or (HLS) a segment start before the target, for a while."""
+        if at <= seek.started or position <= seek.to_ms:
+            return False
+        return position - seek.to_ms <= (at - seek.started) * self._rate + JUMP_MS
+
+    def _end_seek_by_picture(self, at: float) -> None:
+        """New pictures are shown: the seek is over wherever libVLC's playhead says it is."""
+        seek = self._seek
+        assert seek is not None
+        self._settle(at)
+        self._motion = _Observation(at, self._last_position())
+        self._close_seek(at)
+        self._settling = _Observation(at, seek.to_ms)
+
+    def _settles(self, at: float, position: int) -> bool:
+        """Whether a report is the playhead still settling on the last seek's target: from a
+        segment start before it up to where it has played to since. Not seeks of their own."""
+        settling = self._settling
+        assert settling is not None
+        target = settling.position
+        ahead = target + (at - settling.mono) * self._rate + JUMP_MS
+        if not target - _SETTLE_BACK_MS <= position <= ahead:
+            self._settling = None  # somewhere else: a jump of its own
+            return False
+        if position > target:
+            self._settling = None  # past the target: settled
+        self._last = self._motion = _Observation(at, position)
+        return True
+
     def _check_video_track(self) -> None:
-        label = _label(self._readout.video_info())
+        info = self._readout.video_info()
+        self._pictures.set_fps(info.fps)
+        label = _label(info)
         if label != self._video_label:
             previous, self._video_label = self._video_label, label
-            self._emit("track_change", kind="video", from_track=previous, to_track=label)
+            self._emit(
+                "track_change",
+                kind="video",
+                from_track=previous,
+                to_track=label,
+                width=info.width or None,
+                height=info.height or None,
+                bitrate=float(self._readout.media_stats().demux_bitrate_bps) or None,
+            )
 
     # -- time accounting -----------------------------------------------------------------------
 
@@ -747,10 +869,19 @@ class PlaySession:
             lost_pictures=mark.lost_pictures - last.lost_pictures,
             lost_audio_buffers=mark.lost_audio - last.lost_audio,
             demux_bitrate=float(stats.demux_bitrate_bps),
+            window_width=self._window_size()[0],
+            window_height=self._window_size()[1],
         )
         self._save_journal(now)
 
     # -- helpers -------------------------------------------------------------------------------
+
+    def _window_size(self) -> tuple[int | None, int | None]:
+        """The video area's size for `first_frame` and heartbeats (None while unknown)."""
+        window = self._window
+        if window is None:
+            return None, None
+        return window.width or None, window.height or None
 
     def _last_position(self) -> int:
         return self._last.position if self._last is not None else self._start_position

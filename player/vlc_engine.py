@@ -405,11 +405,15 @@ class VlcEngine:
         if self._media is None:
             return VideoInfo()
         # The media's track list keeps every stream ever seen (each HLS rendition, each size
-        # change), oldest first, and its ids are not the player's ES ids: the picture shown now
-        # is the video output's size; codec and rate come from the track of that size (else the
-        # newest video track).
+        # change), oldest first. The streams alive now are the player's video track list (same
+        # ids). The video output's size is the picture's when it was made, but an HLS rendition
+        # switch reuses the output, which then still says the first rendition's size: it is
+        # believed only when a live stream has that size; else the newest live stream is.
+        live = {int(d[0]) for d in self._player.video_get_track_description() or () if d[0] >= 0}
         shown = self._player.video_get_size(0) if self._player.has_vout() else None
-        found = VideoInfo()
+        shown_size = (int(shown[0]), int(shown[1])) if shown is not None else (0, 0)
+        found: VideoInfo | None = None
+        newest_live: VideoInfo | None = None
         for track in self._media.tracks_get() or ():
             if track.type != vlc.TrackType.video:
                 continue
@@ -417,13 +421,16 @@ class VlcEngine:
             # fields, so the video pointer is the one it calls `audio`.
             video = ctypes.cast(track.audio, ctypes.POINTER(vlc.VideoTrack)).contents
             fps = video.frame_rate_num / video.frame_rate_den if video.frame_rate_den else 0.0
-            size = (int(video.width), int(video.height))
-            found = VideoInfo(_fourcc(int(track.codec)), size[0], size[1], round(fps, 3))
-            if shown is not None and size == tuple(shown):
-                break
-        if shown is not None and shown[0] > 0 and shown[1] > 0:
-            return VideoInfo(found.codec, int(shown[0]), int(shown[1]), found.fps)
-        return found
+            info = VideoInfo(_fourcc(int(track.codec)), video.width, video.height, round(fps, 3))
+            found = info
+            if not live or int(track.id) in live:
+                newest_live = info
+                if (info.width, info.height) == shown_size:
+                    return info
+        if shown_size[0] > 0 and shown_size[1] > 0 and not live:
+            codec = found or VideoInfo()
+            return VideoInfo(codec.codec, shown_size[0], shown_size[1], codec.fps)
+        return newest_live or found or VideoInfo()
 
     @property
     def backend_version(self) -> str:

@@ -36,6 +36,7 @@ _WINDOW_EVENTS = frozenset(
         QEvent.Type.Show,
         QEvent.Type.Hide,
         QEvent.Type.Expose,
+        QEvent.Type.Resize,
     }
 )
 
@@ -76,6 +77,7 @@ class PlaybackTelemetry(QObject):
         window.watch.viewer_action.connect(self.record_viewer_action)
         window.home_shown.connect(self._on_window_home_shown)
         window.installEventFilter(self)
+        player.surface.installEventFilter(self)  # its resizes: the video area's size
 
     @property
     def session(self) -> PlaySession | None:
@@ -199,11 +201,15 @@ class PlaybackTelemetry(QObject):
         handle = self._window.windowHandle()
         minimised = self._window.isMinimized()
         exposed = handle.isExposed() if handle is not None else self._window.isVisible()
+        surface = self._player.surface  # where libVLC draws, in device pixels
+        ratio = surface.devicePixelRatioF()
         return WindowState(
             fullscreen=self._window.isFullScreen(),
             minimised=minimised,
             covered=not exposed and not minimised,
             active=self._window.isActiveWindow(),
+            width=round(surface.width() * ratio),
+            height=round(surface.height() * ratio),
         )
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override

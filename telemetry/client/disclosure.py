@@ -64,10 +64,16 @@ _PURPOSES: Final[tuple[tuple[str, str, Mapping[str, str]], ...]] = (
         {
             "play_request": "a title you asked to play, and which tile it came from",
             "player_ready": "how long the video took to open, and its length",
-            "first_frame": "how long until the first picture, with codec and resolution",
+            "first_frame": (
+                "how long until the first picture, with codec and resolution, and the size of "
+                "the player's video area"
+            ),
             "rebuffer_start": "the picture froze while waiting for data",
             "rebuffer_end": "playback went on after a freeze, and how long it lasted",
-            "heartbeat": "every 10 s of playback: position, stalls, lost frames, bitrate",
+            "heartbeat": (
+                "every 10 s of playback: position, stalls, lost frames, bitrate, the picture's "
+                "size and the player's"
+            ),
             "error": "something could not be played, and the player's reason",
             "session_end": "why playback ended, with the session's totals",
         },
@@ -85,7 +91,10 @@ _PURPOSES: Final[tuple[tuple[str, str, Mapping[str, str]], ...]] = (
             "seek_end": "the jump finished, and how long it took",
             "rate_change": "you changed the playback speed",
             "volume_change": "you changed the volume or muted",
-            "track_change": "you switched audio, video or subtitle track",
+            "track_change": (
+                "you switched audio, video or subtitle track, or a stream changed its picture "
+                "quality (the new picture size and bitrate)"
+            ),
             "window_change": "the player went fullscreen, was hidden or lost focus",
             "ended": "the video reached its end",
             "subtitle_file_added": (

@@ -140,7 +140,7 @@ _SEEK: Final = {"from_ms": _INT, "to_ms": _INT, "method": _STR}
 _SEEK_METHODS: Final = {
     "method": frozenset({"mouse", "key", "chapter", "inferred", "loop", "remote"})
 }
-_REBUFFER_TRIGGERS: Final = {"trigger": frozenset({"buffering", "watchdog"})}
+_REBUFFER_TRIGGERS: Final = {"trigger": frozenset({"buffering", "watchdog", "frozen_picture"})}
 # What the desktop's media controls (MPRIS) may ask for.
 REMOTE_COMMANDS: Final = frozenset(
     {
@@ -231,6 +231,8 @@ SPECS: Final[Mapping[str, EventSpec]] = {
                 "height": _OPT_INT,
                 "fps": _OPT_NUM,
             },
+            # The video area the picture is scaled to, in device pixels.
+            optional={"window_width": _OPT_INT, "window_height": _OPT_INT},
         ),
         _playback("pause", _POSITION),
         _playback("resume", _POSITION),
@@ -257,8 +259,14 @@ SPECS: Final[Mapping[str, EventSpec]] = {
                 "lost_audio_buffers": _INT,
                 "demux_bitrate": _NUM,
             },
-            # The picture shown at the beat (the rendition, for adaptive streams).
-            optional={"width": _OPT_INT, "height": _OPT_INT},
+            # The picture shown at the beat (the rendition, for adaptive streams), and the video
+            # area it is scaled to, in device pixels.
+            optional={
+                "width": _OPT_INT,
+                "height": _OPT_INT,
+                "window_width": _OPT_INT,
+                "window_height": _OPT_INT,
+            },
             priority=Priority.HEARTBEAT,
         ),
         _playback("rate_change", {"from_rate": _NUM, "to_rate": _NUM}),
@@ -270,6 +278,9 @@ SPECS: Final[Mapping[str, EventSpec]] = {
         _playback(
             "track_change",
             {"kind": _STR, "from_track": _TRACK_ID, "to_track": _TRACK_ID},
+            # A video change: the picture now shown (an adaptive stream's new rendition) and
+            # the bitrate libVLC measures demuxing it, in bits/s.
+            optional={"width": _OPT_INT, "height": _OPT_INT, "bitrate": _OPT_NUM},
             choices={"kind": frozenset({"audio", "video", "subtitle"})},
         ),
         _playback("window_change", {"fullscreen": _BOOL, "exposed": _BOOL, "active": _BOOL}),

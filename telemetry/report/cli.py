@@ -136,7 +136,8 @@ def run(args: argparse.Namespace) -> int:
             return 2
     if args.json:
         shown = bounded(report, args.sessions, args.titles)
-        sys.stdout.buffer.write(orjson.dumps(shown, option=orjson.OPT_INDENT_2) + b"\n")
+        options = orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS  # picture heights are ints
+        sys.stdout.buffer.write(orjson.dumps(shown, option=options) + b"\n")
     elif args.html is None:
         text = render_text(report, sessions=_or(args.sessions, 20), titles=_or(args.titles, 20))
         sys.stdout.write(text)

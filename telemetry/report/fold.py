@@ -219,7 +219,7 @@ class _Launch:
                 builder = SessionBuilder(session_id, self.app_session_id, self._device)
                 self._builders[session_id] = builder
             if kind == HEARTBEAT:
-                builder.heartbeat(mono, props.get("position_ms"))
+                builder.heartbeat(mono, props)
             else:
                 builder.add(kind, mono, corrected, props)
                 if kind == PLAY_REQUEST:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Final
 from telemetry.report.figures import Distribution, Rate, percentile, ratio
 from telemetry.report.fold import Partial
 from telemetry.report.queries import Drop, Filters
+from telemetry.report.renditions import RenditionFigures, aggregate
 from telemetry.report.sessions import SessionFigures
 
 if TYPE_CHECKING:
@@ -70,6 +71,7 @@ class Qoe:
     end_reasons: dict[str, int]
     failure_categories: dict[str, int]
     rebuffer_over_time: list[TimePoint]
+    renditions: RenditionFigures
 
 
 @dataclass(slots=True)
@@ -251,6 +253,12 @@ def _qoe(sessions: list[SessionFigures]) -> Qoe:
             Counter(s.failure_category for s in sessions if s.failure_category).most_common()
         ),
         rebuffer_over_time=_over_time(sessions),
+        renditions=aggregate(
+            [s.rendition_ms for s in sessions],
+            sum(s.rendition_switches for s in sessions),
+            playing,
+            [s.scaling_ms for s in sessions],
+        ),
     )
 
 

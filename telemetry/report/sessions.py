@@ -37,7 +37,9 @@ from telemetry.contracts.event_types import (
     SEEK_END,
     SEEK_START,
     SESSION_END,
+    TRACK_CHANGE,
 )
+from telemetry.report.renditions import RenditionLog
 
 MIN_STALL_MS: Final = 250
 # `content_watched >= 0.9 x duration` counts as completed even without an `ended` event.
@@ -79,6 +81,10 @@ class SessionFigures:
     impression_id: str | None = None
     # Set by the browse fold: this play was the first one attributed to an impression.
     from_impression: bool = False
+    # Playing ms by the picture height shown, video switches, heartbeat ms by scaling kind.
+    rendition_ms: dict[int, int] = field(default_factory=dict)
+    rendition_switches: int = 0
+    scaling_ms: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -124,6 +130,7 @@ class SessionBuilder:
     end_reason: str | None = None
     failure_category: str | None = None
     failure_phase: str | None = None
+    renditions: RenditionLog = field(default_factory=RenditionLog)
 
     def add(self, kind: str, mono: float, corrected: int, props: dict[str, Any]) -> None:
         """One event of this session, in seq order; `props` is its `properties`."""
@@ -132,10 +139,12 @@ class SessionBuilder:
         if handler is not None:
             handler(self, mono, corrected, props)
 
-    def heartbeat(self, mono: float, position: object) -> None:
-        """The most frequent event, on a short path: only its position carries figures."""
+    def heartbeat(self, mono: float, props: dict[str, Any]) -> None:
+        """The most frequent event, on a short path: its position and picture sizes."""
         self.last_mono = max(self.last_mono, mono)
-        self._watch_to(_int(position))
+        self._watch_to(_int(props.get("position_ms")))
+        if self.first_frame_at is not None:
+            self.renditions.heartbeat(props)
 
     def touch(self, mono: float) -> None:
         """An event without figures (volume, window, ...): the session was alive then."""
@@ -167,6 +176,7 @@ class SessionBuilder:
         else:
             self.first_frame_at = mono
         self.startup_ms = None if self.spoiled else startup
+        self.renditions.first_frame(self.first_frame_at, props)
         target = self.seek_target
         self.cursor = self.start_position if target is None else target
 
@@ -226,7 +236,10 @@ class SessionBuilder:
         self._watch_to(_int(props.get("position_ms")))
 
     def _heartbeat(self, mono: float, corrected: int, props: dict[str, Any]) -> None:
-        self.heartbeat(mono, props.get("position_ms"))
+        self.heartbeat(mono, props)
+
+    def _track_change(self, mono: float, corrected: int, props: dict[str, Any]) -> None:
+        self.renditions.track_change(mono, props)
 
     def _ended(self, mono: float, corrected: int, props: dict[str, Any]) -> None:
         self._watch_to(_int(props.get("position_ms")))
@@ -272,14 +285,18 @@ class SessionBuilder:
             seeks.append((self.seeking.since, end))
         if self.stalled is not None and end - self.stalled.since >= MIN_STALL_MS:
             stalls.append((self.stalled.since, end))
-        times = _classify(
-            t0,
-            end=end,
-            first_frame_at=self.first_frame_at,
-            pauses=pauses,
-            seeks=seeks,
-            stalls=stalls,
-        )
+
+        def classify(start: float, stop: float) -> list[float]:
+            return _classify(
+                start,
+                end=stop,
+                first_frame_at=self.first_frame_at,
+                pauses=pauses,
+                seeks=seeks,
+                stalls=stalls,
+            )
+
+        times = classify(t0, end)
         watched = _union_length(self.watched, self.duration)
         first_frame = self.first_frame_at is not None
         completed = first_frame and (
@@ -314,6 +331,11 @@ class SessionBuilder:
             failure_category=self.failure_category,
             failure_phase=self.failure_phase,
             impression_id=self.impression_id,
+            rendition_ms=self.renditions.playing_by_height(
+                end, lambda a, b: classify(a, b)[_PLAYING]
+            ),
+            rendition_switches=self.renditions.switches,
+            scaling_ms=dict(self.renditions.scaling),
         )
 
 
@@ -328,6 +350,7 @@ _HANDLERS: Final[dict[str, Any]] = {
     REBUFFER_START: SessionBuilder._rebuffer_start,
     REBUFFER_END: SessionBuilder._rebuffer_end,
     HEARTBEAT: SessionBuilder._heartbeat,
+    TRACK_CHANGE: SessionBuilder._track_change,
     ENDED: SessionBuilder._ended,
     ERROR: SessionBuilder._error,
     SESSION_END: SessionBuilder._session_end,

@@ -107,8 +107,25 @@ def qoe(report: Report) -> Table:
             ["content watched", ms(q.content_watched_ms)],
             ["end reasons", _counts(q.end_reasons)],
             ["failure categories", _counts(q.failure_categories)],
+            ["playing time by picture height", _heights(q.renditions.playing_ms_by_height)],
+            [
+                "rendition switches",
+                f"{q.renditions.switches} ({number(q.renditions.switches_per_hour)} per hour "
+                "of playing)",
+            ],
+            [
+                "picture scaled up / down",
+                f"{percent(q.renditions.upscaled_share)} / "
+                f"{percent(q.renditions.downscaled_share)} of heartbeat playing time",
+            ],
         ],
     )
+
+
+def _heights(by_height: dict[int, int]) -> str:
+    if not by_height:
+        return NONE
+    return ", ".join(f"{height}p {ms(value)}" for height, value in by_height.items())
 
 
 def browse(report: Report) -> Table:

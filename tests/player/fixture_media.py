@@ -8,6 +8,8 @@ a frozen picture is a real freeze and libVLC's picture counters move only when i
 - `transport_stream()`: the clip as MPEG-TS (libVLC reports its time in ~1 s steps);
 - `size_change_ts()`: one TS stream whose picture size changes from 320x180 to 640x360 mid-way
   (the engine must report the size shown now, not the first track it saw);
+- `video_gap()`: 9 s, 320x180 MP4 whose video has no pictures from 3 s to 6 s while its
+  audio goes on (a picture frozen for 3 s under a moving playhead);
 - `hls_ladder()`: a 3-rendition HLS ladder (160x90, 320x180, 640x360 at 150k/400k/1.2M),
   1 s segments, 16 s, under one folder with `master.m3u8`.
 
@@ -25,6 +27,8 @@ FPS: Final = 25
 CLIP_S: Final = 12
 LADDER: Final = ((160, 90, 150_000), (320, 180, 400_000), (640, 360, 1_200_000))
 LADDER_S: Final = 16
+GAP_S: Final = 9
+GAP: Final = (3, 6)  # seconds of `video_gap()` without pictures
 
 
 def _ffmpeg(*args: str) -> None:
@@ -90,6 +94,14 @@ class FixtureMedia:
                         "-f", "mpegts", str(part))  # fmt: skip
                 parts.append(part.read_bytes())
             path.write_bytes(b"".join(parts))
+        return path
+
+    def video_gap(self) -> Path:
+        path, done = self._made("video-gap.mp4")
+        if not done:
+            hole = f"select='not(between(t,{GAP[0]},{GAP[1]}))'"
+            _ffmpeg(*_source(GAP_S, "320x180"), "-vf", hole, "-fps_mode", "passthrough",
+                    *_H264, *_AAC, "-movflags", "+faststart", str(path))  # fmt: skip
         return path
 
     def hls_ladder(self) -> Path:

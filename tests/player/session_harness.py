@@ -4,7 +4,7 @@ recorder that checks every event against the telemetry vocabulary as it is emitt
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from player.engine import EngineEvent, EngineEventKind, MediaStats, PlaybackState, VideoInfo
 from player.play_session import Emit, PlaySession, SourceContext, monotonic_ms
@@ -77,6 +77,7 @@ class Harness:
     ) -> None:
         self.now = 0.0
         self.engine = FakeEngine()
+        self.pictures_fps = 0.0  # > 0: `play_steadily` moves the displayed-pictures counter too
         self.out = Recorder()
         self.session = PlaySession(
             video_id="test-card",
@@ -119,5 +120,11 @@ class Harness:
         at = start_ms
         while at + step <= end_ms:
             at += step
+            if self.pictures_fps > 0:
+                shown = round(step * self.pictures_fps / 1000)
+                stats = self.engine.stats
+                self.engine.stats = replace(
+                    stats, displayed_pictures=stats.displayed_pictures + shown
+                )
             self.poll(at=at - step / 2)
             self.time(round(position0 + (at - start_ms) * self.engine.rate), at=at)

@@ -315,10 +315,13 @@ def test_heartbeats_every_ten_seconds_of_live_time_none_while_paused() -> None:
     h.engine.state = PlaybackState.PLAYING
     h.event(K.PLAYING, at=40_000)
     h.engine.stats = MediaStats(displayed_pictures=600, lost_pictures=2, lost_audio_buffers=1)
+    h.pictures_fps = 24.0  # the pictures move on (a counter standing still is a stall)
     h.play_steadily(40_000, 46_000)
     second = h.out.of("heartbeat")[1]
     assert 10_000 <= second["played_ms"] <= 10_250  # about 5 s each side of the pause
-    assert (second["displayed_pictures"], second["lost_pictures"]) == (360, 0)
+    assert second["lost_pictures"] == 0
+    assert 360 + 4.5 * 24 <= second["displayed_pictures"] <= 360 + 5.5 * 24
+    assert "rebuffer_start" not in h.out.types()
 
 
 def test_double_rate_counts_wall_time_as_watched_and_media_time_as_content() -> None:
@@ -609,3 +612,151 @@ def test_a_picture_size_change_without_a_new_stream_is_a_track_change_and_beats_
     h.play_steadily(4730, 10_600)
     beat = h.out.one("heartbeat")
     assert (beat["width"], beat["height"]) == (1280, 720)
+
+
+def test_a_frozen_picture_under_a_moving_playhead_is_a_stall_until_pictures_move_again() -> None:
+    """Issue 15.2: the video stops (late data, a rendition switch), the audio and with it
+    libVLC's playhead go on: the displayed-pictures counter standing still is the stall."""
+    h = Harness()
+    h.open_and_play()
+    h.time(400, at=480)
+    h.pictures_fps = 24.0
+    h.play_steadily(480, 4480)
+    frozen_since = 4480 - 125  # the counter's last move: the poll half a step before 4480
+    h.pictures_fps = 0.0
+    h.play_steadily(4480, 5230)  # still for 750 ms by the last poll: not yet
+    assert "rebuffer_start" not in h.out.types()
+    h.play_steadily(5230, 8480)
+    assert h.out.one("rebuffer_start")["trigger"] == "frozen_picture"
+    assert "rebuffer_end" not in h.out.types()  # the playhead moving does not end it
+    h.pictures_fps = 24.0
+    h.play_steadily(8480, 9480)
+    end = h.out.one("rebuffer_end")
+    assert end["trigger"] == "frozen_picture"
+    assert end["stall_ms"] == 8480 + 125 - frozen_since  # to the first poll that saw it move
+    totals = h.session.totals()
+    assert totals["rebuffer_ms"] == end["stall_ms"]
+    assert totals["rebuffer_count"] == 1
+    # What played under the frozen picture was heard: watched content, not playing time.
+    assert totals["content_watched_ms"] == 9480 - 80
+    assert totals["playing_ms"] == 9480 - 80 - end["stall_ms"]
+
+
+def test_a_still_counter_is_no_stall_for_audio_slow_frame_rates_or_a_frozen_playhead() -> None:
+    h = Harness()
+    h.open_and_play()
+    h.time(400, at=480)
+    h.play_steadily(480, 6480)  # audio only: the counter never moves
+    assert "rebuffer_start" not in h.out.types()
+
+    slideshow = Harness()
+    slideshow.engine.info = VideoInfo("h264", 480, 270, 0.5)  # a new picture every 2 s
+    slideshow.open_and_play()
+    slideshow.time(400, at=480)
+    for second in range(1, 12):
+        slideshow.engine.stats = MediaStats(displayed_pictures=second // 2)
+        slideshow.play_steadily(480 + (second - 1) * 1000, 480 + second * 1000)
+    assert "rebuffer_start" not in slideshow.out.types()
+
+    both = Harness()
+    both.open_and_play()
+    both.time(400, at=480)
+    both.pictures_fps = 24.0
+    both.play_steadily(480, 3480)
+    for at in range(3500, 6500, 100):  # the playhead and the picture freeze together
+        both.poll(at=at)
+    both.pictures_fps = 24.0
+    both.play_steadily(6480, 8480)
+    assert [e["trigger"] for e in both.out.of("rebuffer_start")] == ["watchdog"]
+
+
+def test_a_seek_ends_when_new_pictures_show_though_the_playhead_stands_at_the_target() -> None:
+    """Issue 15.5, HLS: libVLC's playhead stays at the target (or reports the old position)
+    long after the picture at the target is shown; the counter says when pictures came."""
+    h = Harness()
+    h.open_and_play()
+    h.time(400, at=480)
+    h.pictures_fps = 24.0
+    h.play_steadily(480, 2480)
+    h.pictures_fps = 0.0
+    shown = h.engine.stats.displayed_pictures
+    h.now = 2500
+    h.session.seek(9000, "key")
+    h.time(9000, at=2500)
+    h.time(2650, at=2600)  # a report of the old position, sent after the seek
+    h.engine.position_ms = 9000
+    for at in range(2700, 4100, 100):
+        h.poll(at=at)
+    # 9 pictures (350 ms at 24 fps) may be owed from before the seek: not yet new ones.
+    h.engine.stats = MediaStats(displayed_pictures=shown + 9)
+    h.poll(at=4100)
+    assert "seek_end" not in h.out.types()
+    h.engine.stats = MediaStats(displayed_pictures=shown + 16)
+    h.poll(at=4200)  # the first pictures from the target: the screen may hold the first one
+    h.poll(at=4300)
+    assert "seek_end" not in h.out.types()
+    h.engine.stats = MediaStats(displayed_pictures=shown + 24)
+    h.poll(at=4400)  # and they move on
+    assert h.out.one("seek_end")["seek_latency_ms"] == 4400 - 2500
+    assert "rebuffer_start" not in h.out.types()
+
+
+def test_first_frame_and_heartbeats_carry_the_video_area_the_picture_is_scaled_to() -> None:
+    h = Harness()
+    h.session.window_changed(WindowState(width=1280, height=720))
+    h.open_and_play()
+    h.time(400, at=480)
+    frame = h.out.one("first_frame")
+    assert (frame["window_width"], frame["window_height"]) == (1280, 720)
+    h.session.window_changed(WindowState(width=640, height=360))
+    assert "window_change" not in h.out.types()  # a size alone is no window change
+    h.play_steadily(480, 10_600)
+    beat = h.out.one("heartbeat")
+    assert (beat["height"], beat["window_width"], beat["window_height"]) == (270, 640, 360)
+
+
+def test_after_a_seek_the_watchdog_waits_as_after_the_first_frame() -> None:
+    """libVLC's first time reports after a seek come late and uneven (on a loaded machine more
+    so): the report grain is learnt again before a still playhead is a stall."""
+    h = Harness()
+    h.open_and_play()
+    h.time(400, at=480)
+    h.play_steadily(480, 2480)
+    h.now = 2500
+    h.session.seek(9000, "key")
+    h.time(9000, at=2500)
+    h.time(9250, at=2800)
+    assert h.out.one("seek_end")["seek_latency_ms"] == 50
+    for at in range(2900, 4400, 100):  # 1.5 s without a report: not yet a stall
+        h.poll(at=at)
+    assert "rebuffer_start" not in h.out.types()
+    h.time(10_750, at=4300)
+    h.play_steadily(4300, 6300)
+    for at in range(6400, 8900, 100):  # a real freeze is still caught
+        h.poll(at=at)
+    assert h.out.one("rebuffer_start")["trigger"] == "watchdog"
+
+
+def test_an_hls_playhead_settling_on_the_target_after_the_pictures_makes_no_seeks() -> None:
+    """After a seek the pictures ended, libVLC's HLS playhead reports the segment start before
+    the target, then the target again: one seek, not three."""
+    h = Harness()
+    h.open_and_play()
+    h.time(400, at=480)
+    h.pictures_fps = 24.0
+    h.play_steadily(480, 2480)
+    shown = h.engine.stats.displayed_pictures
+    h.now = 2500
+    h.session.seek(9000, "key")
+    h.time(9000, at=2500)
+    for count, at in ((shown + 16, 2900), (shown + 24, 3200)):
+        h.engine.stats = MediaStats(displayed_pictures=count)
+        h.poll(at=at)
+    assert h.out.one("seek_end")["seek_latency_ms"] == 3200 - 2500
+    h.time(7160, at=3300)  # the segment start
+    h.time(7400, at=3550)
+    h.time(9180, at=3800)  # past the target: settled
+    h.time(9430, at=4050)
+    assert [e["method"] for e in h.out.of("seek_start")] == ["key"]
+    h.time(20_000, at=4300)  # a jump of its own is still a seek
+    assert [e["method"] for e in h.out.of("seek_start")] == ["key", "inferred"]

@@ -139,7 +139,13 @@ def _impression(launch: Launch, mono: int, impression_id: str, tile: dict[str, A
     )
 
 
-def _heartbeat(launch: Launch, mono: int, session: str, position: int) -> None:
+def _heartbeat(
+    launch: Launch, mono: int, session: str, position: int, window: tuple[int, int] | None = None
+) -> None:
+    """10 s played; with `window`, the 640x360 picture and the video area it was scaled to."""
+    sizes = {} if window is None else {
+        "width": 640, "height": 360, "window_width": window[0], "window_height": window[1]
+    }  # fmt: skip
     launch.emit(
         "heartbeat",
         mono,
@@ -151,6 +157,7 @@ def _heartbeat(launch: Launch, mono: int, session: str, position: int) -> None:
         lost_pictures=0,
         lost_audio_buffers=0,
         demux_bitrate=1_000_000.0,
+        **sizes,
     )
 
 
@@ -195,11 +202,14 @@ def launch_1() -> Launch:
     )
     launch.emit("player_ready", M + 5200, play_session_id=s, open_ms=200, duration_ms=60_000)
     _first_frame(launch, M + 6000, s, 800)
-    _heartbeat(launch, M + 15_800, s, 10_000)
+    _heartbeat(launch, M + 15_800, s, 10_000, window=(1280, 720))  # scaled up
     launch.emit("rebuffer_start", M + 18_000, play_session_id=s, trigger="buffering",
                 position_ms=12_000)  # fmt: skip
     launch.emit("rebuffer_end", M + 20_000, play_session_id=s, trigger="buffering",
                 position_ms=12_000, stall_ms=2000)  # fmt: skip
+    launch.emit("track_change", M + 22_000, play_session_id=s, kind="video",
+                from_track="640x360", to_track="1280x720", width=1280, height=720,
+                bitrate=2_500_000.0)  # fmt: skip
     launch.emit("rebuffer_start", M + 25_000, play_session_id=s, trigger="watchdog",
                 position_ms=17_000)  # fmt: skip
     launch.emit("rebuffer_end", M + 25_200, play_session_id=s, trigger="watchdog",
@@ -256,7 +266,7 @@ def launch_2() -> Launch:
                 source=_source("home", "imp-21", request_id="r2", row_id="row0", rank=1),
                 start_position_ms=0)  # fmt: skip
     _first_frame(launch, N + 6400, s, 1200)
-    _heartbeat(launch, N + 16_200, s, 10_000)
+    _heartbeat(launch, N + 16_200, s, 10_000, window=(640, 360))  # its own size
     launch.emit("error", N + 18_200, play_session_id=s, fatal=True, phase="playback",
                 category="decode", message="bad frame", position_ms=12_000)  # fmt: skip
     launch.emit("session_end", N + 18_200, play_session_id=s, reason="error")
@@ -266,7 +276,7 @@ def launch_2() -> Launch:
                 source=_source("recent"), start_position_ms=0)  # fmt: skip
     launch.emit("player_ready", N + 100_500, play_session_id=s, open_ms=500, duration_ms=16_000)
     _first_frame(launch, N + 102_000, s, 2000)
-    _heartbeat(launch, N + 112_000, s, 10_000)
+    _heartbeat(launch, N + 112_000, s, 10_000, window=(320, 180))  # scaled down
     launch.emit("session_end", N + 117_000, play_session_id=s, reason="user_stop",
                 position_ms=15_000)  # fmt: skip
 

@@ -36,6 +36,9 @@ def test_terminal_tables(
         assert heading in out
     assert re.search(r"startup time\s+p50 800 ms, p95 2.00 s \(n=4\)", out)
     assert re.search(r"completion rate\s+40.0 % \(2/5\)", out)
+    assert re.search(r"playing time by picture height\s+360p 1 min 11 s, 720p 26.20 s", out)
+    assert re.search(r"rendition switches\s+1 \(36\.96 per hour of playing\)", out)
+    assert re.search(r"picture scaled up / down\s+33\.3 % / 33\.3 %", out)
     assert re.search(r"events lost \(gaps in seq\)\s+1$", out, re.MULTILINE)
     assert "crash_recovered" in out
     assert "no end" in out

@@ -94,6 +94,21 @@ def test_quality_of_experience_aggregates(store: tuple[str, dict[str, int]]) -> 
         (DAY2, 3, 0, 37_000),
     ]
     assert sum(b.count for b in q.startup_histogram) == 4
+    # Renditions: S1 shows 360p from its first frame (5800) and 720p from 22 000; its 2 s stall
+    # and everything after 22 000 but the seek and the pause (26 200 ms) are not 360p playing.
+    # S2, S5, S6, S7 play 360p throughout. One switch in 97.4 s of playing.
+    r = q.renditions
+    assert r.playing_ms_by_height == {360: 14_200 + 20_000 + 12_000 + 15_000 + 10_000, 720: 26_200}
+    assert sum(r.playing_ms_by_height.values()) == q.playing_ms
+    assert r.switches == 1
+    assert r.switches_per_hour == pytest.approx(3_600_000 / 97_400)
+    # Heartbeats with both sizes: S1 scaled up, S5 at its own size, S6 scaled down, 10 s each.
+    assert r.upscaled_share == pytest.approx(1 / 3)
+    assert r.downscaled_share == pytest.approx(1 / 3)
+    got = sessions(report(store))
+    assert (got["S1"].rendition_ms, got["S1"].rendition_switches) == ({360: 14_200, 720: 26_200}, 1)
+    assert got["S6"].scaling_ms == {"downscaled": 10_000}
+    assert got["S3"].rendition_ms == {}
 
 
 def test_browse_figures(store: tuple[str, dict[str, int]]) -> None:

@@ -97,6 +97,10 @@ def test_a_played_clip_lands_in_the_outbox_as_one_session(
     assert str(tmp_path) not in str(session)  # no local paths leave the machine
     props = dict(session)
     assert props["first_frame"]["startup_ms"] is not None
+    # The video area the picture is scaled to (issue 15.4: upscale/downscale in the report).
+    surface = window.player.surface
+    assert props["first_frame"]["window_width"] is not None
+    assert 0 < int(str(props["first_frame"]["window_width"])) <= 4 * max(1, surface.width())
     assert props["seek_start"]["method"] == "key"
     assert props["window_change"]["fullscreen"] is True
     assert props["session_end"]["reason"] == "completed"
