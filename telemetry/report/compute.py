@@ -1,101 +1,114 @@
-"""Computes a `Report` from a store: one pass per shard of app session ids, in worker processes
-when the store is big enough for that to pay, then the partials merged and the figures built.
+"""Computes a `Report` from a store: the figures are SQL run by ClickHouse over the report's
+engine tables (`telemetry/contracts/facts.sql`), then put together here.
 
-A worker process is spawned (not forked: the caller may have threads, a collector in tests) and
-opens its own read-only connection; in WAL mode every reader sees a consistent snapshot, so the
-report can run while the collector writes.
+For a collector store (`sqlite:///path`) the engine is chdb over a mirror of the store, brought
+up to date first (`engine.py`); for `chdb:///` and `clickhouse://` it is the warehouse itself,
+whose views fill the engine tables as the loader inserts. The same SQL serves both:
+`sql/play_sessions.sql` (one row per play session), `sql/browse.sql` (engagement, per-title
+browse counts, data quality). The store-wide counts the events cannot give (drops the clients
+reported, copies the collector absorbed, events that are not Reelscope's) come from the store.
 
 Call from any one thread; `compute_report` blocks until the figures are ready.
 """
 
 from __future__ import annotations
 
-import multiprocessing
-import os
-import sqlite3
-from concurrent.futures import ProcessPoolExecutor
-from typing import Final
-from urllib.parse import urlsplit
+import dataclasses
 
-from telemetry.contracts.stored import open_report_store
+from telemetry.contracts.clickhouse import Warehouse, is_warehouse_url
+from telemetry.contracts.stored import StoreError, open_report_store
+from telemetry.report import engine_reads, queries, warehouse_source
+from telemetry.report.browse_sql import BrowseRows, browse_figures
+from telemetry.report.engine import open_engine
 from telemetry.report.experiments import build_experiments
-from telemetry.report.features import read_features
-from telemetry.report.fold import Fold, Partial
-from telemetry.report.logged import read_logs
-from telemetry.report.metrics import Report, build_report
-from telemetry.report.queries import (
-    EventStream,
-    Filters,
-    client_drops,
-    collector_duplicates,
-    contexts,
-    segment_events,
-    shard_bounds,
-)
-
-# Below this many stored rows, starting worker processes costs more than it saves.
-PARALLEL_MIN_EVENTS: Final = 400_000
-MAX_JOBS: Final = 8
+from telemetry.report.features import count_features
+from telemetry.report.logged import logs_from_rows
+from telemetry.report.metrics import Funnel, Report, qoe, quality, titles
+from telemetry.report.queries import Drop, Filters
+from telemetry.report.session_sql import SessionRows, play_sessions
 
 
-def compute_report(url: str, filters: Filters, *, jobs: int | None = None) -> Report:
+@dataclasses.dataclass(frozen=True, slots=True)
+class StoreCounts:
+    """What only the store knows: drops reported by clients, copies the collector absorbed,
+    events that are not Reelscope's."""
+
+    drops: list[Drop]
+    collector_duplicates: int
+    foreign_events: int
+
+
+def compute_report(url: str, filters: Filters) -> Report:
     """The figures for the store at `url` (`sqlite:///path`; `clickhouse://` or `chdb:///`
     for the scale-out store, docs/scale-out.md). Raises `StoreError`."""
-    if urlsplit(url).scheme in {"clickhouse", "clickhouses", "chdb"}:
-        from telemetry.report.warehouse_source import compute_warehouse_report
-
-        return compute_warehouse_report(url, filters)
+    if is_warehouse_url(url):
+        with open_engine(url) as warehouse:
+            counts = _warehouse_counts(warehouse)
+            return _report(warehouse, filters, counts)
     connection = open_report_store(url)
     try:
-        if jobs is None:
-            (rows,) = connection.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()
-            jobs = min(os.cpu_count() or 1, MAX_JOBS) if rows >= PARALLEL_MIN_EVENTS else 1
-        drops = client_drops(connection)
-        duplicates = collector_duplicates(connection)
-        foreign = segment_events(connection)
-        if jobs <= 1:
-            partial = fold_shard(url, filters, None, None, connection=connection)
-        else:
-            partial = Partial()
-            context = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(jobs, mp_context=context) as pool:
-                futures = [
-                    pool.submit(fold_shard, url, filters, low, high)
-                    for low, high in shard_bounds(jobs)
-                ]
-                for future in futures:
-                    partial.merge(future.result())
-        report = build_report(
-            partial, filters, drops=drops, collector_duplicates=duplicates, foreign_events=foreign
+        counts = StoreCounts(
+            queries.client_drops(connection),
+            queries.collector_duplicates(connection),
+            queries.segment_events(connection),
         )
-        selected = {s.play_session_id for s in report.sessions}
-        report.features = read_features(connection, filters, selected)
-        if filters.app_version is None and filters.os is None and filters.video_id is None:
-            # A second, lighter pass (feeds, impressions, plays): variants are per feed.
-            feeds = read_logs(connection).feeds.values()
-            report.experiments = build_experiments(feeds, report.sessions, filters)
     finally:
         connection.close()
+    with open_engine(url) as engine:
+        return _report(engine, filters, counts)
+
+
+def _warehouse_counts(warehouse: Warehouse) -> StoreCounts:
+    try:
+        return StoreCounts(
+            warehouse_source.client_drops(warehouse),
+            warehouse_source.collector_duplicates(warehouse),
+            warehouse_source.foreign_events(warehouse),
+        )
+    except Exception as exc:
+        raise StoreError(f"not a Reelscope ClickHouse store ({exc})") from None
+
+
+def _report(engine: Warehouse, filters: Filters, counts: StoreCounts) -> Report:
+    sessions = play_sessions(engine, filters)
+    browse = browse_figures(engine, filters)
+    report = build_report(sessions, browse, filters, counts)
+    selected = {s.play_session_id for s in report.sessions}
+    report.features = count_features(
+        engine_reads.feature_rows(engine), engine_reads.contexts(engine), filters, selected
+    )
+    if filters.app_version is None and filters.os is None and filters.video_id is None:
+        rows = engine_reads.experiment_rows(engine)
+        report.experiments = build_experiments(
+            logs_from_rows(rows).feeds.values(), report.sessions, filters
+        )
     return report
 
 
-def fold_shard(
-    url: str,
-    filters: Filters,
-    low: str | None,
-    high: str | None,
-    *,
-    connection: sqlite3.Connection | None = None,
-) -> Partial:
-    """One pass over the launches with `low <= app_session_id < high`, on `connection` or on
-    a connection of its own (in a worker process)."""
-    db = connection or open_report_store(url)
-    try:
-        fold = Fold(filters, contexts(db))
-        stream = EventStream(db, low, high)
-        fold.feed(stream)
-        fold.partial.duplicates = stream.duplicates
-        return fold.partial
-    finally:
-        if connection is None:
-            db.close()
+def build_report(
+    sessions: SessionRows, browse: BrowseRows, filters: Filters, counts: StoreCounts
+) -> Report:
+    """The report from the SQL results: a play attributed to a counted impression marks its
+    session, and completes the funnel when the session completed."""
+    completed = 0
+    for session in sessions.sessions:
+        if (session.app_session_id, session.play_session_id) in browse.attributed:
+            session.from_impression = True
+            completed += session.completed
+    funnel = dataclasses.replace(browse.browse.funnel, completed=completed)
+    return Report(
+        filters=filters,
+        qoe=qoe(sessions.sessions),
+        browse=dataclasses.replace(browse.browse, funnel=funnel),
+        titles=titles(sessions.sessions, browse.titles),
+        quality=quality(
+            browse.quality,
+            filters=filters,
+            drops=counts.drops,
+            collector_duplicates=counts.collector_duplicates,
+            foreign_events=counts.foreign_events,
+            orphans=sessions.orphans,
+            repeated_ends=sessions.repeated_ends,
+        ),
+        sessions=sessions.sessions,
+    )

@@ -13,9 +13,9 @@ Pure code over a read-only SQLite connection; any one thread per connection.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, TypeAlias
 
 import orjson
 
@@ -75,7 +75,8 @@ class Logs:
     events: int = 0
 
 
-_TYPES: Final = (FEED_SERVED, IMPRESSION, PLAY_REQUEST, SESSION_END)
+TYPES: Final = (FEED_SERVED, IMPRESSION, PLAY_REQUEST, SESSION_END)
+LogRow: TypeAlias = tuple[str, str | None, str | None, int | None, str | None, int, bytes | str]
 _SQL: Final = (
     "SELECT type, device_id, app_session_id, mono_ms, play_session_id, corrected_time, raw"
     " FROM events"
@@ -85,9 +86,15 @@ _SQL: Final = (
 
 def read_logs(connection: sqlite3.Connection) -> Logs:
     """Every feed in the store with its impressions and attributed plays."""
+    return logs_from_rows(connection.execute(_SQL, TYPES))
+
+
+def logs_from_rows(rows: Iterable[LogRow]) -> Logs:
+    """The feeds, impressions and attributed plays of `rows`: events of the types in `TYPES`
+    in arrival order (a feed before the impressions of it), as (type, device_id,
+    app_session_id, mono_ms, play_session_id, corrected_time, raw)."""
     logs = Logs()
     impressions: dict[str, tuple[LoggedFeed, Cell, int]] = {}  # impression_id -> slot
-    rows = connection.execute(_SQL, _TYPES)
     for kind, device, app_session, mono, play_session, corrected, raw in rows:
         logs.events += 1
         try:

@@ -10,12 +10,11 @@ Pure code; any thread.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
 from telemetry.report.figures import Distribution, Rate, percentile, ratio
-from telemetry.report.fold import Partial
 from telemetry.report.queries import Drop, Filters
 from telemetry.report.renditions import RenditionFigures, aggregate
 from telemetry.report.sessions import SessionFigures
@@ -132,6 +131,33 @@ class Browse:
     funnel: Funnel
 
 
+@dataclass(frozen=True, slots=True)
+class TitleBrowse:
+    """One title's browse counts: served items, served items seen, counted impressions, plays
+    attributed to them, and the plays expected from the global take rate at their cells."""
+
+    served: int
+    seen: int
+    impressions: int
+    attributed_plays: int
+    expected_plays: float
+
+
+@dataclass(frozen=True, slots=True)
+class QualityCounts:
+    """Data quality from the events: launches with a selected event (`app_sessions`, their
+    `devices`, `events`, `lost_events` by seq gaps, `skew_corrected`), and over the whole
+    store the copies the report absorbed (`duplicates`) and events recorded twice (`repeats`)."""
+
+    app_sessions: int
+    devices: frozenset[str]
+    events: int
+    lost_events: int
+    duplicates: int
+    repeats: int
+    skew_corrected: int
+
+
 @dataclass(slots=True)
 class TitleFigures:
     video_id: str
@@ -178,50 +204,8 @@ class Report:
     features: Features | None = None
 
 
-def build_report(
-    partial: Partial,
-    filters: Filters,
-    *,
-    drops: Iterable[Drop],
-    collector_duplicates: int,
-    foreign_events: int,
-) -> Report:
-    """The report from every shard's merged partial and the store-wide counts."""
-    sessions = sorted(partial.sessions, key=lambda s: (s.started_at, s.play_session_id))
-    by_id = {s.play_session_id: s for s in sessions if s.end_reason is None}
-    orphans = 0
-    repeated_ends = 0
-    for session_id, reason in partial.late_ends.items():
-        if session_id in partial.ended:
-            # Its own launch ended it (what the viewer's app saw): a crash-recovered end sent
-            # as well (a journal left behind by a process that died after ending it) repeats it.
-            repeated_ends += 1
-            continue
-        if session_id not in partial.unended:
-            orphans += 1  # its play_request never arrived
-            continue
-        session = by_id.get(session_id)
-        if session is not None and reason:
-            session.end_reason = reason
-    return Report(
-        filters=filters,
-        qoe=_qoe(sessions),
-        browse=_browse(partial),
-        titles=_titles(partial, sessions),
-        quality=_quality(
-            partial,
-            filters=filters,
-            drops=drops,
-            collector_duplicates=collector_duplicates,
-            foreign_events=foreign_events,
-            orphans=orphans,
-            repeated_ends=repeated_ends,
-        ),
-        sessions=sessions,
-    )
-
-
-def _qoe(sessions: list[SessionFigures]) -> Qoe:
+def qoe(sessions: list[SessionFigures]) -> Qoe:
+    """The quality-of-experience section over the selected sessions."""
     plays = [s for s in sessions if s.first_frame]
     startups = [s.startup_ms for s in sessions if s.startup_ms is not None]
     latencies = [latency for s in sessions for latency in s.seek_latencies_ms]
@@ -305,83 +289,19 @@ def _over_time(sessions: list[SessionFigures]) -> list[TimePoint]:
     ]
 
 
-def _line(index: int, impressions: int, plays: int, dwell: list[int]) -> LineFigures:
-    return LineFigures(index, impressions, plays, ratio(plays, impressions), percentile(dwell, 50))
-
-
-def _browse(partial: Partial) -> Browse:
-    impressions = sum(partial.impressions.values())
-    taken = sum(partial.taken.values())
-    served = sum(partial.served.values())
-    seen = sum(partial.seen.values())
-    cells = sorted(partial.impressions)
-    rows: dict[int, tuple[int, int, list[int]]] = {}
-    ranks: dict[int, tuple[int, int, list[int]]] = {}
-    for cell in cells:
-        for lines, index in ((rows, cell[0]), (ranks, cell[1])):
-            n, plays, dwell = lines.get(index, (0, 0, []))
-            lines[index] = (
-                n + partial.impressions[cell],
-                plays + partial.taken[cell],
-                dwell + partial.dwell[cell],
-            )
-    all_dwell = [value for values in partial.dwell.values() for value in values]
-    reach_rows = sorted(set(partial.served) | set(partial.deepest_rank))
-    return Browse(
-        feeds=partial.feeds,
-        served=served,
-        impressions=impressions,
-        attributed_plays=taken,
-        take_rate=ratio(taken, impressions),
-        dwell_median_ms=percentile(all_dwell, 50),
-        reach=Rate.of(seen, served),
-        served_never_seen=served - seen,
-        by_row=[_line(i, *rows[i]) for i in sorted(rows)],
-        by_rank=[_line(i, *ranks[i]) for i in sorted(ranks)],
-        cells=[
-            CellFigures(
-                row,
-                rank,
-                partial.impressions[(row, rank)],
-                partial.taken[(row, rank)],
-                ratio(partial.taken[(row, rank)], partial.impressions[(row, rank)]),
-                percentile(partial.dwell[(row, rank)], 50),
-            )
-            for row, rank in cells
-        ],
-        reach_by_row=[
-            RowReach(
-                row,
-                partial.served[row],
-                partial.seen[row],
-                ratio(partial.seen[row], partial.served[row]),
-                max(partial.deepest_rank[row], default=None),
-                percentile(partial.deepest_rank[row], 50),
-            )
-            for row in reach_rows
-        ],
-        funnel=Funnel(served, seen, taken, partial.funnel_completed),
-    )
-
-
-def _titles(partial: Partial, sessions: list[SessionFigures]) -> list[TitleFigures]:
-    """Per title, most watched first. Expected plays are the sum, over the title's impressions,
-    of the global take rate at each impression's (row, rank): the position-corrected take rate
-    is attributed plays over expected plays (above 1: chosen more than its positions explain)."""
-    global_rate = {
-        cell: partial.taken[cell] / count for cell, count in partial.impressions.items() if count
-    }
+def titles(sessions: list[SessionFigures], browse: Mapping[str, TitleBrowse]) -> list[TitleFigures]:
+    """Per title, most watched first: the play figures of its `sessions` beside its `browse`
+    counts (the position-corrected take rate is attributed plays over expected plays: above 1,
+    chosen more than its positions explain)."""
     by_title: dict[str, list[SessionFigures]] = {}
     for s in sessions:
         if s.video_id is not None:
             by_title.setdefault(s.video_id, []).append(s)
-    titles = set(by_title) | set(partial.title_impressions) | set(partial.title_served)
+    nothing = TitleBrowse(0, 0, 0, 0, 0.0)
     result = []
-    for title in titles:
+    for title in set(by_title) | set(browse):
         own = by_title.get(title, [])
-        cells = partial.title_impressions.get(title, Counter())
-        expected = sum(global_rate.get(cell, 0.0) * n for cell, n in cells.items())
-        taken = partial.title_taken.get(title, 0)
+        counts = browse.get(title, nothing)
         result.append(
             TitleFigures(
                 video_id=title,
@@ -389,20 +309,20 @@ def _titles(partial: Partial, sessions: list[SessionFigures]) -> list[TitleFigur
                 plays=sum(1 for s in own if s.first_frame),
                 completed=sum(1 for s in own if s.completed),
                 watch_ms=sum(s.watch_ms for s in own),
-                served=partial.title_served.get(title, 0),
-                seen=partial.title_seen.get(title, 0),
-                impressions=sum(cells.values()),
-                attributed_plays=taken,
-                expected_plays=expected,
-                position_corrected_take_rate=ratio(taken, expected),
+                served=counts.served,
+                seen=counts.seen,
+                impressions=counts.impressions,
+                attributed_plays=counts.attributed_plays,
+                expected_plays=counts.expected_plays,
+                position_corrected_take_rate=ratio(counts.attributed_plays, counts.expected_plays),
             )
         )
     result.sort(key=lambda t: (-t.watch_ms, -t.impressions, t.video_id))
     return result
 
 
-def _quality(
-    partial: Partial,
+def quality(
+    counts: QualityCounts,
     *,
     filters: Filters,
     drops: Iterable[Drop],
@@ -418,19 +338,19 @@ def _quality(
     for drop in drops:
         if not filters.in_time(drop.received_at):
             continue
-        if by_device and drop.device_id not in partial.devices:
+        if by_device and drop.device_id not in counts.devices:
             continue
         reported[drop.reason] += drop.dropped
     return DataQuality(
-        app_sessions=partial.app_sessions,
-        devices=len(partial.devices),
-        events=partial.events,
-        lost_events=partial.lost_events,
+        app_sessions=counts.app_sessions,
+        devices=len(counts.devices),
+        events=counts.events,
+        lost_events=counts.lost_events,
         drops_reported=dict(reported.most_common()),
         duplicates_absorbed_by_collector=collector_duplicates,
-        duplicates_absorbed_by_report=partial.duplicates,
-        events_recorded_twice=partial.repeats + repeated_ends,
-        clock_skew_corrections=partial.skew_corrected,
+        duplicates_absorbed_by_report=counts.duplicates,
+        events_recorded_twice=counts.repeats + repeated_ends,
+        clock_skew_corrections=counts.skew_corrected,
         sessions_without_request=orphans,
         foreign_events_ignored=foreign_events,
     )
