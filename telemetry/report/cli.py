@@ -3,7 +3,7 @@ terminal tables (default), JSON (`--json`) or a self-contained HTML file with ch
 
     reelscope-report [--store sqlite:///path | --db PATH] [--since ISO] [--until ISO]
                      [--app-version V] [--os NAME] [--title VIDEO_ID]
-                     [--json] [--html FILE] [--sessions N] [--titles N] [--jobs N]
+                     [--json] [--html FILE] [--sessions N] [--titles N]
 
 `--sessions N` and `--titles N` bound the lists of play sessions (the N most recent) and of
 titles (the N most watched): by default tables show 20 of each (HTML 50 titles) and JSON all
@@ -75,7 +75,6 @@ def parser() -> argparse.ArgumentParser:
         metavar="N",
         help="the N most watched titles listed (default: 20 in text, 50 in HTML, all in JSON)",
     )
-    parser.add_argument("--jobs", type=int, help="worker processes (default: by store size)")
     return parser
 
 
@@ -123,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
         video_id=args.title,
     )
     try:
-        report = compute_report(url, filters, jobs=args.jobs)
+        report = compute_report(url, filters)
     except StoreError as exc:
         print(f"reelscope-report: {exc}", file=sys.stderr)
         return 2

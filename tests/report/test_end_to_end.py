@@ -57,7 +57,7 @@ def test_a_played_sample_shows_in_the_report(
         finally:
             window.close()
             client.close(timeout=2.0)
-        report = compute_report(store_url(collector.db), Filters(app_version="e2e"), jobs=1)
+        report = compute_report(store_url(collector.db), Filters(app_version="e2e"))
 
     assert len(report.sessions) == 1
     session = report.sessions[0]

@@ -21,7 +21,7 @@ from .known_data import DAY1, DAY2, HOUR
 
 
 def report(store: tuple[str, dict[str, int]], **filters: Any) -> Report:
-    return compute_report(store[0], Filters(**filters), jobs=1)
+    return compute_report(store[0], Filters(**filters))
 
 
 def sessions(result: Report) -> dict[str, Any]:
@@ -197,37 +197,10 @@ def test_filters_restrict_browse_and_quality(store: tuple[str, dict[str, int]]) 
     assert (v1.served, v1.impressions, v1.attributed_plays) == (2, 2, 2)
 
 
-def test_sharded_passes_give_the_same_figures(store: tuple[str, dict[str, int]]) -> None:
-    """Shards split launches by id; the late crash-recovered end still finds its session."""
-    single = compute_report(store[0], Filters(), jobs=1)
-    from telemetry.contracts.stored import open_report_store
-    from telemetry.report.compute import fold_shard
-    from telemetry.report.fold import Partial
-    from telemetry.report.metrics import build_report
-    from telemetry.report.queries import client_drops
-
-    partial = Partial()
-    for low, high in [(None, "launch-2"), ("launch-2", "launch-3"), ("launch-3", None)]:
-        partial.merge(fold_shard(store[0], Filters(), low, high))
-    connection = open_report_store(store[0])
-    merged = build_report(
-        partial,
-        Filters(),
-        drops=client_drops(connection),
-        collector_duplicates=CHUNK,
-        foreign_events=0,
-    )
-    connection.close()
-    assert merged.qoe == single.qoe
-    assert merged.browse == single.browse
-    assert merged.quality == single.quality
-    assert sessions(merged)["S2"].end_reason == "crash_recovered"
-
-
 def test_report_reads_while_nothing_else_is_there(tmp_path: Path) -> None:
     """An empty store (the collector just created it) gives zeros, not errors."""
     with thread_collector(tmp_path / "empty") as collector:
-        empty = compute_report(store_url(collector.db), Filters(), jobs=1)
+        empty = compute_report(store_url(collector.db), Filters())
     assert (empty.qoe.attempts, empty.browse.impressions, empty.quality.events) == (0, 0, 0)
     assert empty.qoe.startup.p50 is None
     assert empty.qoe.rebuffer_ratio is None

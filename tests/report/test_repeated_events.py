@@ -81,7 +81,7 @@ def _report(tmp_path: Path, *launches: Launch) -> Report:
     with thread_collector(tmp_path) as collector:
         for launch in launches:
             post(collector, launch, launch.events)
-        return compute_report(store_url(collector.db), Filters(), jobs=1)
+        return compute_report(store_url(collector.db), Filters())
 
 
 def _figures(result: Report) -> tuple[Any, ...]:

@@ -59,7 +59,7 @@ def test_the_largest_feed_is_recorded_in_parts_the_report_joins(tmp_path: Path) 
             stored = client.outbox.local_events(100)
         finally:
             client.close()
-        report = compute_report(store_url(collector.db), Filters(app_version="parts"), jobs=1)
+        report = compute_report(store_url(collector.db), Filters(app_version="parts"))
     parts = sorted((e.event for e in stored), key=lambda e: e["seq"])  # type: ignore[arg-type, return-value]
     assert len(parts) > 1
     assert parts[0]["event_id"] == first
@@ -110,7 +110,7 @@ def test_events_refused_before_the_outbox_take_no_seq(tmp_path: Path) -> None:
             seqs = {e.event_id: e.event["seq"] for e in client.outbox.local_events()}
         finally:
             client.close()
-        report = compute_report(store_url(collector.db), Filters(app_version="gaps"), jobs=1)
+        report = compute_report(store_url(collector.db), Filters(app_version="gaps"))
     assert [seqs[event_id] for event_id in recorded] == [1, 2, 3, 4]  # type: ignore[index]
     assert report.quality.lost_events == 0
     assert report.quality.drops_reported == {"too_large": 1, "invalid": 1, "queue_full": 1}

@@ -97,7 +97,7 @@ def test_the_clickhouse_report_gives_exactly_the_sqlite_figures(
     warehouse.close()  # the report opens the store itself (chdb: one open store per process)
     clickhouse_url = f"chdb://{tmp_path / 'clickhouse'}"
     for filters in FILTERS:
-        expected = compute_report(sqlite_url, filters, jobs=1)
+        expected = compute_report(sqlite_url, filters)
         got = compute_report(clickhouse_url, filters)
         assert _comparable(got) == _comparable(expected), filters
     everything = compute_report(clickhouse_url, Filters())
