@@ -47,14 +47,11 @@ SELECT
     corrected_time,
     context_hash,
     toUInt8(object) AS props_ok,
-    -- The keys sorted with their values' text, and the extracted values' own types (the text
-    -- alone would not tell 2 from 2.0, which Python's sorted dump does).
+    -- The keys sorted with their values' text (ClickHouse's: 2.0 prints as 2, so properties
+    -- that differ only so hash alike, where Python's sorted dump tells them apart).
     if(
         object,
-        sipHash64(
-            arraySort(JSONExtractKeysAndValuesRaw(raw, 'properties')),
-            arrayMap(value -> dynamicType(value), [untuple(p)])
-        ),
+        sipHash64(arraySort(JSONExtractKeysAndValuesRaw(raw, 'properties'))),
         0
     ) AS props_hash,
     dynamicElement(p.video_id, 'String') AS video_id,
@@ -113,7 +110,8 @@ WHERE app_session_id IS NOT NULL AND seq IS NOT NULL;
 -- an int_lit and `items` a list of objects that each have a `video_id`; Python also iterates an
 -- empty string or object as no items). `position` is the row's 0-based place in `rows`.
 -- A row's text as ClickHouse re-serialises it prints 2.0 as 2, so whether `row_index` is an
--- int_lit is asked of the event's own text (`rows[place]`).
+-- int_lit is asked of the rows parsed as `Array(JSON)` (each value keeps its own type), or of
+-- the event's own text when that parse gave up (duplicate keys).
 CREATE MATERIALIZED VIEW IF NOT EXISTS served_rows_from_events TO served_rows AS
 SELECT
     app_session_id, seq, key_id, event_id, device_id, request_id,
@@ -137,10 +135,14 @@ FROM (
         raw,
         JSONExtract(raw, 'properties', 'Tuple(request_id Dynamic)').request_id AS request,
         assumeNotNull(dynamicElement(request, 'String')) AS request_id,
-        JSONExtractArrayRaw(raw, 'properties', 'rows') AS rows
-    FROM events
-    WHERE type = 'feed_served' AND app_session_id IS NOT NULL AND seq IS NOT NULL
-        AND JSONType(raw, 'properties') = 'Object'
+        JSONExtractArrayRaw(raw, 'properties', 'rows') AS rows,
+        JSONExtract(raw, 'properties', 'rows', 'Array(JSON(SKIP items))') AS parsed
+    FROM (
+        SELECT app_session_id, seq, key_id, event_id, device_id, raw
+        FROM events
+        WHERE type = 'feed_served' AND app_session_id IS NOT NULL AND seq IS NOT NULL
+    )
+    WHERE JSONType(raw, 'properties') = 'Object'
         AND dynamicType(request) = 'String'
         AND JSONType(raw, 'properties', 'rows') = 'Array'
 )
@@ -155,4 +157,8 @@ WHERE JSONType(row) = 'Object'
         false
     )
     AND JSONType(row, 'row_id') = 'String'
-    AND JSONType(raw, 'properties', 'rows', place, 'row_index') = 'Int64'
+    AND if(
+        length(parsed) = length(rows),
+        dynamicType(parsed[place].row_index) = 'Int64',
+        JSONType(raw, 'properties', 'rows', place, 'row_index') = 'Int64'
+    )
