@@ -190,7 +190,8 @@ def measured_sync(store: Path) -> dict[str, Any]:
     )
     wall = re.search(r"Elapsed \(wall clock\) time.*: (?:(\d+):)?(\d+):([\d.]+)", finished.stderr)
     rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", finished.stderr)
-    assert wall is not None and rss is not None, finished.stderr
+    assert wall is not None, finished.stderr
+    assert rss is not None, finished.stderr
     hours, minutes, seconds = wall.groups()
     return {
         "wall_s": round(int(hours or 0) * 3600 + int(minutes) * 60 + float(seconds), 2),

@@ -189,7 +189,8 @@ def _reconcile(
     parameters = {"devices": changed}
     for table in ("facts", "served_rows", "store_rows"):
         warehouse.command(
-            f"DELETE FROM {table} WHERE device_id IN {{devices:Array(String)}}", parameters
+            f"DELETE FROM {table} WHERE device_id IN {{devices:Array(String)}}",  # noqa: S608
+            parameters,
         )
     listed = ", ".join(_quote(str(device)) for device in changed)
     where = f"id <= {high_water} AND device_id IN ({listed})"

@@ -9,9 +9,8 @@ from __future__ import annotations
 from importlib import resources
 
 from telemetry.contracts import facts
-from telemetry.contracts.facts import statements
 from telemetry.contracts.clickhouse import Warehouse
-
+from telemetry.contracts.facts import statements
 
 
 def apply_schema(warehouse: Warehouse) -> None:

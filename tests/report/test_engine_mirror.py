@@ -43,7 +43,9 @@ def _feed_and_beats(device: str, beats: int) -> list[dict[str, Any]]:
 
 
 def _post(running: Running, events: list[dict[str, Any]]) -> None:
-    response = running.post(batch(events, context={"app": {"version": "1.0"}, "os": {"name": "Linux"}}))
+    response = running.post(
+        batch(events, context={"app": {"version": "1.0"}, "os": {"name": "Linux"}})
+    )
     assert response.status_code == 200, response.text
 
 
@@ -128,7 +130,7 @@ def test_two_report_processes_at_once_wait_for_each_other(tmp_path: Path) -> Non
             )  # fmt: skip
 
         first = start()
-        assert first.stdout is not None and first.stdin is not None
+        assert first.stdout is not None
         assert first.stdout.readline().strip() == "6"  # the first holds the mirror now
         _post(running, _feed_and_beats("device-2", 1))
         second = start()
@@ -148,9 +150,11 @@ def test_no_room_beside_the_store_uses_a_temporary_mirror_and_says_so(
         _post(running, _feed_and_beats("device-1", 2))
         # The tests run as root, for whom permissions do not stop a mkdir: a file in the way.
         mirror_path(running.db).write_text("not a directory")
-        with caplog.at_level(logging.WARNING, "reelscope.report.engine"):
-            with open_engine(store_url(running.db)) as warehouse:
-                assert _counts(warehouse)["facts"] == 3
+        with (
+            caplog.at_level(logging.WARNING, "reelscope.report.engine"),
+            open_engine(store_url(running.db)) as warehouse,
+        ):
+            assert _counts(warehouse)["facts"] == 3
         assert "no room for the report's mirror" in caplog.text
         assert mirror_path(running.db).read_text() == "not a directory"
 

@@ -6,7 +6,6 @@ warehouse's `events` give the same facts and served rows."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -146,7 +145,7 @@ def _crafted() -> tuple[Rows, dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def mirrored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, Any]]]:
+def mirrored(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     """A store written by a real collector (one posted event), then the crafted rows."""
     directory = tmp_path_factory.mktemp("parse")
     with thread_collector(directory) as running:
@@ -158,9 +157,10 @@ def mirrored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, d
         connection.execute("BEGIN")
         insert_events(connection, rows.rows)
         connection.execute("COMMIT")
-    yield db, seqs
+    return db, seqs
 
 
+SOURCES = ("object", "string", "list", "wrong types", "null", "absent")
 FACT_COLUMNS = (
     "seq", "props_ok", "props_hash", "video_id", "start_position_ms", "location",
     "impression_id", "duration_ms", "position_ms", "to_ms", "fatal", "category", "from_track",
@@ -209,10 +209,8 @@ def test_each_rule_reads_a_json_value_as_the_report_always_has(case: int, parsed
 
 def test_a_nested_source_counts_only_as_an_object_of_strs(parsed: Any) -> None:
     facts, _, seqs = parsed
-    found = {
-        name: (facts[seqs[f"source {name}"]]["location"], facts[seqs[f"source {name}"]]["impression_id"])
-        for name in ("object", "string", "list", "wrong types", "null", "absent")
-    }  # fmt: skip
+    rows = {name: facts[seqs[f"source {name}"]] for name in SOURCES}
+    found = {name: (row["location"], row["impression_id"]) for name, row in rows.items()}
     assert found == {
         "object": ("home", "imp-1"),
         "string": (None, None),
@@ -238,7 +236,8 @@ def test_properties_that_are_not_an_object_give_a_row_with_nothing_parsed(
     row = facts[seqs[name]]
     assert row["props_ok"] == 0
     assert row["props_hash"] == 0
-    assert row["first_part"] == 0 and row["fatal"] == 0
+    assert row["first_part"] == 0
+    assert row["fatal"] == 0
     parsed_columns = set(FACT_COLUMNS) - {"seq", "props_ok", "props_hash", "fatal", "first_part"}
     assert {column: row[column] for column in parsed_columns} == {
         column: "" if column in ("from_track", "to_track") else None for column in parsed_columns
@@ -252,13 +251,18 @@ def test_track_changes_keep_the_tracks_as_json_text_null_and_absent_empty(parsed
         for name in ("tracks equal", "tracks null", "tracks absent")
     }
     # 1 and 1.0 compare equal in Python, and print alike here.
-    assert tracks == {"tracks equal": ("1", "1"), "tracks null": ("", '"a"'), "tracks absent": ("", "")}
+    assert tracks == {
+        "tracks equal": ("1", "1"),
+        "tracks null": ("", '"a"'),
+        "tracks absent": ("", ""),
+    }
     assert facts[seqs["tracks equal"]]["height"] == 720
 
 
 def test_the_properties_hash_ignores_top_level_key_order_only(parsed: Any) -> None:
     facts, _, seqs = parsed
-    hashes = {name: facts[seqs[name]]["props_hash"] for name in ("order a", "order b", "other value", "other nested")}  # fmt: skip
+    names = ("order a", "order b", "other value", "other nested")
+    hashes = {name: facts[seqs[name]]["props_hash"] for name in names}
     assert hashes["order a"] == hashes["order b"] != 0
     assert len({hashes["order a"], hashes["other value"], hashes["other nested"]}) == 3
 

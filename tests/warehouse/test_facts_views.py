@@ -38,8 +38,7 @@ def _launch(device: str) -> list[dict[str, Any]]:
 
 def _tables(warehouse: Warehouse) -> dict[str, Any]:
     facts = warehouse.rows(
-        "SELECT device_id, count(), uniqExact(key_id, event_id) FROM facts FINAL"
-        " GROUP BY device_id"
+        "SELECT device_id, count(), uniqExact(key_id, event_id) FROM facts FINAL GROUP BY device_id"
     )
     served = warehouse.rows(
         "SELECT device_id, groupArray((row_id, row_index, video_ids)) FROM"
