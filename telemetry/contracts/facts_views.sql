@@ -57,8 +57,10 @@ SELECT
     dynamicElement(p.video_id, 'String') AS video_id,
     @INT(start_position_ms) AS start_position_ms,
     dynamicElement(source.location, 'String') AS location,
-    coalesce(
-        dynamicElement(source.impression_id, 'String'), dynamicElement(p.impression_id, 'String')
+    if(
+        type = 'play_request',
+        dynamicElement(source.impression_id, 'String'),
+        dynamicElement(p.impression_id, 'String')
     ) AS impression_id,
     @INT(duration_ms) AS duration_ms,
     @INT(startup_ms) AS startup_ms,

@@ -16,7 +16,7 @@ first, then yields a warehouse on it:
   mirror and whatever the store still holds of them is read again;
 - contexts: reloaded whole (a device's deletion deletes its contexts);
 - `sync.json` records what a finished sync left; a mirror that does not match it (a sync that
-  was cut short) is rebuilt from nothing.
+  was cut short), or made by another version of the tables or the parse, is rebuilt.
 
 The store is read in WAL mode as the report always reads it: never taking a write lock, so a
 live collector is never blocked. The mirror directory is locked (`flock` on `<dir>/lock`) for as
@@ -31,6 +31,7 @@ One thread; the warehouse is the caller's until the context ends.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import logging
 import os
 import shutil
@@ -68,6 +69,7 @@ _CONTEXTS_SQL: Final = (
     "INSERT INTO contexts SELECT lower(hex(hash)), json FROM sqlite({store}, 'contexts')"
 )
 _MIRROR_TABLES: Final = ("facts", "served_rows", "store_rows", "contexts")
+_MIRROR_VIEWS: Final = ("facts_from_events", "served_rows_from_events", "store_rows_from_events")
 
 
 def mirror_path(store: Path) -> Path:
@@ -130,16 +132,24 @@ class SyncState:
 
     high_water: int = 0
     rows: int = 0
+    definition: str = ""  # a digest of the mirror's DDL and parse: a new one rebuilds
 
 
 def sync(warehouse: Warehouse, store: Path, state_file: Path) -> SyncState:
     """Bring the mirror in `warehouse` up to date with the store at `store`."""
-    apply_mirror_schema(warehouse)
+    schema = mirror_schema()
+    definition = hashlib.blake2b("\n".join(schema).encode(), digest_size=8).hexdigest()
     state = _read_state(state_file)
+    if state.definition != definition:
+        for name in _MIRROR_VIEWS + _MIRROR_TABLES + ("events",):
+            warehouse.command(f"DROP TABLE IF EXISTS {name}")
+        state = SyncState(definition=definition)
+    for statement in schema:
+        warehouse.command(statement)
     if _count(warehouse, "SELECT count() FROM store_rows") != state.rows:
         log.info("rebuilding the report's mirror of %s", store)
         _clear(warehouse)
-        state = SyncState()
+        state = SyncState(definition=definition)
     source = _quote(str(store))
     connection = open_store_readonly(f"sqlite:///{store}")
     try:
@@ -156,7 +166,7 @@ def sync(warehouse: Warehouse, store: Path, state_file: Path) -> SyncState:
     if high < state.high_water:  # not the store the mirror was made from
         log.info("rebuilding the report's mirror of %s (a new store)", store)
         _clear(warehouse)
-        state = SyncState()
+        state = SyncState(definition=definition)
     elif kept != state.rows:
         _reconcile(warehouse, source, state.high_water, devices)
     if high > state.high_water:
@@ -164,7 +174,7 @@ def sync(warehouse: Warehouse, store: Path, state_file: Path) -> SyncState:
         warehouse.command(_IMPORT_SQL.format(store=source, where=where))
     warehouse.command("TRUNCATE TABLE contexts")
     warehouse.command(_CONTEXTS_SQL.format(store=source))
-    done = SyncState(high, _count(warehouse, "SELECT count() FROM store_rows"))
+    done = SyncState(high, _count(warehouse, "SELECT count() FROM store_rows"), definition)
     _write_state(state_file, done)
     return done
 
@@ -197,15 +207,10 @@ def _reconcile(
     warehouse.command(_IMPORT_SQL.format(store=source, where=where))
 
 
-def apply_mirror_schema(warehouse: Warehouse) -> None:
+def mirror_schema() -> list[str]:
     """The mirror's tables and views (every statement is IF NOT EXISTS)."""
     script = resources.files(__package__).joinpath("mirror.sql").read_text()
-    for statement in [
-        *facts.statements(script),
-        *facts.table_statements(),
-        *facts.view_statements(),
-    ]:
-        warehouse.command(statement)
+    return [*facts.statements(script), *facts.table_statements(), *facts.view_statements()]
 
 
 def _clear(warehouse: Warehouse) -> None:

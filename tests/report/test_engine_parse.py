@@ -89,10 +89,14 @@ def _crafted() -> tuple[Rows, dict[str, Any]]:
     for name, source in sources.items():
         props = f'{{"video_id": "v1", "start_position_ms": 3000.0, "source": {source}}}'
         seqs[f"source {name}"] = rows.add("play_request", _raw("play_request", props))
-    seqs["source absent"] = rows.add("play_request", _raw("play_request", '{"video_id": "v1"}'))
+    props = '{"video_id": "v1", "impression_id": "not in a source"}'
+    seqs["source absent"] = rows.add("play_request", _raw("play_request", props))
     seqs["impression"] = rows.add(
         "impression",
-        _raw("impression", '{"impression_id": "imp-9", "request_id": "r1", "row_id": "cw"}'),
+        _raw(
+            "impression",
+            '{"impression_id": "imp-9", "request_id": "r1", "source": {"impression_id": "no"}}',
+        ),
         session=None,
     )
     for name, props_text in {
