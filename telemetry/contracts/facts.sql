@@ -78,6 +78,7 @@ CREATE TABLE IF NOT EXISTS served_rows (
     seq            Int64,
     key_id         LowCardinality(String),
     event_id       String,
+    device_id      Nullable(String),        -- the event's (a device's deletion finds its rows)
     request_id     String,
     position       UInt32,
     row_id         String,

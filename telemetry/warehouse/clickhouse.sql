@@ -9,6 +9,10 @@
 -- The version column keeps the copy that reached a collector first, as SQLite's INSERT OR
 -- IGNORE does. No PARTITION BY on arrival time: the copies of one event must share a partition
 -- for FINAL to collapse them, and copies arrive at different times.
+--
+-- After these tables, `schema.py` creates the report engine's tables and the materialised views
+-- that fill them from `events` on every insert (telemetry/contracts/facts.sql, facts_views.sql);
+-- the loader's device deletion deletes their rows too.
 
 CREATE TABLE IF NOT EXISTS events (
     key_id          LowCardinality(String),  -- the write key's id (never the key itself)

@@ -32,6 +32,9 @@ _DELETES = (
     "DELETE FROM events WHERE key_id = {key_id:String} AND device_id = {device_id:String}",
     "DELETE FROM client_drops WHERE key_id = {key_id:String} AND device_id = {device_id:String}",
     "DELETE FROM receipts WHERE key_id = {key_id:String} AND device_id = {device_id:String}",
+    # The report's engine tables, filled from events by materialised views (facts_views.sql).
+    "DELETE FROM facts WHERE key_id = {key_id:String} AND device_id = {device_id:String}",
+    "DELETE FROM served_rows WHERE key_id = {key_id:String} AND device_id = {device_id:String}",
 )
 
 
