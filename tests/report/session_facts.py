@@ -158,7 +158,9 @@ def context_row(digest: str, text: str) -> bytes:
     return orjson.dumps({"hash": digest, "json": text})
 
 
-def insert(warehouse: Warehouse, events: list[Stored], contexts: dict[str, str] | None = None) -> None:
+def insert(
+    warehouse: Warehouse, events: list[Stored], contexts: dict[str, str] | None = None
+) -> None:
     warehouse.insert("facts", [event.facts_row() for event in events])
     if contexts:
         warehouse.insert("contexts", [context_row(h, t) for h, t in contexts.items()])

@@ -68,7 +68,13 @@ def launch_events() -> list[Stored]:
         (L1, "c", "seek_end", 68800, {"to_ms": 5000, "seek_latency_ms": 100}),
         (L1, "c", "heartbeat", 75800, {"position_ms": 12000}),
         (L1, "c", "heartbeat", 88800, {"position_ms": 25000}),
-        (L1, "c", "session_end", 89000, {"reason": "ended", "position_ms": 25000, "duration_ms": 20000}),
+        (
+            L1,
+            "c",
+            "session_end",
+            89000,
+            {"reason": "ended", "position_ms": 25000, "duration_ms": 20000},
+        ),
         (L1, "c", "session_end", 88000, {"reason": "crash", "position_ms": 1}),
         (L1, "c", "session_end", 90000, {"reason": "", "position_ms": 26000}),
         # d: a fatal error before the first frame fails the startup (no context: unknown)
@@ -106,10 +112,18 @@ def launch_events() -> list[Stored]:
         context = None if psid == "d" else "aa01"
         stored.append(
             Stored(
-                launch, seqs[launch], kind, mono, props, psid,
-                corrected_time=WALL + mono, time=WALL + mono, device_id=f"device-{launch}",
-                context_hash=context, received_at=WALL + 1_000_000,
-            )  # fmt: skip
+                launch,
+                seqs[launch],
+                kind,
+                mono,
+                props,
+                psid,
+                corrected_time=WALL + mono,
+                time=WALL + mono,
+                device_id=f"device-{launch}",
+                context_hash=context,
+                received_at=WALL + 1_000_000,
+            )
         )
     (request_f,) = [e for e in stored if e.play_session_id == "f" and e.type == "play_request"]
     stored.append(
@@ -141,46 +155,75 @@ def by_id(rows: SessionRows) -> dict[str, Any]:
 
 def test_each_state_by_priority_and_short_stalls_are_playing(everything: SessionRows) -> None:
     a = by_id(everything)["a"]
-    assert a["startup_ms"] == 500 and a["startup_phase_ms"] == 500
-    assert (a["playing_ms"], a["rebuffer_ms"], a["paused_ms"], a["seek_ms"]) == (6000, 1000, 2000, 0)
+    assert a["startup_ms"] == 500
+    assert a["startup_phase_ms"] == 500
+    assert (a["playing_ms"], a["rebuffer_ms"], a["paused_ms"], a["seek_ms"]) == (
+        6000,
+        1000,
+        2000,
+        0,
+    )
     assert a["watch_ms"] == 7500
     assert (a["stall_count"], a["seek_count"], a["seek_latencies_ms"]) == (1, 1, [700])
     # 0-1000 played, then 20000-23000 and 23000-23500 (the session_end's position)
-    assert a["content_watched_ms"] == 4500 and not a["completed"] and not a["ended"]
+    assert a["content_watched_ms"] == 4500
+    assert not a["completed"]
+    assert not a["ended"]
     assert (a["end_reason"], a["duration_ms"], a["failure_category"]) == ("user_exit", 100000, None)
-    assert a["rendition_ms"] == {720: 6000} and a["rendition_switches"] == 0
+    assert a["rendition_ms"] == {720: 6000}
+    assert a["rendition_switches"] == 0
     assert a["scaling_ms"] == {"upscaled": 1000, "downscaled": 2000}
     assert (a["video_id"], a["location"], a["started_at"]) == ("v1", "home", WALL + 1000)
     assert (a["device_id"], a["app_version"], a["os"]) == ("device-launch-1", "1.0", "linux")
 
 
-def test_seeking_outranks_startup_and_stalls_and_spoils_the_startup(everything: SessionRows) -> None:
+def test_seeking_outranks_startup_and_stalls_and_spoils_the_startup(
+    everything: SessionRows,
+) -> None:
     b = by_id(everything)["b"]
-    assert b["first_frame"] and b["startup_ms"] is None  # a seek came before the first frame
+    assert b["first_frame"]
+    assert b["startup_ms"] is None
     # 20000-20200 startup, 20200-21300 seeking (over the first frame at 21000), playing to
     # 32000, stalled 32000-32500, seeking 32500-33000, stalled to 34000, playing to 36000
     assert (b["startup_phase_ms"], b["seek_ms"], b["rebuffer_ms"], b["playing_ms"]) == (
-        200, 1600, 1500, 12700
+        200,
+        1600,
+        1500,
+        12700,
     )
     assert (b["seek_count"], b["seek_latencies_ms"], b["stall_count"]) == (2, [1100, 500], 1)
     # from the seek target 30000: 30000-40000, 40000-40700, 60000-61000; nothing after ended
-    assert b["content_watched_ms"] == 11700 and b["ended"] and b["completed"]
-    assert b["rendition_ms"] == {1080: 12700} and b["scaling_ms"] == {}
+    assert b["content_watched_ms"] == 11700
+    assert b["ended"]
+    assert b["completed"]
+    assert b["rendition_ms"] == {1080: 12700}
+    assert b["scaling_ms"] == {}
     assert b["end_reason"] is None  # the latest launch's late end says nothing
 
 
 def test_content_watched_is_a_union_clipped_to_the_duration(everything: SessionRows) -> None:
     c = by_id(everything)["c"]
-    assert c["content_watched_ms"] == 20000 and c["duration_ms"] == 20000
-    assert c["completed"] and not c["ended"]  # 20000 >= 0.9 x 20000
+    assert c["content_watched_ms"] == 20000
+    assert c["duration_ms"] == 20000
+    assert c["completed"]
+    assert not c["ended"]
     assert c["end_reason"] == "unknown"  # the latest end (mono 90000) has reason ""
-    assert (c["startup_ms"], c["seek_ms"], c["playing_ms"], c["watch_ms"]) == (100, 100, 39800, 40000)
+    assert (c["startup_ms"], c["seek_ms"], c["playing_ms"], c["watch_ms"]) == (
+        100,
+        100,
+        39800,
+        40000,
+    )
     assert c["rendition_ms"] == {}  # the first frame had no height
 
 
 def test_failure_phase_and_category(everything: SessionRows) -> None:
     d, e = by_id(everything)["d"], by_id(everything)["e"]
-    assert (d["failure_category"], d["failure_phase"], d["end_reason"]) == ("network", "startup", "error")
+    assert (d["failure_category"], d["failure_phase"], d["end_reason"]) == (
+        "network",
+        "startup",
+        "error",
+    )
     assert (d["app_version"], d["os"]) == (None, None)
     assert (e["failure_category"], e["failure_phase"]) == ("unknown", "playback")
 

@@ -107,7 +107,9 @@ class Session:
         for _ in range(r.choice([0, 1, 1, 1, 2])):
             self.add("player_ready", {"duration_ms": self.odd(duration or 0)})
         if r.random() < 0.1:
-            self.add(r.choice(["pause", "seek_start"]), {"position_ms": 0, "from_ms": 0, "to_ms": 5000})
+            self.add(
+                r.choice(["pause", "seek_start"]), {"position_ms": 0, "from_ms": 0, "to_ms": 5000}
+            )
             if r.random() < 0.5:
                 self.add(r.choice(["resume", "seek_end"]), {"position_ms": 0, "to_ms": 5000})
         if r.random() < 0.08:
@@ -127,58 +129,99 @@ class Session:
     def abandon(self) -> None:
         r = self.rng
         if r.random() < 0.5:
-            self.add("error", {"fatal": True, "category": r.choice(["network", "", None]), "position_ms": 0})
+            self.add(
+                "error",
+                {"fatal": True, "category": r.choice(["network", "", None]), "position_ms": 0},
+            )
         if r.random() < 0.7:
             self.add("session_end", {"reason": r.choice(["user_exit", "error"]), "position_ms": 0})
 
     def step(self) -> None:
+        """One thing the viewer or the player does, by weight."""
+        actions = [
+            (0.45, self.playing),
+            (0.10, self.pausing),
+            (0.13, self.seeking),
+            (0.12, self.stalling),
+            (0.07, self.switching),
+            (0.05, self.failing),
+            (0.08, self.other),
+        ]
+        roll = self.rng.random()
+        for weight, action in actions:
+            if roll < weight:
+                action()
+                return
+            roll -= weight
+        self.other()
+
+    def playing(self) -> None:
+        self.play(self.rng.randint(1000, 8000))
+
+    def pausing(self) -> None:
         r = self.rng
-        roll = r.random()
-        if roll < 0.45:
-            self.play(r.randint(1000, 8000))
-        elif roll < 0.55:
-            self.add("pause", {"position_ms": self.odd(self.position)})
-            if r.random() < 0.3:
-                self.play(r.randint(500, 2000))  # heartbeats while paused: nothing watched
-            if r.random() < 0.1:
-                self.add("pause", {"position_ms": self.position})
-            if r.random() < 0.85:
-                self.add("resume", {"position_ms": self.odd(self.position)}, r.randint(200, 5000))
-        elif roll < 0.68:
-            target = max(0, self.position + r.randint(-20_000, 40_000))
-            latency = r.randint(50, 1500)
-            if r.random() < 0.9:
-                self.add("seek_start", {"from_ms": self.odd(self.position), "to_ms": self.odd(target)})
-            if r.random() < 0.1:
-                self.add("seek_start", {"from_ms": self.position, "to_ms": target + 10})
-            end: dict[str, Any] = {"to_ms": self.odd(target)}
-            if r.random() < 0.7:
-                end["seek_latency_ms"] = self.odd(latency)
-            if r.random() < 0.9:
-                self.add("seek_end", end, latency)
-            self.position = target
-        elif roll < 0.8:
-            stall = r.choice([100, 240, 250, 600, 3000])
-            if r.random() < 0.9:
-                self.add("rebuffer_start", {"position_ms": self.odd(self.position)})
-            end = {"position_ms": self.odd(self.position)}
-            if r.random() < 0.6:
-                end["stall_ms"] = self.odd(stall)
-            if r.random() < 0.85:
-                self.add("rebuffer_end", end, stall)
-        elif roll < 0.87:
-            kind = r.choice(["video", "video", "audio", None])
-            tracks = r.choice([(1, 2), (2, 2), ("a", "b"), (None, None), ({"id": 1}, {"id": 2})])
-            props = {"kind": kind, "height": r.choice([480, 720, 1080, None])}
-            props.update({"from_track": tracks[0], "to_track": tracks[1]})
-            self.add("track_change", props)
-        elif roll < 0.92:
-            fatal = r.choice([True, False, False, 1, "true"])
-            self.add("error", {"fatal": fatal, "category": r.choice(["decode", "network", "", 3]), "position_ms": self.position})
-        elif roll < 0.96:
+        self.add("pause", {"position_ms": self.odd(self.position)})
+        if r.random() < 0.3:
+            self.play(r.randint(500, 2000))  # heartbeats while paused: nothing watched
+        if r.random() < 0.1:
+            self.add("pause", {"position_ms": self.position})
+        if r.random() < 0.85:
+            self.add("resume", {"position_ms": self.odd(self.position)}, r.randint(200, 5000))
+
+    def seeking(self) -> None:
+        r = self.rng
+        target = max(0, self.position + r.randint(-20_000, 40_000))
+        latency = r.randint(50, 1500)
+        if r.random() < 0.9:  # else its seek_start was lost
+            self.add("seek_start", {"from_ms": self.odd(self.position), "to_ms": self.odd(target)})
+        if r.random() < 0.1:
+            self.add("seek_start", {"from_ms": self.position, "to_ms": target + 10})
+        end: dict[str, Any] = {"to_ms": self.odd(target)}
+        if r.random() < 0.7:
+            end["seek_latency_ms"] = self.odd(latency)
+        if r.random() < 0.9:
+            self.add("seek_end", end, latency)
+        self.position = target
+
+    def stalling(self) -> None:
+        r = self.rng
+        stall = r.choice([100, 240, 250, 600, 3000])
+        if r.random() < 0.9:
+            self.add("rebuffer_start", {"position_ms": self.odd(self.position)})
+        end: dict[str, Any] = {"position_ms": self.odd(self.position)}
+        if r.random() < 0.6:
+            end["stall_ms"] = self.odd(stall)
+        if r.random() < 0.85:
+            self.add("rebuffer_end", end, stall)
+
+    def switching(self) -> None:
+        r = self.rng
+        tracks = r.choice([(1, 2), (2, 2), ("a", "b"), (None, None), ({"id": 1}, {"id": 2})])
+        props = {
+            "kind": r.choice(["video", "video", "audio", None]),
+            "height": r.choice([480, 720, 1080, None]),
+            "from_track": tracks[0],
+            "to_track": tracks[1],
+        }
+        self.add("track_change", props)
+
+    def failing(self) -> None:
+        r = self.rng
+        props = {
+            "fatal": r.choice([True, False, False, 1, "true"]),
+            "category": r.choice(["decode", "network", "", 3]),
+            "position_ms": self.position,
+        }
+        self.add("error", props)
+
+    def other(self) -> None:
+        r = self.rng
+        if r.random() < 0.5:
             self.add(r.choice(["volume_change", "rate_change", "screenshot"]), {"volume": 50})
-        else:
-            self.add(r.choice(["heartbeat", "pause", "seek_end", "error"]), r.choice([[], "x", None]))
+        else:  # properties that are not an object: the event is ignored
+            self.add(
+                r.choice(["heartbeat", "pause", "seek_end", "error"]), r.choice([[], "x", None])
+            )
 
     def finish(self, duration: int | None) -> None:
         r = self.rng
@@ -189,66 +232,83 @@ class Session:
                 self.add("heartbeat", {"position_ms": self.position + 5000, "played_ms": 1000})
         roll = r.random()
         if roll < 0.75:
-            props: dict[str, Any] = {"reason": r.choice(["user_exit", "ended", "error", "", None]), "position_ms": self.odd(self.position + r.randint(0, 900))}
+            props: dict[str, Any] = {
+                "reason": r.choice(["user_exit", "ended", "error", "", None]),
+                "position_ms": self.odd(self.position + r.randint(0, 900)),
+            }
             if r.random() < 0.4:
                 props["duration_ms"] = self.odd(r.choice([90_000, 0]))
             self.add("session_end", props)
             if r.random() < 0.15:
                 step = r.choice([0, -50, 300])
-                again = {"reason": r.choice(["user_exit", "crash"]), "position_ms": self.position + 1200}
+                again = {
+                    "reason": r.choice(["user_exit", "crash"]),
+                    "position_ms": self.position + 1200,
+                }
                 self.add("session_end", again, step)
         if r.random() < 0.1:
             self.add("volume_change", {"volume": 10}, r.randint(100, 3000))
 
 
-def launches(seed: int) -> tuple[list[Stored], dict[str, str]]:
-    """Every stored copy of a few dozen launches' play sessions, with their tricks."""
-    rng = random.Random(seed)
-    stored: list[Stored] = []
-    unended: list[str] = []
-    ended: list[str] = []
-    made = 0
-    launch_no = 0
-    while made < SESSIONS_PER_SEED:
-        launch_no += 1
-        launch = f"{rng.choice('0123456789abcdef')}{seed:02d}-{launch_no:04d}"
-        device = rng.choice([f"device-{seed}-{launch_no % 5}", None])
-        context = rng.choice([*CONTEXTS, None, "ffff"])
-        mono = rng.randint(0, 10_000_000)
-        events: list[tuple[str | None, str, int, Any]] = []
+Event = tuple[str | None, str, int, Any]  # (play_session_id, type, mono_ms, properties)
+
+
+class Fleet:
+    """Launches of one seed: their play sessions, late ends, repeats and stored copies."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+        self.rng = random.Random(seed)
+        self.unended: list[str] = []
+        self.ended: list[str] = []
+        self.made = 0
+
+    def sessions(self, mono: int) -> list[Event]:
+        rng = self.rng
+        events: list[Event] = []
         if rng.random() < 0.7:
             events.append((None, "app_start", mono, {}))
         for _ in range(rng.randint(1, 4)):
-            made += 1
-            psid = f"ps-{seed}-{made}"
+            self.made += 1
+            psid = f"ps-{self.seed}-{self.made}"
             session = Session(rng, psid, mono + rng.randint(0, 5000))
             session.build(rng.choice(VIDEOS))
             mono = session.mono
             events.extend((psid, kind, m, props) for kind, m, props in session.events)
-            if any(kind == "session_end" for kind, _, _ in session.events):
-                ended.append(psid)
-            else:
-                unended.append(psid)
+            ends = any(kind == "session_end" for kind, _, _ in session.events)
+            (self.ended if ends else self.unended).append(psid)
             if rng.random() < 0.1:
-                events.append((None, "impression", mono, {"impression_id": "x", "row_index": 0, "rank": 1}))
-        # late ends for earlier launches' sessions, and ends of sessions never requested
-        if rng.random() < 0.3 and (unended or ended):
-            pool = unended if unended and rng.random() < 0.7 else (ended or unended)
-            late = rng.choice(pool)
-            reason = rng.choice(["crash", "", None])
-            events.insert(1 if events else 0, (late, "session_end", mono + 1, {"reason": reason, "position_ms": 4000}))
+                tile = {"impression_id": "x", "row_index": 0, "rank": 1}
+                events.append((None, "impression", mono, tile))
+        return events
+
+    def late(self, events: list[Event], launch_no: int, mono: int) -> None:
+        """Late ends of earlier launches' sessions, ends of sessions never requested."""
+        rng = self.rng
+        if rng.random() < 0.3 and (self.unended or self.ended):
+            pool = self.unended if self.unended and rng.random() < 0.7 else self.ended
+            late = rng.choice(pool or self.unended)
+            end = {"reason": rng.choice(["crash", "", None]), "position_ms": 4000}
+            events.insert(1, (late, "session_end", mono + 1, end))
             if rng.random() < 0.2:
                 events.insert(1, (late, "heartbeat", mono + 2, {"position_ms": 1}))
         if rng.random() < 0.05:
-            events.append((f"ps-{seed}-orphan-{launch_no}", "session_end", mono + 3, {"reason": "crash"}))
+            orphan = f"ps-{self.seed}-orphan-{launch_no}"
+            events.append((orphan, "session_end", mono + 3, {"reason": "crash"}))
         if rng.random() < 0.05:
-            events.append((f"ps-{seed}-lost-{launch_no}", "heartbeat", mono + 4, {"position_ms": 10}))
+            lost = f"ps-{self.seed}-lost-{launch_no}"
+            events.append((lost, "heartbeat", mono + 4, {"position_ms": 10}))
         # repeats: the same event recorded again under a later seq
         for _ in range(rng.randint(0, 3)):
-            if events:
-                i = rng.randrange(len(events))
-                events.insert(rng.randint(i + 1, len(events)), events[i])
+            i = rng.randrange(len(events))
+            events.insert(rng.randint(i + 1, len(events)), events[i])
+
+    def copies(self, launch: str, events: list[Event]) -> list[Stored]:
+        rng = self.rng
+        device = rng.choice([f"device-{self.seed}-{len(launch) % 5}", None])
+        context = rng.choice([*CONTEXTS, None, "ffff"])
         base_wall = WALL + rng.randint(0, 3_600_000)
+        stored: list[Stored] = []
         for seq, (psid, kind, m, props) in enumerate(events, start=1):
             if rng.random() < 0.03:
                 continue  # lost before the collector
@@ -270,8 +330,23 @@ def launches(seed: int) -> tuple[list[Stored], dict[str, str]]:
                     device_id=rng.choice([device, "device-other"]),
                 )
                 stored.append(other)
-    rng.shuffle(stored)
-    return stored, CONTEXTS
+        return stored
+
+
+def launches(seed: int) -> list[Stored]:
+    """Every stored copy of a few dozen launches' play sessions, shuffled."""
+    fleet = Fleet(seed)
+    stored: list[Stored] = []
+    launch_no = 0
+    while fleet.made < SESSIONS_PER_SEED:
+        launch_no += 1
+        launch = f"{fleet.rng.choice('0123456789abcdef')}{seed:02d}-{launch_no:04d}"
+        mono = fleet.rng.randint(0, 10_000_000)
+        events = fleet.sessions(mono)
+        fleet.late(events, launch_no, mono)
+        stored.extend(fleet.copies(launch, events))
+    fleet.rng.shuffle(stored)
+    return stored
 
 
 def oracle(stored: list[Stored], filters: Filters) -> SessionRows:
@@ -287,9 +362,7 @@ def oracle(stored: list[Stored], filters: Filters) -> SessionRows:
     fold = Fold(filters, known)
     events = [first[key].stored_event() for key in sorted(first)]
     fold.feed(events)  # type: ignore[arg-type]
-    report = build_report(
-        fold.partial, filters, drops=[], collector_duplicates=0, foreign_events=0
-    )
+    report = build_report(fold.partial, filters, drops=[], collector_duplicates=0, foreign_events=0)
     quality = report.quality
     return SessionRows(
         sessions=report.sessions,
@@ -299,13 +372,15 @@ def oracle(stored: list[Stored], filters: Filters) -> SessionRows:
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Warehouse, dict[int, list[Stored]]]]:
+def engine(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Warehouse, dict[int, list[Stored]]]]:
     warehouse = open_engine(Path(tmp_path_factory.mktemp("facts")) / "clickhouse")
     data: dict[int, list[Stored]] = {}
     try:
         everything: list[Stored] = []
         for seed in SEEDS:
-            data[seed], contexts = launches(seed)
+            data[seed] = launches(seed)
             everything.extend(data[seed])
         insert(warehouse, everything, CONTEXTS)
         yield warehouse, data

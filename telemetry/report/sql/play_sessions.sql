@@ -35,19 +35,13 @@ events AS (
         app_session_id,
         play_session_id,
         device_id,
-        (seq, received_at, toString(key_id), event_id) AS copy,
-        multiIf(
-            type NOT IN ('play_request', 'player_ready', 'first_frame', 'pause', 'resume',
-                         'seek_start', 'seek_end', 'rebuffer_start', 'rebuffer_end', 'heartbeat',
-                         'track_change', 'ended', 'error', 'session_end', 'impression',
-                         'tile_visibility', 'feed_served'), 0,
-            props_ok = 0, 255,
-            transform(toString(type),
-                ['play_request', 'player_ready', 'first_frame', 'pause', 'resume', 'seek_start',
-                 'seek_end', 'rebuffer_start', 'rebuffer_end', 'heartbeat', 'track_change',
-                 'ended', 'error', 'session_end'],
-                [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14], 15)
-        )::UInt8 AS k,
+        (seq, received_at, key_id, event_id) AS copy,
+        transform(type,
+            ['play_request', 'player_ready', 'first_frame', 'pause', 'resume', 'seek_start',
+             'seek_end', 'rebuffer_start', 'rebuffer_end', 'heartbeat', 'track_change', 'ended',
+             'error', 'session_end', 'impression', 'tile_visibility', 'feed_served'],
+            [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 15, 15], 0)::UInt8 AS code,
+        if(code != 0 AND props_ok = 0, 255, code)::UInt8 AS k,
         mono_ms AS m,
         props_hash AS h,
         multiIf(
@@ -115,20 +109,20 @@ groups AS (
 s1 AS (
     SELECT
         app_session_id, play_session_id, first_seq, first_device,
-        arrayMap(c -> c.1.1, all_copies) AS all_seqs,
+        all_copies.1.1 AS all_seqs,
         arrayMap((s, p) -> s != p, all_seqs,
                  arrayResize(arrayPushFront(all_seqs, -1), length(all_seqs))) AS first_copy,
-        arrayMap(c -> c.2, all_copies) AS all_k,
-        arrayMap(c -> c.3, all_copies) AS all_m,
-        arrayMap(c -> c.4, all_copies) AS all_h,
-        arrayMap(c -> c.5, all_copies) AS all_a,
-        arrayMap(c -> c.6, all_copies) AS all_b,
-        arrayMap(c -> c.7, all_copies) AS all_x,
-        arrayMap(c -> c.1.1, request_copies) AS request_seqs,
+        all_copies.2 AS all_k,
+        all_copies.3 AS all_m,
+        all_copies.4 AS all_h,
+        all_copies.5 AS all_a,
+        all_copies.6 AS all_b,
+        all_copies.7 AS all_x,
+        request_copies.1.1 AS request_seqs,
         arrayFilter((c, s, p) -> s != p, request_copies, request_seqs,
                     arrayResize(arrayPushFront(request_seqs, -1), length(request_seqs)))
             AS requests,
-        arrayMap(c -> c.1.1, end_copies) AS end_seqs,
+        end_copies.1.1 AS end_seqs,
         arrayFilter((c, s, p) -> s != p, end_copies, end_seqs,
                     arrayResize(arrayPushFront(end_seqs, -1), length(end_seqs))) AS ends,
         length(fatal_copies) > 0 AS has_fatal,
@@ -288,10 +282,13 @@ s11 AS (
     SELECT
         *,
         -- what the playhead covered while not paused: the union clipped to [0, duration]
-        arraySort(arrayFilter(r -> r.2 > r.1,
+        arrayFilter(r -> r.2 > r.1,
             arrayMap((c, w, p, v) -> if(v AND c IS NOT NULL AND NOT p,
-                                        (assumeNotNull(c), assumeNotNull(w)), (0, 0)),
-                     cursor_before, W, paused_before, valid))) AS ranges,
+                                        (greatest(0, assumeNotNull(c)),
+                                         if(duration_ms IS NULL, assumeNotNull(w),
+                                            least(assumeNotNull(w), assumeNotNull(duration_ms)))),
+                                        (0, 0)),
+                     cursor_before, W, paused_before, valid)) AS ranges,
         arrayConcat(
             arrayFilter((x, k, p) -> k = 5 AND p,
                         arrayMap((s, m) -> (s, m), pause_since, M), K, paused_before),
@@ -332,12 +329,13 @@ s12 AS (
         seek_latencies_ms, seek_count, stalls, changes,
         has_fatal, fatal_seq, fatal_category, ff_seq,
         arrayConcat(closed_seeks, open_seek) AS seeks,
+        arraySort(arrayConcat(arrayMap(r -> (r.1, 1), ranges), arrayMap(r -> (r.2, -1), ranges)))
+            AS sweep,
         pauses,
-        arrayFold((acc, r) -> (
-                acc.1 + greatest(0, if(duration_ms IS NULL, r.2, least(r.2, assumeNotNull(duration_ms)))
-                                    - greatest(0, r.1, acc.2)),
-                greatest(acc.2, r.2)),
-            ranges, (toInt64(0), toInt64(0))).1 AS content_watched_ms,
+        -- the union's length: a sweep over the ends (+1 at a start, -1 at a stop)
+        arraySum((x1, x0, c) -> if(c > 0, x1 - x0, 0),
+                 arrayPopFront(sweep.1), arrayPopBack(sweep.1),
+                 arrayPopBack(arrayCumSum(sweep.2))) AS content_watched_ms,
         arrayMap(c -> (c, arraySum((k, b) -> if(k = c, assumeNotNull(b), 0), scaled_kinds, scaled_ms)),
                  arrayDistinct(scaled_kinds)) AS scaling
     FROM s11
