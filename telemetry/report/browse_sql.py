@@ -93,6 +93,8 @@ _TABLES: Final = (
     "browse_multi",
     "browse_copies",
     "browse_contexts",
+    "browse_twice",
+    "browse_repeats",
     "browse_launches",
     "browse_impressions",
     "browse_feeds",

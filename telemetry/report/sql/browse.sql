@@ -58,8 +58,28 @@ WHERE ({app_version:Nullable(String)} IS NULL
        OR (JSONType(json, 'os', 'name') = 'String'
            AND JSONExtractString(json, 'os', 'name') = {os:Nullable(String)}));
 
--- Per launch: its events, last seq, clock corrections, whether any is selected, its device
--- (its first event's), and its events recorded twice.
+-- Hashes of the identities (launch, type, mono_ms, play session, properties) that more than
+-- one seq carries: a superset of the repeats, checked exactly in browse_repeats.
+CREATE TEMPORARY TABLE browse_twice ENGINE = Memory AS
+SELECT cityHash64(app_session_id, type, mono_ms, ifNull(play_session_id, ''), props_hash)
+           AS identity_hash
+FROM facts
+WHERE props_ok = 1 AND type IN {parsed:Array(String)}
+GROUP BY identity_hash
+HAVING min(seq) < max(seq);
+
+-- The events recorded twice: every seq of an identity after its first.
+CREATE TEMPORARY TABLE browse_repeats ENGINE = Memory AS
+WITH kept AS (@kept)
+SELECT app_session_id, arrayJoin(arrayPopFront(arraySort(groupArray(seq)))) AS seq
+FROM kept
+WHERE props_ok = 1 AND type IN {parsed:Array(String)}
+  AND cityHash64(app_session_id, type, mono_ms, ifNull(play_session_id, ''), props_hash)
+      IN browse_twice
+GROUP BY app_session_id, type, mono_ms, play_session_id, props_hash;
+
+-- Per launch: its events, last seq, clock corrections, whether any is selected and its
+-- device (its first event's).
 CREATE TEMPORARY TABLE browse_launches ENGINE = Memory AS
 WITH kept AS (@kept)
 SELECT
@@ -67,15 +87,13 @@ SELECT
     max(seq) AS last_seq,
     countIf(abs(corrected_time - time) >= 1000) AS skewed,
     max(selected) AS any_selected,
-    argMin(tuple(device_id), seq).1 AS device,
-    countIf(props_ok = 1 AND type IN {parsed:Array(String)})
-        - uniqExactIf((type, mono_ms, play_session_id, props_hash),
-                      props_ok = 1 AND type IN {parsed:Array(String)}) AS repeats
+    argMin(tuple(device_id), seq).1 AS device
 FROM kept
 GROUP BY app_session_id;
 
 -- Per tile of a launch: its impression (the first valid one, counted when selected and of
--- the video asked for) and its dwell (its distinct tile_visibility spans).
+-- the video asked for) and its dwell (its tile_visibility spans, each once). A repeated
+-- impression never comes first, so only the spans need the repeats left out.
 CREATE TEMPORARY TABLE browse_impressions ENGINE = Memory AS
 WITH kept AS (@kept)
 SELECT
@@ -83,17 +101,16 @@ SELECT
     request_id,
     row_id,
     video_id,
-    argMinIf(seq, seq, type = 'impression') AS shown_seq,
-    argMinIf((assumeNotNull(impression_id), assumeNotNull(row_index), assumeNotNull(rank),
-              mono_ms, selected), seq, type = 'impression') AS head,
-    head.1 AS shown_id,
-    head.2 AS shown_row,
-    head.3 AS shown_rank,
-    head.4 AS shown_mono,
-    head.5 AND ({video_id:Nullable(String)} IS NULL
-                OR video_id = {video_id:Nullable(String)}) AS counted,
-    arraySum(x -> x.3, arrayDistinct(groupArrayIf(
-        (mono_ms, props_hash, coalesce(half_visible_ms, 0)), type = 'tile_visibility'))) AS dwell
+    minIf(seq, type = 'impression') AS shown_seq,
+    assumeNotNull(argMinIf(impression_id, seq, type = 'impression')) AS shown_id,
+    assumeNotNull(argMinIf(row_index, seq, type = 'impression')) AS shown_row,
+    assumeNotNull(argMinIf(rank, seq, type = 'impression')) AS shown_rank,
+    argMinIf(mono_ms, seq, type = 'impression') AS shown_mono,
+    argMinIf(selected, seq, type = 'impression')
+        AND ({video_id:Nullable(String)} IS NULL
+             OR video_id = {video_id:Nullable(String)}) AS counted,
+    sumIf(coalesce(half_visible_ms, 0), type = 'tile_visibility'
+          AND (app_session_id, seq) NOT IN browse_repeats) AS dwell
 FROM kept
 WHERE type IN ('impression', 'tile_visibility')
   AND props_ok = 1
@@ -105,19 +122,19 @@ WHERE type IN ('impression', 'tile_visibility')
 GROUP BY app_session_id, request_id, row_id, video_id
 HAVING countIf(type = 'impression') > 0;
 
--- Each feed_served identity once (a repeat is the same event again): its first copy.
+-- The feed_served events, each once (a repeat is the same event again).
 CREATE TEMPORARY TABLE browse_feeds ENGINE = Memory AS
 WITH kept AS (@kept)
 SELECT
     app_session_id,
-    min(seq) AS first_seq,
-    argMin(key_id, seq) AS first_key_id,
-    argMin(event_id, seq) AS first_event_id,
-    argMin(selected, seq) AS first_selected,
-    argMin(first_part, seq) AS first_part_of
+    seq AS first_seq,
+    key_id AS first_key_id,
+    event_id AS first_event_id,
+    selected AS first_selected,
+    first_part AS first_part_of
 FROM kept
 WHERE type = 'feed_served' AND props_ok = 1 AND play_session_id IS NULL
-GROUP BY app_session_id, mono_ms, props_hash;
+  AND (app_session_id, seq) NOT IN browse_repeats;
 
 -- The selected feeds' rows per (request_id, row_id) of a launch, joined across parts.
 CREATE TEMPORARY TABLE browse_served ENGINE = Memory AS
@@ -162,6 +179,7 @@ WITH
         SELECT app_session_id, shown_id AS impression_id,
                argMax((shown_mono, counted, shown_row, shown_rank, video_id), shown_seq) AS shown
         FROM browse_impressions
+        WHERE shown_id IN (SELECT impression_id FROM plays)
         GROUP BY app_session_id, shown_id
     )
 SELECT
@@ -203,7 +221,8 @@ WITH
     ),
     -- The deepest rank shown per feed row (the first impression of that rank).
     deepest AS (
-        SELECT argMax(shown_row, (shown_rank, -shown_seq)) AS deepest_row,
+        SELECT argMax(shown_row, bitShiftLeft(toInt256(shown_rank), 64) - shown_seq)
+                   AS deepest_row,
                max(shown_rank) AS deepest_rank
         FROM browse_impressions
         WHERE counted
@@ -213,7 +232,7 @@ SELECT
     (SELECT (count(), sum(events), sum(last_seq - events), sum(skewed),
              groupUniqArrayIf(device, device IS NOT NULL))
      FROM browse_launches WHERE any_selected) AS quality,
-    (SELECT sum(repeats) FROM browse_launches) AS repeats,
+    (SELECT count() FROM browse_repeats) AS repeats,
     (SELECT sum(duplicates) FROM browse_copies) AS duplicates,
     (SELECT countIf(first_selected AND first_part_of = 1) FROM browse_feeds) AS feed_count,
     -- (kind, row_index, rank, impressions, plays, dwell median)
