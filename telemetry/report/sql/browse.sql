@@ -33,20 +33,17 @@ FROM facts
 GROUP BY launch_hash, seq
 HAVING count() > 1;
 
+-- Their kept copies, and how many other distinct copies each has.
 CREATE TEMPORARY TABLE browse_copies ENGINE = Memory AS
 SELECT
-    app_session_id,
-    seq,
-    uniqExact(key_id, event_id) - 1 AS duplicates,
-    argMin(
-        (key_id, event_id, type, device_id, play_session_id, mono_ms, time, corrected_time,
-         context_hash, props_ok, props_hash, video_id, impression_id, request_id, row_id,
-         row_index, rank, half_visible_ms, first_part),
-        (received_at, key_id, event_id)
-    ) AS copy
+    app_session_id, seq, key_id, event_id, type, device_id, play_session_id, mono_ms, time,
+    corrected_time, context_hash, props_ok, props_hash, video_id, impression_id, request_id,
+    row_id, row_index, rank, half_visible_ms, first_part,
+    uniqExact(key_id, event_id) OVER (PARTITION BY app_session_id, seq) - 1 AS duplicates
 FROM facts
 WHERE (cityHash64(app_session_id), seq) IN browse_multi
-GROUP BY app_session_id, seq;
+ORDER BY app_session_id, seq, received_at, key_id, event_id
+LIMIT 1 BY app_session_id, seq;
 
 CREATE TEMPORARY TABLE browse_contexts ENGINE = Memory AS
 SELECT hash
@@ -87,7 +84,8 @@ SELECT
     max(seq) AS last_seq,
     countIf(abs(corrected_time - time) >= 1000) AS skewed,
     max(selected) AS any_selected,
-    argMin(tuple(device_id), seq).1 AS device
+    -- the first event's device (argMin alone would skip a NULL)
+    if(minIf(seq, device_id IS NOT NULL) = min(seq), argMin(device_id, seq), NULL) AS device
 FROM kept
 GROUP BY app_session_id;
 
@@ -169,28 +167,33 @@ WITH
         FROM requests AS r
         INNER JOIN (
             SELECT app_session_id, play_session_id,
-                   argMin(tuple(impression_id), seq).1 AS first_impression_id
+                   if(minIf(seq, impression_id IS NOT NULL) = min(seq),
+                      argMin(impression_id, seq), NULL) AS first_impression_id
             FROM requests
             GROUP BY app_session_id, play_session_id
             HAVING first_impression_id IS NOT NULL
         ) AS s USING (app_session_id, play_session_id)
     ),
     named AS (
-        SELECT app_session_id, shown_id AS impression_id,
-               argMax((shown_mono, counted, shown_row, shown_rank, video_id), shown_seq) AS shown
+        SELECT app_session_id, shown_id AS impression_id, shown_mono, counted, shown_row,
+               shown_rank, video_id
         FROM browse_impressions
         WHERE shown_id IN (SELECT impression_id FROM plays)
-        GROUP BY app_session_id, shown_id
+        ORDER BY shown_seq DESC
+        LIMIT 1 BY app_session_id, shown_id
     )
 SELECT
     p.app_session_id AS app_session_id,
     argMin(p.play_session_id, p.seq) AS taker,
-    any(n.shown) AS impression
+    any(n.shown_row) AS taken_row,
+    any(n.shown_rank) AS taken_rank,
+    any(n.video_id) AS taken_video,
+    any(n.counted) AS taken_counted
 FROM plays AS p
 INNER JOIN named AS n USING (app_session_id, impression_id)
-WHERE p.mono_ms - n.shown.1 BETWEEN 0 AND 1800000
+WHERE p.mono_ms - n.shown_mono BETWEEN 0 AND 1800000
 GROUP BY p.app_session_id, p.impression_id
-HAVING impression.2;
+HAVING taken_counted;
 
 -- Counted impressions and the plays that took them: per cell (kind 0), row (1), rank (2) and
 -- overall (3, grouping(row_index, rank)), with the dwell median.
@@ -208,7 +211,7 @@ FROM (
     SELECT shown_row AS row_index, shown_rank AS rank, dwell, 1 AS is_shown
     FROM browse_impressions WHERE counted
     UNION ALL
-    SELECT impression.3, impression.4, 0, 0 FROM browse_taken
+    SELECT taken_row, taken_rank, 0, 0 FROM browse_taken
 )
 GROUP BY GROUPING SETS ((row_index, rank), (row_index), (rank), ());
 
@@ -277,7 +280,7 @@ SELECT
                         WHERE kind = 0) AS c USING (row_index, rank)
             GROUP BY t.video_id
             UNION ALL
-            SELECT impression.5, 0, 0, 0, count(), 0.0 FROM browse_taken GROUP BY impression.5
+            SELECT taken_video, 0, 0, 0, count(), 0.0 FROM browse_taken GROUP BY taken_video
         )
         GROUP BY video_id
      )) AS titles,

@@ -18,8 +18,8 @@ FROM (
     WHERE (cityHash64(app_session_id), seq) NOT IN browse_multi
     UNION ALL
     SELECT
-        app_session_id, seq, copy.1, copy.2, copy.3, copy.4, copy.5, copy.6, copy.7, copy.8,
-        copy.9, copy.10, copy.11, copy.12, copy.13, copy.14, copy.15, copy.16, copy.17,
-        copy.18, copy.19
+        app_session_id, seq, key_id, event_id, type, device_id, play_session_id, mono_ms,
+        time, corrected_time, context_hash, props_ok, props_hash, video_id, impression_id,
+        request_id, row_id, row_index, rank, half_visible_ms, first_part
     FROM browse_copies
 )
