@@ -16,7 +16,7 @@ contexts; 100 GB of SQLite would not fit): the 10 M store is mirrored once (the 
 its facts and served rows copied inside ClickHouse under new ids (suffix `~k`), and the
 mirror's data directory moved there (`Warehouse("chdb:///tmp/.../events-N.chdb")` opens it).
 
-`measure` times, each in a child process under `/usr/bin/time -v` (wall, peak RSS): the cold
+`measure` times, each in a child process under `/usr/bin/time -v` (wall, CPU, peak RSS): the cold
 mirror build of a 1 M and the 10 M store, then an incremental sync after +1 % rows (appended to
 the store as copies of its first launches); and the disk size of stores and mirrors. Writes JSON
 to benchmarks/results/.
@@ -25,6 +25,7 @@ to benchmarks/results/.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import sqlite3
@@ -209,8 +210,15 @@ def measured_sync(store: Path) -> dict[str, Any]:
     assert wall is not None, finished.stderr
     assert rss is not None, finished.stderr
     hours, minutes, seconds = wall.groups()
+    # CPU time as well: on a machine shared with other work the wall time says little.
+    cpu = sum(
+        float(found[1])
+        for found in re.finditer(r"(?:User|System) time \(seconds\): ([\d.]+)", finished.stderr)
+    )
     return {
         "wall_s": round(int(hours or 0) * 3600 + int(minutes) * 60 + float(seconds), 2),
+        "cpu_s": round(cpu, 2),
+        "load_average": os.getloadavg()[0],
         "peak_rss_mb": round(int(rss[1]) / 1024),
         "facts": int(finished.stdout.split()[-1]),
     }
