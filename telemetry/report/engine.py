@@ -14,7 +14,10 @@ first, then yields a warehouse on it:
   device_id`): the store's count of ids up to the high-water mark is compared with the mirror's
   (an index-only count); when it fell, the devices whose counts differ are deleted from the
   mirror and whatever the store still holds of them is read again;
-- contexts: reloaded whole (a device's deletion deletes its contexts);
+- contexts, client_drops and counters: reloaded whole (small; a device's deletion deletes its
+  contexts and drop reports), so a report reads nothing from the store itself. (It should not
+  keep a sqlite3 connection of its own to the store open meanwhile: chdb's own copy of SQLite
+  closing the file would drop that connection's POSIX locks.)
 - `sync.json` records what a finished sync left; a mirror that does not match it (a sync that
   was cut short), or made by another version of the tables or the parse, is rebuilt.
 
@@ -64,11 +67,19 @@ _IMPORT_SQL: Final = (
     " app_session_id, seq, mono_ms, play_session_id, request_id, time, sent_at, received_at,"
     " corrected_time, if(context_hash IS NULL, NULL, lower(hex(context_hash))), raw"
     " FROM sqlite({store}, 'events') WHERE {where}"
+    " SETTINGS max_insert_threads = {threads}, parallel_view_processing = 1"
 )
-_CONTEXTS_SQL: Final = (
-    "INSERT INTO contexts SELECT lower(hex(hash)), json FROM sqlite({store}, 'contexts')"
-)
-_MIRROR_TABLES: Final = ("facts", "served_rows", "store_rows", "contexts")
+# One SQLite reader feeds the parse and the writes on every core, both views at once.
+_THREADS: Final = min(os.cpu_count() or 1, 8)
+# The small tables, reloaded whole at every sync.
+_RELOADS: Final = {
+    "contexts": "SELECT lower(hex(hash)), json FROM sqlite({store}, 'contexts')",
+    "client_drops": "SELECT key_id, device_id, reason, dropped, received_at,"
+    " if(batch_digest IS NULL, NULL, lower(hex(batch_digest)))"
+    " FROM sqlite({store}, 'client_drops')",
+    "counters": "SELECT key_id, name, value FROM sqlite({store}, 'counters')",
+}
+_MIRROR_TABLES: Final = ("facts", "served_rows", "store_rows", *_RELOADS)
 _MIRROR_VIEWS: Final = ("facts_from_events", "served_rows_from_events", "store_rows_from_events")
 
 
@@ -171,9 +182,10 @@ def sync(warehouse: Warehouse, store: Path, state_file: Path) -> SyncState:
         _reconcile(warehouse, source, state.high_water, devices)
     if high > state.high_water:
         where = f"id > {state.high_water} AND id <= {high}"
-        warehouse.command(_IMPORT_SQL.format(store=source, where=where))
-    warehouse.command("TRUNCATE TABLE contexts")
-    warehouse.command(_CONTEXTS_SQL.format(store=source))
+        warehouse.command(_IMPORT_SQL.format(store=source, where=where, threads=_THREADS))
+    for table, select in _RELOADS.items():
+        warehouse.command(f"TRUNCATE TABLE {table}")
+        warehouse.command(f"INSERT INTO {table} {select.format(store=source)}")
     done = SyncState(high, _count(warehouse, "SELECT count() FROM store_rows"), definition)
     _write_state(state_file, done)
     return done
@@ -204,7 +216,7 @@ def _reconcile(
         )
     listed = ", ".join(_quote(str(device)) for device in changed)
     where = f"id <= {high_water} AND device_id IN ({listed})"
-    warehouse.command(_IMPORT_SQL.format(store=source, where=where))
+    warehouse.command(_IMPORT_SQL.format(store=source, where=where, threads=_THREADS))
 
 
 def mirror_schema() -> list[str]:

@@ -44,3 +44,23 @@ CREATE TABLE IF NOT EXISTS contexts (
     json String
 ) ENGINE = ReplacingMergeTree
 ORDER BY hash;
+
+-- The store's drop reports and counters, reloaded whole at every sync (small), so the report
+-- reads nothing from the store itself: the store's own columns (telemetry/collector/schema.sql),
+-- the batch digest as lower-case hex.
+CREATE TABLE IF NOT EXISTS client_drops (
+    key_id       String,
+    device_id    Nullable(String),
+    reason       String,
+    dropped      Int64,
+    received_at  Int64,
+    batch_digest Nullable(String)
+) ENGINE = MergeTree
+ORDER BY tuple();
+
+CREATE TABLE IF NOT EXISTS counters (
+    key_id String,
+    name   String,
+    value  Int64
+) ENGINE = MergeTree
+ORDER BY tuple();

@@ -42,9 +42,9 @@ def _feed_and_beats(device: str, beats: int) -> list[dict[str, Any]]:
     ]
 
 
-def _post(running: Running, events: list[dict[str, Any]]) -> None:
+def _post(running: Running, events: list[dict[str, Any]], **extra: Any) -> None:
     response = running.post(
-        batch(events, context={"app": {"version": "1.0"}, "os": {"name": "Linux"}})
+        batch(events, context={"app": {"version": "1.0"}, "os": {"name": "Linux"}}, **extra)
     )
     assert response.status_code == 200, response.text
 
@@ -59,6 +59,8 @@ def _counts(warehouse: Warehouse) -> dict[str, Any]:
         "served": scalar("SELECT count() FROM served_rows"),
         "devices": sorted(d for (d,) in warehouse.rows("SELECT DISTINCT device_id FROM facts")),
         "contexts": scalar("SELECT count() FROM contexts"),
+        "drops": sorted(map(tuple, warehouse.rows("SELECT device_id, dropped FROM client_drops"))),
+        "duplicates": scalar("SELECT sum(value) FROM counters WHERE name = 'duplicates'"),
     }
 
 
@@ -68,11 +70,15 @@ def test_new_rows_are_added_incrementally_and_a_deleted_device_vanishes(tmp_path
     with child_collector(tmp_path / "collector") as child:
         running = child.running
         url = store_url(running.db)
-        _post(running, _feed_and_beats(gone, 3) + _feed_and_beats("device-kept", 2))
+        launch = _feed_and_beats(gone, 3)
+        _post(running, launch, drops={"outbox_full": 3})
+        _post(running, launch[:2])  # stored already: counted as duplicates
+        _post(running, _feed_and_beats("device-kept", 2))
         with open_engine(url) as warehouse:
             assert _counts(warehouse) == {
                 "facts": 7, "distinct": 7, "served": 2,
                 "devices": sorted([gone, "device-kept"]), "contexts": 2,
+                "drops": [(gone, 3)], "duplicates": 2,
             }  # fmt: skip
         state = orjson.loads((mirror_path(running.db) / "sync.json").read_bytes())
         assert (state["high_water"], state["rows"]) == (7, 7)
@@ -86,6 +92,7 @@ def test_new_rows_are_added_incrementally_and_a_deleted_device_vanishes(tmp_path
             assert _counts(warehouse) == {
                 "facts": 10, "distinct": 10, "served": 3,
                 "devices": ["device-kept", "device-new"], "contexts": 2,
+                "drops": [], "duplicates": 2,
             }  # fmt: skip
             assert running.count() == 10
         # Nothing changed: the mirror stays as it is.
