@@ -281,40 +281,28 @@ s10 AS (
 s11 AS (
     SELECT
         *,
-        -- what the playhead covered while not paused: the union clipped to [0, duration]
-        arrayFilter(r -> r.2 > r.1,
-            arrayMap((c, w, p, v) -> if(v AND c IS NOT NULL AND NOT p,
-                                        (greatest(0, assumeNotNull(c)),
-                                         if(duration_ms IS NULL, assumeNotNull(w),
-                                            least(assumeNotNull(w), assumeNotNull(duration_ms)))),
-                                        (0, 0)),
-                     cursor_before, W, paused_before, valid)) AS ranges,
-        arrayConcat(
-            arrayFilter((x, k, p) -> k = 5 AND p,
-                        arrayMap((s, m) -> (s, m), pause_since, M), K, paused_before),
-            if(paused_after[-1], [(pause_since_after[-1], end_at)], [])) AS pauses,
-        -- a seek_end: its latency as sent, else since its start, else 0 (its start was lost)
-        arrayFilter((x, k) -> k = 7,
-            arrayMap((m, b, o, s) -> if(o, (s, s + coalesce(b, m - s)), (m - coalesce(b, 0), m)),
-                     M, B, seeking_before, seek_since), K) AS closed_seeks,
-        arrayFilter((l, k) -> k = 7,
-            arrayMap((m, b, o, s) -> coalesce(b, if(o, m - s, 0)), M, B, seeking_before, seek_since),
-            K) AS seek_latencies_ms,
-        if(seeking_after[-1], [(seek_since_after[-1], end_at)], []) AS open_seek,
+        -- the ranges the playhead covered while not paused
+        arrayMap((c, w, p, v) -> v AND NOT p AND coalesce(w > c, 0), cursor_before, W,
+                 paused_before, valid) AS emits,
+        arrayFilter((c, e) -> e, cursor_before, emits) AS range_lows,
+        arrayFilter((w, e) -> e, W, emits) AS range_highs,
+        -- pauses closed by a resume; seek_ends; rebuffer_ends; video switches after the frame
+        arrayFilter((s, k, p) -> k = 5 AND p, pause_since, K, paused_before) AS resume_since,
+        arrayFilter((m, k, p) -> k = 5 AND p, M, K, paused_before) AS resume_m,
+        arrayFilter((m, k) -> k = 7, M, K) AS seek_end_m,
+        arrayFilter((b, k) -> k = 7, B, K) AS seek_end_b,
+        arrayFilter((o, k) -> k = 7, seeking_before, K) AS seek_end_open,
+        arrayFilter((s, k) -> k = 7, seek_since, K) AS seek_end_since,
+        arrayFilter((m, k) -> k = 9, M, K) AS stall_end_m,
+        arrayFilter((b, k) -> k = 9, B, K) AS stall_end_b,
+        arrayFilter((o, k) -> k = 9, stalled_before, K) AS stall_end_open,
+        arrayFilter((s, k) -> k = 9, stall_since, K) AS stall_end_since,
+        arrayFilter((m, k, a, x, i) -> k = 11 AND i > ff AND a IS NOT NULL AND x = 1,
+                    M, K, A, X, I) AS switch_m,
+        arrayFilter((a, k, x, i) -> k = 11 AND i > ff AND a IS NOT NULL AND x = 1,
+                    A, K, X, I) AS switch_height,
         countEqual(K, 6) + arrayCount((k, o) -> k = 7 AND NOT o, K, seeking_before) AS seek_count,
-        -- a stall: its stall_ms as sent, else since its start; under 250 ms it is playing
-        arrayFilter(x -> x.2 - x.1 >= 250,
-            arrayConcat(
-                arrayFilter((x, k) -> k = 9,
-                    arrayMap((m, b, o, s) -> (m - coalesce(b, if(o, m - s, 0)), m),
-                             M, B, stalled_before, stall_since), K),
-                if(stalled_after[-1], [(stall_since_after[-1], end_at)], []))) AS stalls,
-        -- renditions: the first frame's height, then each video switch after it
-        if(ff > 0 AND ff_height IS NOT NULL,
-           arrayConcat([(assumeNotNull(ff_at), assumeNotNull(ff_height))],
-                arrayFilter((c, k, a, x, i) -> k = 11 AND i > ff AND a IS NOT NULL AND x = 1,
-                            arrayMap((m, a) -> (m, assumeNotNull(a)), M, A), K, A, X, I)),
-           []) AS changes,
+        -- heartbeats after the first frame with a scaling kind and played ms
         arrayFilter((x, k, b, i) -> k = 10 AND ff > 0 AND i > ff AND x > 0 AND b IS NOT NULL,
                     X, K, B, I) AS scaled_kinds,
         arrayFilter((b, k, x, i) -> k = 10 AND ff > 0 AND i > ff AND x > 0 AND b IS NOT NULL,
@@ -326,19 +314,58 @@ s12 AS (
         app_session_id, play_session_id, first_seq, first_device, n, has_request,
         t0, started_at, video_id, location, impression_id, context_hash, asked_in_filters,
         ff, ff_at, startup_ms, ended_at, has_end, own_end_reason, end_at, duration_ms,
-        seek_latencies_ms, seek_count, stalls, changes,
-        has_fatal, fatal_seq, fatal_category, ff_seq,
-        arrayConcat(closed_seeks, open_seek) AS seeks,
-        arraySort(arrayConcat(arrayMap(r -> (r.1, 1), ranges), arrayMap(r -> (r.2, -1), ranges)))
-            AS sweep,
-        pauses,
-        -- the union's length: a sweep over the ends (+1 at a start, -1 at a stop)
-        arraySum((x1, x0, c) -> if(c > 0, x1 - x0, 0),
-                 arrayPopFront(sweep.1), arrayPopBack(sweep.1),
-                 arrayPopBack(arrayCumSum(sweep.2))) AS content_watched_ms,
-        arrayMap(c -> (c, arraySum((k, b) -> if(k = c, assumeNotNull(b), 0), scaled_kinds, scaled_ms)),
-                 arrayDistinct(scaled_kinds)) AS scaling
+        seek_count, has_fatal, fatal_seq, fatal_category, ff_seq,
+        -- content watched: the ranges clipped to [0, duration]
+        arrayMap(c -> greatest(0, assumeNotNull(c)), range_lows) AS clipped_lows,
+        arrayMap(w -> if(duration_ms IS NULL, assumeNotNull(w),
+                         least(assumeNotNull(w), assumeNotNull(duration_ms))), range_highs)
+            AS clipped_highs,
+        arrayConcat(arrayMap((s, m) -> (s, m), resume_since, resume_m),
+                    if(paused_after[-1], [(pause_since_after[-1], end_at)], [])) AS pauses,
+        -- a seek_end: its latency as sent, else since its start, else 0 (its start was lost)
+        arrayMap((m, b, o, s) -> coalesce(b, if(o, m - s, 0)),
+                 seek_end_m, seek_end_b, seek_end_open, seek_end_since) AS seek_latencies_ms,
+        arrayConcat(
+            arrayMap((m, l, o, s) -> if(o, (s, s + l), (m - l, m)),
+                     seek_end_m, seek_latencies_ms, seek_end_open, seek_end_since),
+            if(seeking_after[-1], [(seek_since_after[-1], end_at)], [])) AS seeks,
+        -- a stall: its stall_ms as sent, else since its start; under 250 ms it is playing
+        arrayFilter(x -> x.2 - x.1 >= 250,
+            arrayConcat(
+                arrayMap((m, b, o, s) -> (m - coalesce(b, if(o, m - s, 0)), m),
+                         stall_end_m, stall_end_b, stall_end_open, stall_end_since),
+                if(stalled_after[-1], [(stall_since_after[-1], end_at)], []))) AS stalls,
+        -- renditions: the first frame's height, then each video switch after it
+        if(ff > 0 AND ff_height IS NOT NULL,
+           arrayConcat([(assumeNotNull(ff_at), assumeNotNull(ff_height))],
+                       arrayMap((m, h) -> (m, assumeNotNull(h)), switch_m, switch_height)),
+           []) AS changes,
+        arrayMap(c -> (c, arraySum((k, b) -> if(k = c, assumeNotNull(b), 0), scaled_kinds,
+                                   scaled_ms)), arrayDistinct(scaled_kinds)) AS scaling
     FROM s11
+),
+s12b AS (
+    SELECT
+        * EXCEPT (clipped_lows, clipped_highs),
+        arrayFilter((l, h) -> h > l, clipped_lows, clipped_highs) AS lows,
+        arrayFilter((h, l) -> h > l, clipped_highs, clipped_lows) AS highs
+    FROM s12
+),
+s12c AS (
+    SELECT
+        * EXCEPT (lows, highs),
+        arraySort(arrayConcat(lows, highs)) AS sweep_x,
+        arraySort((d, x) -> x, arrayConcat(arrayMap(x -> 1, lows), arrayMap(x -> -1, highs)),
+                  arrayConcat(lows, highs)) AS sweep_d
+    FROM s12b
+),
+s12d AS (
+    SELECT
+        * EXCEPT (sweep_x, sweep_d),
+        -- the union's length: a sweep over the ends (+1 at a start, -1 at a stop)
+        arraySum((x1, x0, c) -> if(c > 0, x1 - x0, 0), arrayPopFront(sweep_x),
+                 arrayPopBack(sweep_x), arrayPopBack(arrayCumSum(sweep_d))) AS content_watched_ms
+    FROM s12c
 ),
 s13 AS (
     SELECT
@@ -352,7 +379,7 @@ s13 AS (
             arrayMap(x -> x.1, changes)))) AS points,
         arrayMap(j -> (changes[j].1, if(j < length(changes), changes[j + 1].1, end_at), changes[j].2),
                  arrayEnumerate(changes)) AS shown
-    FROM s12
+    FROM s12d
 ),
 s14 AS (
     SELECT
