@@ -218,10 +218,15 @@ s6 AS (
         arrayMap(j -> end_durations_all[j], taken_j) AS end_durations,
         arrayFill((v, o) -> o, arrayMap(k -> k = 4, K), arrayMap(k -> k IN (4, 5), K))
             AS paused_after,
-        arrayFill((v, o) -> o, arrayMap(k -> k = 6, K), arrayMap(k -> k IN (6, 7), K))
-            AS seeking_after,
-        arrayFill((v, o) -> o, arrayMap(k -> k = 8, K), arrayMap(k -> k IN (8, 9), K))
-            AS stalled_after
+        -- pauses and resumes, seeks, stalls: each its own short sequence
+        arrayFilter(k -> k IN (4, 5), K) AS pk,
+        arrayFilter((m, k) -> k IN (4, 5), M, K) AS pm,
+        arrayFilter(k -> k IN (6, 7), K) AS sk,
+        arrayFilter((m, k) -> k IN (6, 7), M, K) AS sm,
+        arrayFilter((b, k) -> k IN (6, 7), B, K) AS sb,
+        arrayFilter(k -> k IN (8, 9), K) AS rk,
+        arrayFilter((m, k) -> k IN (8, 9), M, K) AS rm,
+        arrayFilter((b, k) -> k IN (8, 9), B, K) AS rb
     FROM s5
 ),
 s7 AS (
@@ -231,8 +236,10 @@ s7 AS (
         arrayMap((k, a, i) -> if(k IN (4, 6, 8, 9, 10, 12, 13) OR (k = 14 AND has(taken_ends, i)),
                                  a, NULL), K, A, I) AS W,
         arrayResize(arrayPushFront(paused_after, 0), n) AS paused_before,
-        arrayResize(arrayPushFront(seeking_after, 0), n) AS seeking_before,
-        arrayResize(arrayPushFront(stalled_after, 0), n) AS stalled_before,
+        -- open before each of its events: the previous one was a start
+        arrayResize(arrayPushFront(arrayMap(k -> k = 4, pk), 0), length(pk)) AS p_open,
+        arrayResize(arrayPushFront(arrayMap(k -> k = 6, sk), 0), length(sk)) AS s_open,
+        arrayResize(arrayPushFront(arrayMap(k -> k = 8, rk), 0), length(rk)) AS r_open,
         -- the media's length: the last player_ready's, else the first taken session_end's
         if(ready_at > 0, A[ready_at],
            if(arrayExists(d -> coalesce(d, 0) != 0, end_durations),
@@ -245,9 +252,10 @@ s8 AS (
         *,
         arrayMap((w, i) -> w IS NOT NULL AND ff > 0 AND i > ff AND (ended_at = 0 OR i <= ended_at),
                  W, I) AS valid,
-        arrayMap((k, p) -> k = 4 AND NOT p, K, paused_before) AS pause_opens,
-        arrayMap((k, p) -> k = 6 AND NOT p, K, seeking_before) AS seek_opens,
-        arrayMap((k, p) -> k = 8 AND NOT p, K, stalled_before) AS stall_opens
+        -- since when it is open: the first start after the last end
+        arrayFill((v, o) -> o, pm, arrayMap((k, o) -> k = 4 AND NOT o, pk, p_open)) AS p_since_after,
+        arrayFill((v, o) -> o, sm, arrayMap((k, o) -> k = 6 AND NOT o, sk, s_open)) AS s_since_after,
+        arrayFill((v, o) -> o, rm, arrayMap((k, o) -> k = 8 AND NOT o, rk, r_open)) AS r_since_after
     FROM s7
 ),
 s9 AS (
@@ -262,9 +270,9 @@ s9 AS (
         arrayMap((k, w, a, i) -> multiIf(i = ff, toNullable(cursor_at_ff), k IN (6, 12), NULL,
                                          k IN (5, 7), a, w)::Nullable(Int64), K, W, A, I)
             AS cursor_value,
-        arrayFill((v, o) -> o, M, pause_opens) AS pause_since_after,
-        arrayFill((v, o) -> o, M, seek_opens) AS seek_since_after,
-        arrayFill((v, o) -> o, M, stall_opens) AS stall_since_after
+        arrayResize(arrayPushFront(p_since_after, 0), length(pk)) AS p_since,
+        arrayResize(arrayPushFront(s_since_after, 0), length(sk)) AS s_since,
+        arrayResize(arrayPushFront(r_since_after, 0), length(rk)) AS r_since
     FROM s8
 ),
 s10 AS (
@@ -272,10 +280,7 @@ s10 AS (
         *,
         arrayResize(arrayPushFront(arrayFill((v, o) -> o,
             arrayMap((v, o) -> if(o, v, NULL), cursor_value, cursor_set), cursor_set), NULL), n)
-            AS cursor_before,
-        arrayResize(arrayPushFront(pause_since_after, 0), n) AS pause_since,
-        arrayResize(arrayPushFront(seek_since_after, 0), n) AS seek_since,
-        arrayResize(arrayPushFront(stall_since_after, 0), n) AS stall_since
+            AS cursor_before
     FROM s9
 ),
 s11 AS (
@@ -287,21 +292,21 @@ s11 AS (
         arrayFilter((c, e) -> e, cursor_before, emits) AS range_lows,
         arrayFilter((w, e) -> e, W, emits) AS range_highs,
         -- pauses closed by a resume; seek_ends; rebuffer_ends; video switches after the frame
-        arrayFilter((s, k, p) -> k = 5 AND p, pause_since, K, paused_before) AS resume_since,
-        arrayFilter((m, k, p) -> k = 5 AND p, M, K, paused_before) AS resume_m,
-        arrayFilter((m, k) -> k = 7, M, K) AS seek_end_m,
-        arrayFilter((b, k) -> k = 7, B, K) AS seek_end_b,
-        arrayFilter((o, k) -> k = 7, seeking_before, K) AS seek_end_open,
-        arrayFilter((s, k) -> k = 7, seek_since, K) AS seek_end_since,
-        arrayFilter((m, k) -> k = 9, M, K) AS stall_end_m,
-        arrayFilter((b, k) -> k = 9, B, K) AS stall_end_b,
-        arrayFilter((o, k) -> k = 9, stalled_before, K) AS stall_end_open,
-        arrayFilter((s, k) -> k = 9, stall_since, K) AS stall_end_since,
+        arrayFilter((s, k, o) -> k = 5 AND o, p_since, pk, p_open) AS resume_since,
+        arrayFilter((m, k, o) -> k = 5 AND o, pm, pk, p_open) AS resume_m,
+        arrayFilter((m, k) -> k = 7, sm, sk) AS seek_end_m,
+        arrayFilter((b, k) -> k = 7, sb, sk) AS seek_end_b,
+        arrayFilter((o, k) -> k = 7, s_open, sk) AS seek_end_open,
+        arrayFilter((s, k) -> k = 7, s_since, sk) AS seek_end_since,
+        arrayFilter((m, k) -> k = 9, rm, rk) AS stall_end_m,
+        arrayFilter((b, k) -> k = 9, rb, rk) AS stall_end_b,
+        arrayFilter((o, k) -> k = 9, r_open, rk) AS stall_end_open,
+        arrayFilter((s, k) -> k = 9, r_since, rk) AS stall_end_since,
         arrayFilter((m, k, a, x, i) -> k = 11 AND i > ff AND a IS NOT NULL AND x = 1,
                     M, K, A, X, I) AS switch_m,
         arrayFilter((a, k, x, i) -> k = 11 AND i > ff AND a IS NOT NULL AND x = 1,
                     A, K, X, I) AS switch_height,
-        countEqual(K, 6) + arrayCount((k, o) -> k = 7 AND NOT o, K, seeking_before) AS seek_count,
+        countEqual(sk, 6) + arrayCount((k, o) -> k = 7 AND NOT o, sk, s_open) AS seek_count,
         -- heartbeats after the first frame with a scaling kind and played ms
         arrayFilter((x, k, b, i) -> k = 10 AND ff > 0 AND i > ff AND x > 0 AND b IS NOT NULL,
                     X, K, B, I) AS scaled_kinds,
@@ -321,20 +326,20 @@ s12 AS (
                          least(assumeNotNull(w), assumeNotNull(duration_ms))), range_highs)
             AS clipped_highs,
         arrayConcat(arrayMap((s, m) -> (s, m), resume_since, resume_m),
-                    if(paused_after[-1], [(pause_since_after[-1], end_at)], [])) AS pauses,
+                    if(pk[-1] = 4, [(p_since_after[-1], end_at)], [])) AS pauses,
         -- a seek_end: its latency as sent, else since its start, else 0 (its start was lost)
         arrayMap((m, b, o, s) -> coalesce(b, if(o, m - s, 0)),
                  seek_end_m, seek_end_b, seek_end_open, seek_end_since) AS seek_latencies_ms,
         arrayConcat(
             arrayMap((m, l, o, s) -> if(o, (s, s + l), (m - l, m)),
                      seek_end_m, seek_latencies_ms, seek_end_open, seek_end_since),
-            if(seeking_after[-1], [(seek_since_after[-1], end_at)], [])) AS seeks,
+            if(sk[-1] = 6, [(s_since_after[-1], end_at)], [])) AS seeks,
         -- a stall: its stall_ms as sent, else since its start; under 250 ms it is playing
         arrayFilter(x -> x.2 - x.1 >= 250,
             arrayConcat(
                 arrayMap((m, b, o, s) -> (m - coalesce(b, if(o, m - s, 0)), m),
                          stall_end_m, stall_end_b, stall_end_open, stall_end_since),
-                if(stalled_after[-1], [(stall_since_after[-1], end_at)], []))) AS stalls,
+                if(rk[-1] = 8, [(r_since_after[-1], end_at)], []))) AS stalls,
         -- renditions: the first frame's height, then each video switch after it
         if(ff > 0 AND ff_height IS NOT NULL,
            arrayConcat([(assumeNotNull(ff_at), assumeNotNull(ff_height))],
