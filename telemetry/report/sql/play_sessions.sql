@@ -17,7 +17,7 @@
 -- Event codes (`k`): 0 no figures (extends the timeline), 1 play_request, 2 player_ready,
 -- 3 first_frame, 4 pause, 5 resume, 6 seek_start, 7 seek_end, 8 rebuffer_start,
 -- 9 rebuffer_end, 10 heartbeat, 11 track_change, 12 ended, 13 error, 14 session_end,
--- 15 impression / tile_visibility / feed_served, 255 properties not an object (ignored).
+-- 15 impression, 16 tile_visibility, 17 feed_served, 255 properties not an object (ignored).
 -- `a`, `b`, `x` carry what the code needs (see `events`).
 WITH
 contexts_known AS (
@@ -40,7 +40,7 @@ events AS (
             ['play_request', 'player_ready', 'first_frame', 'pause', 'resume', 'seek_start',
              'seek_end', 'rebuffer_start', 'rebuffer_end', 'heartbeat', 'track_change', 'ended',
              'error', 'session_end', 'impression', 'tile_visibility', 'feed_served'],
-            [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 15, 15], 0)::UInt8 AS code,
+            [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17], 0)::UInt8 AS code,
         if(code != 0 AND props_ok = 0, 255, code)::UInt8 AS k,
         mono_ms AS m,
         props_hash AS h,
