@@ -483,3 +483,6 @@ LEFT JOIN contexts_known AS c ON c.hash = figures.context_hash
 WHERE selected
    OR (builder AND NOT has_request AND late_rank = 1 AND (ended_anywhere OR NOT unended_anywhere))
 ORDER BY row_kind, started_at, play_session_id, app_session_id
+-- Memory: the sessions aggregated launch by launch in the table's order, and small blocks of
+-- sessions through the array stages (their intermediate arrays are alive together per block).
+SETTINGS optimize_aggregation_in_order = 1, max_block_size = 4096
