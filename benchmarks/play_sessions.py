@@ -9,7 +9,7 @@ events (play_request, player_ready, first_frame, ~45 % heartbeats, pauses, seeks
 track changes, errors, other events with and without a play session; ended and session_end),
 1 % stored twice under another key. Times: the SQL with `FORMAT Null`, then
 `session_sql.play_sessions` (rows decoded into `SessionFigures`); peak memory from
-`system.query_log`. Writes JSON to benchmarks/results/.
+the child's VmHWM (reset before the query), CPU from getrusage. Writes JSON to benchmarks/results/.
 """
 
 from __future__ import annotations
@@ -158,9 +158,13 @@ def measure_child(root: Path) -> None:
     parameters = {"since": None, "until": None, "app_version": None, "os": None, "video_id": None}
     stored = int(next(iter(warehouse.rows("SELECT count() FROM facts")))[0])
     opened_rss = _rss_mb()
+    Path("/proc/self/clear_refs").write_text("5")  # the peak RSS restarts from now
     started = time.perf_counter()
+    cpu = _cpu_seconds()
     warehouse.command(play_sessions_sql().rstrip() + " FORMAT Null", parameters)
     sql_seconds = time.perf_counter() - started
+    sql_cpu = _cpu_seconds() - cpu
+    sql_peak = _peak_mb()
     started = time.perf_counter()
     rows = play_sessions(warehouse, Filters())
     call_seconds = time.perf_counter() - started
@@ -170,13 +174,31 @@ def measure_child(root: Path) -> None:
         "sql_seconds": round(sql_seconds, 2),
         "play_sessions_seconds": round(call_seconds, 2),
         "sessions": len(rows.sessions),
+        "sql_cpu_seconds": round(sql_cpu, 2),
         "rss_before_mb": opened_rss,
-        "peak_rss_mb": _rss_mb(),
+        "sql_peak_rss_mb": sql_peak,
+        "peak_rss_mb": _peak_mb(),
     }))  # fmt: skip
 
 
 def _rss_mb() -> float:
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    return _status_mb("VmRSS")
+
+
+def _peak_mb() -> float:
+    return _status_mb("VmHWM")
+
+
+def _status_mb(name: str) -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(name + ":"):
+            return round(int(line.split()[1]) / 1024, 1)
+    raise RuntimeError(f"no {name} in /proc/self/status")
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def measure_fold(warehouse: Warehouse) -> dict[str, Any]:

@@ -91,9 +91,12 @@ class Stored:
             "video_id": as_str(p.get("video_id")),
             "start_position_ms": as_int(p.get("start_position_ms")),
             "location": as_str(source.get("location")),
-            "impression_id": as_str(source.get("impression_id") or p.get("impression_id"))
-            if self.type == "play_request"
-            else as_str(p.get("impression_id")),
+            # play_request: source.impression_id; impression: impression_id
+            "impression_id": as_str(
+                source.get("impression_id")
+                if self.type == "play_request"
+                else p.get("impression_id")
+            ),
             "duration_ms": as_int(p.get("duration_ms")),
             "startup_ms": as_int(p.get("startup_ms")),
             "position_ms": as_int(p.get("position_ms")),
@@ -115,8 +118,6 @@ class Stored:
             "first_part": 0,
             "raw": self.raw().decode(),
         }
-        if self.type == "play_request":
-            row["impression_id"] = as_str(source.get("impression_id"))
         return orjson.dumps(row)
 
 

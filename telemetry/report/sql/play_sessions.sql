@@ -17,7 +17,7 @@
 -- Event codes (`k`): 0 no figures (extends the timeline), 1 play_request, 2 player_ready,
 -- 3 first_frame, 4 pause, 5 resume, 6 seek_start, 7 seek_end, 8 rebuffer_start,
 -- 9 rebuffer_end, 10 heartbeat, 11 track_change, 12 ended, 13 error, 14 session_end,
--- 15 impression / tile_visibility / feed_served, 255 properties not an object (ignored).
+-- 15 impression, 16 tile_visibility, 17 feed_served, 255 properties not an object (ignored).
 -- `a`, `b`, `x` carry what the code needs (see `events`).
 WITH
 contexts_known AS (
@@ -40,7 +40,7 @@ events AS (
             ['play_request', 'player_ready', 'first_frame', 'pause', 'resume', 'seek_start',
              'seek_end', 'rebuffer_start', 'rebuffer_end', 'heartbeat', 'track_change', 'ended',
              'error', 'session_end', 'impression', 'tile_visibility', 'feed_served'],
-            [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 15, 15], 0)::UInt8 AS code,
+            [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17], 0)::UInt8 AS code,
         if(code != 0 AND props_ok = 0, 255, code)::UInt8 AS k,
         mono_ms AS m,
         props_hash AS h,
@@ -218,10 +218,15 @@ s6 AS (
         arrayMap(j -> end_durations_all[j], taken_j) AS end_durations,
         arrayFill((v, o) -> o, arrayMap(k -> k = 4, K), arrayMap(k -> k IN (4, 5), K))
             AS paused_after,
-        arrayFill((v, o) -> o, arrayMap(k -> k = 6, K), arrayMap(k -> k IN (6, 7), K))
-            AS seeking_after,
-        arrayFill((v, o) -> o, arrayMap(k -> k = 8, K), arrayMap(k -> k IN (8, 9), K))
-            AS stalled_after
+        -- pauses and resumes, seeks, stalls: each its own short sequence
+        arrayFilter(k -> k IN (4, 5), K) AS pk,
+        arrayFilter((m, k) -> k IN (4, 5), M, K) AS pm,
+        arrayFilter(k -> k IN (6, 7), K) AS sk,
+        arrayFilter((m, k) -> k IN (6, 7), M, K) AS sm,
+        arrayFilter((b, k) -> k IN (6, 7), B, K) AS sb,
+        arrayFilter(k -> k IN (8, 9), K) AS rk,
+        arrayFilter((m, k) -> k IN (8, 9), M, K) AS rm,
+        arrayFilter((b, k) -> k IN (8, 9), B, K) AS rb
     FROM s5
 ),
 s7 AS (
@@ -231,8 +236,10 @@ s7 AS (
         arrayMap((k, a, i) -> if(k IN (4, 6, 8, 9, 10, 12, 13) OR (k = 14 AND has(taken_ends, i)),
                                  a, NULL), K, A, I) AS W,
         arrayResize(arrayPushFront(paused_after, 0), n) AS paused_before,
-        arrayResize(arrayPushFront(seeking_after, 0), n) AS seeking_before,
-        arrayResize(arrayPushFront(stalled_after, 0), n) AS stalled_before,
+        -- open before each of its events: the previous one was a start
+        arrayResize(arrayPushFront(arrayMap(k -> k = 4, pk), 0), length(pk)) AS p_open,
+        arrayResize(arrayPushFront(arrayMap(k -> k = 6, sk), 0), length(sk)) AS s_open,
+        arrayResize(arrayPushFront(arrayMap(k -> k = 8, rk), 0), length(rk)) AS r_open,
         -- the media's length: the last player_ready's, else the first taken session_end's
         if(ready_at > 0, A[ready_at],
            if(arrayExists(d -> coalesce(d, 0) != 0, end_durations),
@@ -245,9 +252,10 @@ s8 AS (
         *,
         arrayMap((w, i) -> w IS NOT NULL AND ff > 0 AND i > ff AND (ended_at = 0 OR i <= ended_at),
                  W, I) AS valid,
-        arrayMap((k, p) -> k = 4 AND NOT p, K, paused_before) AS pause_opens,
-        arrayMap((k, p) -> k = 6 AND NOT p, K, seeking_before) AS seek_opens,
-        arrayMap((k, p) -> k = 8 AND NOT p, K, stalled_before) AS stall_opens
+        -- since when it is open: the first start after the last end
+        arrayFill((v, o) -> o, pm, arrayMap((k, o) -> k = 4 AND NOT o, pk, p_open)) AS p_since_after,
+        arrayFill((v, o) -> o, sm, arrayMap((k, o) -> k = 6 AND NOT o, sk, s_open)) AS s_since_after,
+        arrayFill((v, o) -> o, rm, arrayMap((k, o) -> k = 8 AND NOT o, rk, r_open)) AS r_since_after
     FROM s7
 ),
 s9 AS (
@@ -262,9 +270,9 @@ s9 AS (
         arrayMap((k, w, a, i) -> multiIf(i = ff, toNullable(cursor_at_ff), k IN (6, 12), NULL,
                                          k IN (5, 7), a, w)::Nullable(Int64), K, W, A, I)
             AS cursor_value,
-        arrayFill((v, o) -> o, M, pause_opens) AS pause_since_after,
-        arrayFill((v, o) -> o, M, seek_opens) AS seek_since_after,
-        arrayFill((v, o) -> o, M, stall_opens) AS stall_since_after
+        arrayResize(arrayPushFront(p_since_after, 0), length(pk)) AS p_since,
+        arrayResize(arrayPushFront(s_since_after, 0), length(sk)) AS s_since,
+        arrayResize(arrayPushFront(r_since_after, 0), length(rk)) AS r_since
     FROM s8
 ),
 s10 AS (
@@ -272,49 +280,34 @@ s10 AS (
         *,
         arrayResize(arrayPushFront(arrayFill((v, o) -> o,
             arrayMap((v, o) -> if(o, v, NULL), cursor_value, cursor_set), cursor_set), NULL), n)
-            AS cursor_before,
-        arrayResize(arrayPushFront(pause_since_after, 0), n) AS pause_since,
-        arrayResize(arrayPushFront(seek_since_after, 0), n) AS seek_since,
-        arrayResize(arrayPushFront(stall_since_after, 0), n) AS stall_since
+            AS cursor_before
     FROM s9
 ),
 s11 AS (
     SELECT
         *,
-        -- what the playhead covered while not paused: the union clipped to [0, duration]
-        arrayFilter(r -> r.2 > r.1,
-            arrayMap((c, w, p, v) -> if(v AND c IS NOT NULL AND NOT p,
-                                        (greatest(0, assumeNotNull(c)),
-                                         if(duration_ms IS NULL, assumeNotNull(w),
-                                            least(assumeNotNull(w), assumeNotNull(duration_ms)))),
-                                        (0, 0)),
-                     cursor_before, W, paused_before, valid)) AS ranges,
-        arrayConcat(
-            arrayFilter((x, k, p) -> k = 5 AND p,
-                        arrayMap((s, m) -> (s, m), pause_since, M), K, paused_before),
-            if(paused_after[-1], [(pause_since_after[-1], end_at)], [])) AS pauses,
-        -- a seek_end: its latency as sent, else since its start, else 0 (its start was lost)
-        arrayFilter((x, k) -> k = 7,
-            arrayMap((m, b, o, s) -> if(o, (s, s + coalesce(b, m - s)), (m - coalesce(b, 0), m)),
-                     M, B, seeking_before, seek_since), K) AS closed_seeks,
-        arrayFilter((l, k) -> k = 7,
-            arrayMap((m, b, o, s) -> coalesce(b, if(o, m - s, 0)), M, B, seeking_before, seek_since),
-            K) AS seek_latencies_ms,
-        if(seeking_after[-1], [(seek_since_after[-1], end_at)], []) AS open_seek,
-        countEqual(K, 6) + arrayCount((k, o) -> k = 7 AND NOT o, K, seeking_before) AS seek_count,
-        -- a stall: its stall_ms as sent, else since its start; under 250 ms it is playing
-        arrayFilter(x -> x.2 - x.1 >= 250,
-            arrayConcat(
-                arrayFilter((x, k) -> k = 9,
-                    arrayMap((m, b, o, s) -> (m - coalesce(b, if(o, m - s, 0)), m),
-                             M, B, stalled_before, stall_since), K),
-                if(stalled_after[-1], [(stall_since_after[-1], end_at)], []))) AS stalls,
-        -- renditions: the first frame's height, then each video switch after it
-        if(ff > 0 AND ff_height IS NOT NULL,
-           arrayConcat([(assumeNotNull(ff_at), assumeNotNull(ff_height))],
-                arrayFilter((c, k, a, x, i) -> k = 11 AND i > ff AND a IS NOT NULL AND x = 1,
-                            arrayMap((m, a) -> (m, assumeNotNull(a)), M, A), K, A, X, I)),
-           []) AS changes,
+        -- the ranges the playhead covered while not paused
+        arrayMap((c, w, p, v) -> v AND NOT p AND coalesce(w > c, 0), cursor_before, W,
+                 paused_before, valid) AS emits,
+        arrayFilter((c, e) -> e, cursor_before, emits) AS range_lows,
+        arrayFilter((w, e) -> e, W, emits) AS range_highs,
+        -- pauses closed by a resume; seek_ends; rebuffer_ends; video switches after the frame
+        arrayFilter((s, k, o) -> k = 5 AND o, p_since, pk, p_open) AS resume_since,
+        arrayFilter((m, k, o) -> k = 5 AND o, pm, pk, p_open) AS resume_m,
+        arrayFilter((m, k) -> k = 7, sm, sk) AS seek_end_m,
+        arrayFilter((b, k) -> k = 7, sb, sk) AS seek_end_b,
+        arrayFilter((o, k) -> k = 7, s_open, sk) AS seek_end_open,
+        arrayFilter((s, k) -> k = 7, s_since, sk) AS seek_end_since,
+        arrayFilter((m, k) -> k = 9, rm, rk) AS stall_end_m,
+        arrayFilter((b, k) -> k = 9, rb, rk) AS stall_end_b,
+        arrayFilter((o, k) -> k = 9, r_open, rk) AS stall_end_open,
+        arrayFilter((s, k) -> k = 9, r_since, rk) AS stall_end_since,
+        arrayFilter((m, k, a, x, i) -> k = 11 AND i > ff AND a IS NOT NULL AND x = 1,
+                    M, K, A, X, I) AS switch_m,
+        arrayFilter((a, k, x, i) -> k = 11 AND i > ff AND a IS NOT NULL AND x = 1,
+                    A, K, X, I) AS switch_height,
+        countEqual(sk, 6) + arrayCount((k, o) -> k = 7 AND NOT o, sk, s_open) AS seek_count,
+        -- heartbeats after the first frame with a scaling kind and played ms
         arrayFilter((x, k, b, i) -> k = 10 AND ff > 0 AND i > ff AND x > 0 AND b IS NOT NULL,
                     X, K, B, I) AS scaled_kinds,
         arrayFilter((b, k, x, i) -> k = 10 AND ff > 0 AND i > ff AND x > 0 AND b IS NOT NULL,
@@ -326,19 +319,58 @@ s12 AS (
         app_session_id, play_session_id, first_seq, first_device, n, has_request,
         t0, started_at, video_id, location, impression_id, context_hash, asked_in_filters,
         ff, ff_at, startup_ms, ended_at, has_end, own_end_reason, end_at, duration_ms,
-        seek_latencies_ms, seek_count, stalls, changes,
-        has_fatal, fatal_seq, fatal_category, ff_seq,
-        arrayConcat(closed_seeks, open_seek) AS seeks,
-        arraySort(arrayConcat(arrayMap(r -> (r.1, 1), ranges), arrayMap(r -> (r.2, -1), ranges)))
-            AS sweep,
-        pauses,
-        -- the union's length: a sweep over the ends (+1 at a start, -1 at a stop)
-        arraySum((x1, x0, c) -> if(c > 0, x1 - x0, 0),
-                 arrayPopFront(sweep.1), arrayPopBack(sweep.1),
-                 arrayPopBack(arrayCumSum(sweep.2))) AS content_watched_ms,
-        arrayMap(c -> (c, arraySum((k, b) -> if(k = c, assumeNotNull(b), 0), scaled_kinds, scaled_ms)),
-                 arrayDistinct(scaled_kinds)) AS scaling
+        seek_count, has_fatal, fatal_seq, fatal_category, ff_seq,
+        -- content watched: the ranges clipped to [0, duration]
+        arrayMap(c -> greatest(0, assumeNotNull(c)), range_lows) AS clipped_lows,
+        arrayMap(w -> if(duration_ms IS NULL, assumeNotNull(w),
+                         least(assumeNotNull(w), assumeNotNull(duration_ms))), range_highs)
+            AS clipped_highs,
+        arrayConcat(arrayMap((s, m) -> (s, m), resume_since, resume_m),
+                    if(pk[-1] = 4, [(p_since_after[-1], end_at)], [])) AS pauses,
+        -- a seek_end: its latency as sent, else since its start, else 0 (its start was lost)
+        arrayMap((m, b, o, s) -> coalesce(b, if(o, m - s, 0)),
+                 seek_end_m, seek_end_b, seek_end_open, seek_end_since) AS seek_latencies_ms,
+        arrayConcat(
+            arrayMap((m, l, o, s) -> if(o, (s, s + l), (m - l, m)),
+                     seek_end_m, seek_latencies_ms, seek_end_open, seek_end_since),
+            if(sk[-1] = 6, [(s_since_after[-1], end_at)], [])) AS seeks,
+        -- a stall: its stall_ms as sent, else since its start; under 250 ms it is playing
+        arrayFilter(x -> x.2 - x.1 >= 250,
+            arrayConcat(
+                arrayMap((m, b, o, s) -> (m - coalesce(b, if(o, m - s, 0)), m),
+                         stall_end_m, stall_end_b, stall_end_open, stall_end_since),
+                if(rk[-1] = 8, [(r_since_after[-1], end_at)], []))) AS stalls,
+        -- renditions: the first frame's height, then each video switch after it
+        if(ff > 0 AND ff_height IS NOT NULL,
+           arrayConcat([(assumeNotNull(ff_at), assumeNotNull(ff_height))],
+                       arrayMap((m, h) -> (m, assumeNotNull(h)), switch_m, switch_height)),
+           []) AS changes,
+        arrayMap(c -> (c, arraySum((k, b) -> if(k = c, assumeNotNull(b), 0), scaled_kinds,
+                                   scaled_ms)), arrayDistinct(scaled_kinds)) AS scaling
     FROM s11
+),
+s12b AS (
+    SELECT
+        * EXCEPT (clipped_lows, clipped_highs),
+        arrayFilter((l, h) -> h > l, clipped_lows, clipped_highs) AS lows,
+        arrayFilter((h, l) -> h > l, clipped_highs, clipped_lows) AS highs
+    FROM s12
+),
+s12c AS (
+    SELECT
+        * EXCEPT (lows, highs),
+        arraySort(arrayConcat(lows, highs)) AS sweep_x,
+        arraySort((d, x) -> x, arrayConcat(arrayMap(x -> 1, lows), arrayMap(x -> -1, highs)),
+                  arrayConcat(lows, highs)) AS sweep_d
+    FROM s12b
+),
+s12d AS (
+    SELECT
+        * EXCEPT (sweep_x, sweep_d),
+        -- the union's length: a sweep over the ends (+1 at a start, -1 at a stop)
+        arraySum((x1, x0, c) -> if(c > 0, x1 - x0, 0), arrayPopFront(sweep_x),
+                 arrayPopBack(sweep_x), arrayPopBack(arrayCumSum(sweep_d))) AS content_watched_ms
+    FROM s12c
 ),
 s13 AS (
     SELECT
@@ -352,7 +384,7 @@ s13 AS (
             arrayMap(x -> x.1, changes)))) AS points,
         arrayMap(j -> (changes[j].1, if(j < length(changes), changes[j + 1].1, end_at), changes[j].2),
                  arrayEnumerate(changes)) AS shown
-    FROM s12
+    FROM s12d
 ),
 s14 AS (
     SELECT
@@ -451,3 +483,6 @@ LEFT JOIN contexts_known AS c ON c.hash = figures.context_hash
 WHERE selected
    OR (builder AND NOT has_request AND late_rank = 1 AND (ended_anywhere OR NOT unended_anywhere))
 ORDER BY row_kind, started_at, play_session_id, app_session_id
+-- Memory: the sessions aggregated launch by launch in the table's order, and small blocks of
+-- sessions through the array stages (their intermediate arrays are alive together per block).
+SETTINGS optimize_aggregation_in_order = 1, max_block_size = 4096
