@@ -66,6 +66,7 @@ CREATE TABLE IF NOT EXISTS facts (
     rank              Nullable(Int64),         -- int_lit: impression
     half_visible_ms   Nullable(Int64),         -- int_lit: tile_visibility ms_at_least_half_visible
     first_part        UInt8,                   -- feed_served: properties.part absent or == 0
+    variant           Nullable(String),        -- str: feed_served (an experiment's variant)
     raw               String CODEC(ZSTD(3))    -- the event as sent (features, feeds' rows)
 ) ENGINE = ReplacingMergeTree
 ORDER BY (app_session_id, seq, key_id, event_id);

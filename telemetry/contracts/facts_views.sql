@@ -30,7 +30,7 @@ WITH
             category Dynamic, reason Dynamic, kind Dynamic, width Dynamic, height Dynamic,
             window_width Dynamic, window_height Dynamic, played_ms Dynamic, request_id Dynamic,
             row_id Dynamic, row_index Dynamic, rank Dynamic, ms_at_least_half_visible Dynamic,
-            part Dynamic)'
+            part Dynamic, variant Dynamic)'
     ) AS p,
     dynamicElement(p.source, 'JSON') AS source
 SELECT
@@ -103,6 +103,7 @@ SELECT
             false
         )
     )) AS first_part,
+    dynamicElement(p.variant, 'String') AS variant,
     raw
 FROM events
 WHERE app_session_id IS NOT NULL AND seq IS NOT NULL;

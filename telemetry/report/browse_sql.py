@@ -20,9 +20,17 @@ from telemetry.contracts import event_types as ev
 from telemetry.contracts.clickhouse import Warehouse
 from telemetry.contracts.events import FEED_SERVED
 from telemetry.report.figures import Rate, ratio
-from telemetry.report.metrics import Browse, CellFigures, Funnel, LineFigures, RowReach
+from telemetry.report.metrics import (
+    Browse,
+    CellFigures,
+    Funnel,
+    LineFigures,
+    QualityCounts,
+    RowReach,
+    TitleBrowse,
+)
 from telemetry.report.queries import Filters
-from telemetry.warehouse.schema import statements
+from telemetry.contracts.facts import statements
 
 # The event types whose properties carry figures: the same one again in a launch (same type,
 # mono_ms, play session and properties) is one event recorded twice.
@@ -46,37 +54,6 @@ PARSED_TYPES: Final = (
     FEED_SERVED,
 )
 _CELL, _ROW, _RANK, _ALL = range(4)  # `lines` kinds: grouping(row_index, rank)
-
-
-@dataclass(frozen=True, slots=True)
-class TitleBrowse:
-    """One title's browse counts: served items, served items seen, counted impressions, plays
-    attributed to them, and the plays expected from the global take rate at their cells."""
-
-    served: int
-    seen: int
-    impressions: int
-    attributed_plays: int
-    expected_plays: float
-
-    @property
-    def position_corrected_take_rate(self) -> float | None:
-        return ratio(self.attributed_plays, self.expected_plays)
-
-
-@dataclass(frozen=True, slots=True)
-class QualityCounts:
-    """Data quality from the events: launches with a selected event (`app_sessions`, their
-    `devices`, `events`, `lost_events` by seq gaps, `skew_corrected`), and over the whole
-    store the copies the report absorbed (`duplicates`) and events recorded twice (`repeats`)."""
-
-    app_sessions: int
-    devices: frozenset[str]
-    events: int
-    lost_events: int
-    duplicates: int
-    repeats: int
-    skew_corrected: int
 
 
 @dataclass(frozen=True, slots=True)

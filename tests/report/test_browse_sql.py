@@ -48,9 +48,9 @@ def python_figures(
     in seq order, the other distinct copies counted as duplicates."""
     copies: dict[tuple[str, int], dict[tuple[str, str], Stored]] = {}
     for event in stored:
-        copies.setdefault((event.app_session_id, event.seq), {})[
-            (event.key_id, event.identity)
-        ] = event
+        copies.setdefault((event.app_session_id, event.seq), {})[(event.key_id, event.identity)] = (
+            event
+        )
     duplicates = sum(len(c) - 1 for c in copies.values())
     kept = [
         min(c.values(), key=lambda e: (e.received_at, e.key_id, e.identity))
