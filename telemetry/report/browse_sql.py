@@ -99,6 +99,7 @@ _TABLES: Final = (
     "browse_impressions",
     "browse_feeds",
     "browse_served",
+    "browse_requests",
     "browse_taken",
     "browse_lines",
 )
