@@ -22,7 +22,6 @@ from telemetry.contracts.events import FEED_SERVED
 from telemetry.report.figures import Rate, ratio
 from telemetry.report.metrics import Browse, CellFigures, Funnel, LineFigures, RowReach
 from telemetry.report.queries import Filters
-from telemetry.warehouse.schema import statements
 
 # The event types whose properties carry figures: the same one again in a launch (same type,
 # mono_ms, play session and properties) is one event recorded twice.
@@ -106,10 +105,16 @@ _TABLES: Final = (
 
 
 def script() -> list[str]:
-    """browse.sql's statements, `@kept` replaced by kept.sql."""
+    """browse.sql's statements (each ends a line with `;`), `@kept` replaced by kept.sql."""
     sql = resources.files(__package__).joinpath("sql")
-    kept = "\n".join(statements(sql.joinpath("kept.sql").read_text()))
-    return [s.replace("@kept", kept) for s in statements(sql.joinpath("browse.sql").read_text())]
+    kept = _code(sql.joinpath("kept.sql").read_text())
+    statements = _code(sql.joinpath("browse.sql").read_text()).split(";\n")
+    return [s.strip().replace("@kept", kept) for s in statements if s.strip()]
+
+
+def _code(text: str) -> str:
+    """The SQL without its comment lines."""
+    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
 
 
 def parameters(filters: Filters) -> dict[str, Any]:

@@ -98,7 +98,11 @@ class _Launch:
             return
         # In parts, a row cut across them (its rest under the same row_id, maybe reindexed).
         cut = rng.randrange(0, len(rows) + 1)
-        rest = {"row_id": "row-0", "row_index": rng.choice([0, 0, 4]), "items": [{"video_id": v} for v in rng.sample(VIDEOS, 2)]}
+        rest = {
+            "row_id": "row-0",
+            "row_index": rng.choice([0, 0, 4]),
+            "items": [{"video_id": v} for v in rng.sample(VIDEOS, 2)],
+        }
         self.tiles += [(request, "row-0", item["video_id"]) for item in rest["items"]]
         parts = [rows[:cut], [*rows[cut:], rest]]
         for number, part in enumerate(parts):
@@ -199,7 +203,14 @@ def launches(seed: int, count: int = 6, length: int = 70) -> list[Stored]:
     stored: list[Stored] = []
     for index in range(count):
         launch = _Launch(rng, index)
-        actions = [launch.feed, launch.impression, launch.tile, launch.play, launch.other, launch.repeat]
+        actions = [
+            launch.feed,
+            launch.impression,
+            launch.tile,
+            launch.play,
+            launch.other,
+            launch.repeat,
+        ]
         weights = [6, 20, 30, 8, 30, 4]
         for _ in range(rng.randrange(length // 2, length)):
             rng.choices(actions, weights)[0]()
@@ -220,6 +231,13 @@ def launches(seed: int, count: int = 6, length: int = 70) -> list[Stored]:
             elif chance < 0.07:  # the same copy stored twice (before the table merges)
                 stored.append(event)
             elif chance < 0.075 and launch.events:  # another event under the same seq
-                stored.append(replace(rng.choice(launch.events), seq=event.seq, key_id="key-3", received_at=event.received_at - 1))
+                stored.append(
+                    replace(
+                        rng.choice(launch.events),
+                        seq=event.seq,
+                        key_id="key-3",
+                        received_at=event.received_at - 1,
+                    )
+                )
     rng.shuffle(stored)
     return stored

@@ -102,7 +102,9 @@ def facts_row(event: Stored) -> dict[str, Any]:
         row["video_id"] = _str(p.get("video_id"))
     if kind == "play_request":
         source = p.get("source")
-        row["impression_id"] = _str(source.get("impression_id")) if isinstance(source, dict) else None
+        row["impression_id"] = (
+            _str(source.get("impression_id")) if isinstance(source, dict) else None
+        )
     if kind in ("feed_served", "impression", "tile_visibility"):
         row["request_id"] = _str(p.get("request_id"))
     if kind in ("impression", "tile_visibility"):
@@ -137,7 +139,7 @@ def served_rows(event: Stored) -> list[dict[str, Any]]:
             continue
         if not isinstance(row.get("row_id"), str) or _int_lit(row.get("row_index")) is None:
             continue
-        videos = [v for v in dict.fromkeys(i["video_id"] for i in items if isinstance(i["video_id"], str))]
+        videos = list(dict.fromkeys(i["video_id"] for i in items if isinstance(i["video_id"], str)))
         found.append(
             {
                 "app_session_id": event.app_session_id,
