@@ -39,11 +39,13 @@ SELECT
     app_session_id, seq, key_id, event_id, type, device_id, play_session_id, mono_ms, time,
     corrected_time, context_hash, props_ok, props_hash, video_id, impression_id, request_id,
     row_id, row_index, rank, half_visible_ms, first_part,
-    uniqExact(key_id, event_id) OVER (PARTITION BY app_session_id, seq) - 1 AS duplicates
+    uniqExact(key_id, event_id) OVER copies - 1 AS duplicates,
+    row_number() OVER copies AS copy_rank
 FROM facts
-WHERE (cityHash64(app_session_id), seq) IN browse_multi
-ORDER BY app_session_id, seq, received_at, key_id, event_id
-LIMIT 1 BY app_session_id, seq;
+PREWHERE (cityHash64(app_session_id), seq) IN browse_multi
+WINDOW copies AS (PARTITION BY app_session_id, seq ORDER BY received_at, key_id, event_id
+                  ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
+QUALIFY copy_rank = 1;
 
 CREATE TEMPORARY TABLE browse_contexts ENGINE = Memory AS
 SELECT hash
