@@ -7,8 +7,7 @@
 --           (received_at, key_id, event_id) is kept, every other distinct (key_id, event_id)
 --           is a duplicate absorbed by the report.
 -- repeats   in one launch, the same (type, mono_ms, play_session_id, props_hash) again under
---           a later seq, for the types with figures ({parsed}) and props_ok = 1: counted once
---           (identities compared by their 128-bit SipHash, `identity`; props_hash is 64-bit).
+--           a later seq, for the types with figures ({parsed}) and props_ok = 1: counted once.
 -- selected  corrected_time in [since, until), and the event's context has the app version and
 --           OS asked for; a launch is in the data-quality counts when any event is selected.
 -- browse    impression, tile_visibility and feed_served without a play_session_id, props_ok.
@@ -58,15 +57,25 @@ WHERE ({app_version:Nullable(String)} IS NULL
        OR (JSONType(json, 'os', 'name') = 'String'
            AND JSONExtractString(json, 'os', 'name') = {os:Nullable(String)}));
 
--- The identities (launch, type, mono_ms, play session, properties) more than one event has:
--- every seq after the identity's first is the same event recorded again.
+-- Hashes of the identities (launch, type, mono_ms, play session, properties) that more than
+-- one seq carries: a superset of the repeats, checked exactly in browse_repeats.
 CREATE TEMPORARY TABLE browse_twice ENGINE = Memory AS
+SELECT cityHash64(app_session_id, type, mono_ms, ifNull(play_session_id, ''), props_hash)
+           AS identity_hash
+FROM facts
+WHERE props_ok = 1 AND type IN {parsed:Array(String)}
+GROUP BY identity_hash
+HAVING min(seq) < max(seq);
+
+-- The events recorded twice: every seq of an identity after its first.
+CREATE TEMPORARY TABLE browse_repeats ENGINE = Memory AS
 WITH kept AS (@kept)
-SELECT identity, min(seq) AS first_seq, count() - 1 AS again
+SELECT app_session_id, arrayJoin(arrayPopFront(arraySort(groupArray(seq)))) AS seq
 FROM kept
 WHERE props_ok = 1 AND type IN {parsed:Array(String)}
-GROUP BY identity
-HAVING count() > 1;
+  AND cityHash64(app_session_id, type, mono_ms, ifNull(play_session_id, ''), props_hash)
+      IN browse_twice
+GROUP BY app_session_id, type, mono_ms, play_session_id, props_hash;
 
 -- Per launch: its events, last seq, clock corrections, whether any is selected and its
 -- device (its first event's).
@@ -108,9 +117,7 @@ FROM (
             AND ({video_id:Nullable(String)} IS NULL
                  OR tile_video = {video_id:Nullable(String)}) AS counted,
         sumIf(coalesce(half_visible_ms, 0), type = 'tile_visibility'
-              AND NOT (identity IN (SELECT identity FROM browse_twice)
-                       AND (identity, seq) NOT IN (SELECT identity, first_seq FROM browse_twice)))
-            AS dwell
+              AND (app_session_id, seq) NOT IN browse_repeats) AS dwell
     FROM kept
     WHERE type IN ('impression', 'tile_visibility')
       AND props_ok = 1
@@ -135,8 +142,7 @@ SELECT
     first_part AS first_part_of
 FROM kept
 WHERE type = 'feed_served' AND props_ok = 1 AND play_session_id IS NULL
-  AND NOT (identity IN (SELECT identity FROM browse_twice)
-           AND (identity, seq) NOT IN (SELECT identity, first_seq FROM browse_twice));
+  AND (app_session_id, seq) NOT IN browse_repeats;
 
 -- The selected feeds' rows per (request_id, row_id) of a launch, joined across parts.
 CREATE TEMPORARY TABLE browse_served ENGINE = Memory AS
@@ -239,7 +245,7 @@ SELECT
     (SELECT (count(), sum(events), sum(last_seq - events), sum(skewed),
              groupUniqArrayIf(device, device IS NOT NULL))
      FROM browse_launches WHERE any_selected) AS quality,
-    (SELECT sum(again) FROM browse_twice) AS repeats,
+    (SELECT count() FROM browse_repeats) AS repeats,
     (SELECT sum(duplicates) FROM browse_copies) AS duplicates,
     (SELECT countIf(first_selected AND first_part_of = 1) FROM browse_feeds) AS feed_count,
     -- (kind, row_index, rank, impressions, plays, dwell median)

@@ -8,10 +8,7 @@ SELECT
     ({since:Nullable(Int64)} IS NULL OR corrected_time >= {since:Nullable(Int64)})
     AND ({until:Nullable(Int64)} IS NULL OR corrected_time < {until:Nullable(Int64)})
     AND (({app_version:Nullable(String)} IS NULL AND {os:Nullable(String)} IS NULL)
-         OR coalesce(context_hash IN browse_contexts, 0)) AS selected,
-    -- what makes a repeat the same event: (launch, type, mono_ms, play session, properties)
-    sipHash128(app_session_id, type, mono_ms, ifNull(play_session_id, ''),
-               isNull(play_session_id), props_hash) AS identity
+         OR coalesce(context_hash IN browse_contexts, 0)) AS selected
 FROM (
     SELECT
         app_session_id, seq, key_id, event_id, type, device_id, play_session_id, mono_ms,
