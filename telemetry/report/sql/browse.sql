@@ -1,7 +1,7 @@
 -- The browse (engagement) figures, the per-title browse counts and the data-quality counts,
--- over `facts`, `served_rows` and `contexts` (telemetry/contracts/facts.sql). One row of
--- arrays; telemetry/report/browse_sql.py turns it into the report's figures. The rules are
--- docs/report.md's (events-and-metrics.md), exactly those the Python fold applied:
+-- over `facts`, `served_rows` and `contexts` (telemetry/contracts/facts.sql); the last
+-- statement returns one row of arrays that telemetry/report/browse_sql.py turns into the
+-- report's figures. The rules are docs/report.md's, exactly those the Python fold applied:
 --
 -- copies    an event is (app_session_id, seq); of its stored copies the one with the least
 --           (received_at, key_id, event_id) is kept, every other distinct (key_id, event_id)
@@ -23,7 +23,8 @@
 -- Every figure is a count or an exact nearest-rank percentile (the ceil(p/100 n)-th value).
 -- A script: the statements before the last fill temporary tables (the session's own: each
 -- set computed once; no event is kept in memory), the last returns the figures. `@kept` is
--- kept.sql (every event once, with `selected`); browse_sql.py drops the tables after.
+-- kept.sql (every event once, with `selected`); browse_sql.py drops the tables before and
+-- after. Hashes (cityHash64) only narrow a search; every match is checked on the values.
 
 
 -- (hash of the launch, seq) stored more than once: the only events needing a choice.
