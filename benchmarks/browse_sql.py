@@ -7,8 +7,9 @@ the least any figure over the events costs, one GROUP BY (app_session_id, seq) o
 Launches of 200 events: 13 % impressions, 27 % tile_visibility spans of the same tiles,
 0.3 % feeds of 8 rows x 20 titles, 1.7 % play_requests naming an impression shortly before,
 heartbeats for the rest; 1 % of events stored twice under another key (whole batches of 40,
-as a retried send), 0.5 % recorded again under a new seq. Each measurement is a child process (wall time, peak RSS of its tree). The
-data is made in a temporary directory and deleted. Writes JSON to benchmarks/results/.
+as a retried send), 0.5 % recorded again under a new seq. Each measurement is a child
+process (wall time, peak RSS of its tree). The data is made in a temporary directory and
+deleted. Writes JSON to benchmarks/results/.
 """
 
 from __future__ import annotations
