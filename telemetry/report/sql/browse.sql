@@ -110,9 +110,9 @@ FROM (
         assumeNotNull(row_id) AS tile_row,
         assumeNotNull(video_id) AS tile_video,
         minIf(seq, type = 'impression') AS shown_seq,
-        assumeNotNull(argMinIf(impression_id, seq, type = 'impression')) AS shown_id,
-        assumeNotNull(argMinIf(row_index, seq, type = 'impression')) AS shown_row,
-        assumeNotNull(argMinIf(rank, seq, type = 'impression')) AS shown_rank,
+        argMinIf(assumeNotNull(impression_id), seq, type = 'impression') AS shown_id,
+        argMinIf(assumeNotNull(row_index), seq, type = 'impression') AS shown_row,
+        argMinIf(assumeNotNull(rank), seq, type = 'impression') AS shown_rank,
         argMinIf(mono_ms, seq, type = 'impression') AS shown_mono,
         argMinIf(selected, seq, type = 'impression')
             AND ({video_id:Nullable(String)} IS NULL
