@@ -1,8 +1,11 @@
 """The browse (engagement) figures, the per-title browse counts and the data-quality counts,
 computed by ClickHouse (`sql/browse.sql` over the `facts`, `served_rows` and `contexts` tables
-of `telemetry/contracts/facts.sql`): one query, one row of arrays, turned here into the
-report's `Browse` and counts. The rules are docs/report.md's; every figure is a count or an
-exact nearest-rank percentile computed in SQL, so this module only reshapes.
+of `telemetry/contracts/facts.sql`): statements that fill temporary tables of the warehouse's
+session (small keyed sets: copies, repeats, launches, impressions, feeds, plays), then one row
+of arrays, turned here into the report's `Browse` and counts. The rules are docs/report.md's;
+every figure is a count or an exact nearest-rank percentile computed in SQL, so this module
+only reshapes. chdb keeps one session; on a server clickhouse-connect's session id (on by
+default) keeps the temporary tables between the statements.
 
 What it leaves to the caller: `funnel.completed` (0 here; it comes from the play sessions in
 `attributed`), the titles' play figures, and the drops and collector counts of data quality.
@@ -12,6 +15,7 @@ Call from the one thread that owns the `Warehouse` (see telemetry/contracts/clic
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Final
@@ -30,7 +34,6 @@ from telemetry.report.metrics import (
     TitleBrowse,
 )
 from telemetry.report.queries import Filters
-from telemetry.contracts.facts import statements
 
 # The event types whose properties carry figures: the same one again in a launch (same type,
 # mono_ms, play session and properties) is one event recorded twice.
@@ -66,26 +69,17 @@ class BrowseRows:
     quality: QualityCounts
 
 
-_TABLES: Final = (
-    "browse_multi",
-    "browse_copies",
-    "browse_contexts",
-    "browse_twice",
-    "browse_repeats",
-    "browse_launches",
-    "browse_impressions",
-    "browse_feeds",
-    "browse_served",
-    "browse_taken",
-    "browse_lines",
-)
-
-
 def script() -> list[str]:
-    """browse.sql's statements, `@kept` replaced by kept.sql."""
+    """browse.sql's statements (each ends a line with `;`), `@kept` replaced by kept.sql."""
     sql = resources.files(__package__).joinpath("sql")
-    kept = "\n".join(statements(sql.joinpath("kept.sql").read_text()))
-    return [s.replace("@kept", kept) for s in statements(sql.joinpath("browse.sql").read_text())]
+    kept = _code(sql.joinpath("kept.sql").read_text())
+    statements = _code(sql.joinpath("browse.sql").read_text()).split(";\n")
+    return [s.strip().replace("@kept", kept) for s in statements if s.strip()]
+
+
+def _code(text: str) -> str:
+    """The SQL without its comment lines."""
+    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
 
 
 def parameters(filters: Filters) -> dict[str, Any]:
@@ -102,18 +96,18 @@ def parameters(filters: Filters) -> dict[str, Any]:
 def browse_figures(engine: Warehouse, filters: Filters) -> BrowseRows:
     """The figures for the events `filters` select. Raises clickhouse-connect's errors."""
     *fills, figures = script()
+    tables = [re.findall(r"CREATE TEMPORARY TABLE (\w+)", s)[0] for s in fills]
     values = parameters(filters)
+    _drop(engine, tables)  # left by a run that failed half-way
     try:
         for statement in fills:
             engine.command(statement, values)
         (row,) = engine.rows(figures, values)
     finally:
-        for table in _TABLES:
-            engine.command(f"DROP TEMPORARY TABLE IF EXISTS {table}")
+        _drop(engine, tables)
     quality, repeats, duplicates, feeds, lines, reach_rows, titles, attributed = row
     launches, events, lost, skewed, devices = quality
-    totals = {tuple(line[:3]): line for line in lines}
-    every = totals.get((_ALL, 0, 0), [_ALL, 0, 0, 0, 0, None])
+    every: list[Any] = next((x for x in lines if x[0] == _ALL), [_ALL, 0, 0, 0, 0, None])
     impressions, taken = int(every[3]), int(every[4])
     reach = [
         RowReach(int(i), int(n), int(s), ratio(int(s), int(n)), _opt(top), _opt(mid))
@@ -158,6 +152,11 @@ def browse_figures(engine: Warehouse, filters: Filters) -> BrowseRows:
             skew_corrected=int(skewed),
         ),
     )
+
+
+def _drop(engine: Warehouse, tables: list[str]) -> None:
+    for table in tables:
+        engine.command(f"DROP TEMPORARY TABLE IF EXISTS {table}")
 
 
 def _lines(lines: list[list[Any]], kind: int, position: int) -> list[LineFigures]:

@@ -139,9 +139,7 @@ def served_rows(event: Stored) -> list[dict[str, Any]]:
             continue
         if not isinstance(row.get("row_id"), str) or _int_lit(row.get("row_index")) is None:
             continue
-        videos = [
-            v for v in dict.fromkeys(i["video_id"] for i in items if isinstance(i["video_id"], str))
-        ]
+        videos = list(dict.fromkeys(i["video_id"] for i in items if isinstance(i["video_id"], str)))
         found.append(
             {
                 "app_session_id": event.app_session_id,

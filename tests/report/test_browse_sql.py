@@ -22,7 +22,8 @@ from telemetry.report.queries import Context, Filters, StoredEvent, parse_contex
 from .browse_launches import CONTEXTS, START, VIDEOS, launches
 from .facts_rows import Stored, engine_tables, insert
 
-SEEDS = range(12)
+SEEDS = range(4)
+LAUNCHES = 10
 HOUR = 3_600_000
 FILTERS = [
     Filters(),
@@ -138,7 +139,7 @@ def test_the_repeatable_types_are_the_folds() -> None:
 def test_browse_sql_equals_the_python_fold(warehouse: Warehouse, seed: int) -> None:
     for table in ("facts", "served_rows", "contexts"):
         warehouse.command(f"TRUNCATE TABLE {table}")
-    stored = launches(seed)
+    stored = launches(seed, LAUNCHES)
     insert(warehouse, stored, CONTEXTS)
     for filters in FILTERS:
         compare(browse_figures(warehouse, filters), stored, filters)
@@ -146,10 +147,14 @@ def test_browse_sql_equals_the_python_fold(warehouse: Warehouse, seed: int) -> N
 
 def test_the_random_launches_exercise_every_rule(tmp_path: Path) -> None:
     """The generator makes what the comparison is about (not vacuous)."""
-    stored = [e for seed in SEEDS for e in launches(seed)]
+    stored = [e for seed in SEEDS for e in launches(seed, LAUNCHES)]
     partial, browse, _ = python_figures(stored, Filters())
-    assert partial.duplicates > 20 and partial.repeats > 20 and partial.lost_events > 20
-    assert partial.skew_corrected > 50 and partial.feeds > 30
-    assert browse.attributed_plays > 20 and browse.impressions > 200
+    assert partial.duplicates > 20
+    assert partial.repeats > 20
+    assert partial.lost_events > 20
+    assert partial.skew_corrected > 50
+    assert partial.feeds > 30
+    assert browse.attributed_plays > 20
+    assert browse.impressions > 200
     assert browse.served > browse.reach.count > 50
     assert sum(1 for s in partial.sessions if s.from_impression) > 10

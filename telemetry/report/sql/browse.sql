@@ -1,7 +1,7 @@
 -- The browse (engagement) figures, the per-title browse counts and the data-quality counts,
--- over `facts`, `served_rows` and `contexts` (telemetry/contracts/facts.sql). One row of
--- arrays; telemetry/report/browse_sql.py turns it into the report's figures. The rules are
--- docs/report.md's (events-and-metrics.md), exactly those the Python fold applied:
+-- over `facts`, `served_rows` and `contexts` (telemetry/contracts/facts.sql); the last
+-- statement returns one row of arrays that telemetry/report/browse_sql.py turns into the
+-- report's figures. The rules are docs/report.md's, exactly those the Python fold applied:
 --
 -- copies    an event is (app_session_id, seq); of its stored copies the one with the least
 --           (received_at, key_id, event_id) is kept, every other distinct (key_id, event_id)
@@ -23,7 +23,8 @@
 -- Every figure is a count or an exact nearest-rank percentile (the ceil(p/100 n)-th value).
 -- A script: the statements before the last fill temporary tables (the session's own: each
 -- set computed once; no event is kept in memory), the last returns the figures. `@kept` is
--- kept.sql (every event once, with `selected`); browse_sql.py drops the tables after.
+-- kept.sql (every event once, with `selected`); browse_sql.py drops the tables before and
+-- after. Hashes (cityHash64) only narrow a search; every match is checked on the values.
 
 
 -- (hash of the launch, seq) stored more than once: the only events needing a choice.
@@ -39,11 +40,13 @@ SELECT
     app_session_id, seq, key_id, event_id, type, device_id, play_session_id, mono_ms, time,
     corrected_time, context_hash, props_ok, props_hash, video_id, impression_id, request_id,
     row_id, row_index, rank, half_visible_ms, first_part,
-    uniqExact(key_id, event_id) OVER (PARTITION BY app_session_id, seq) - 1 AS duplicates
+    uniqExact(key_id, event_id) OVER copies - 1 AS duplicates,
+    row_number() OVER copies AS copy_rank
 FROM facts
-WHERE (cityHash64(app_session_id), seq) IN browse_multi
-ORDER BY app_session_id, seq, received_at, key_id, event_id
-LIMIT 1 BY app_session_id, seq;
+PREWHERE (cityHash64(app_session_id), seq) IN browse_multi
+WINDOW copies AS (PARTITION BY app_session_id, seq ORDER BY received_at, key_id, event_id
+                  ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
+QUALIFY copy_rank = 1;
 
 CREATE TEMPORARY TABLE browse_contexts ENGINE = Memory AS
 SELECT hash
@@ -96,29 +99,37 @@ CREATE TEMPORARY TABLE browse_impressions ENGINE = Memory AS
 WITH kept AS (@kept)
 SELECT
     app_session_id,
-    request_id,
-    row_id,
-    video_id,
-    minIf(seq, type = 'impression') AS shown_seq,
-    assumeNotNull(argMinIf(impression_id, seq, type = 'impression')) AS shown_id,
-    assumeNotNull(argMinIf(row_index, seq, type = 'impression')) AS shown_row,
-    assumeNotNull(argMinIf(rank, seq, type = 'impression')) AS shown_rank,
-    argMinIf(mono_ms, seq, type = 'impression') AS shown_mono,
-    argMinIf(selected, seq, type = 'impression')
-        AND ({video_id:Nullable(String)} IS NULL
-             OR video_id = {video_id:Nullable(String)}) AS counted,
-    sumIf(coalesce(half_visible_ms, 0), type = 'tile_visibility'
-          AND (app_session_id, seq) NOT IN browse_repeats) AS dwell
-FROM kept
-WHERE type IN ('impression', 'tile_visibility')
-  AND props_ok = 1
-  AND play_session_id IS NULL
-  AND request_id IS NOT NULL AND row_id IS NOT NULL AND video_id IS NOT NULL
-  AND if(type = 'impression',
-         impression_id IS NOT NULL AND row_index IS NOT NULL AND rank IS NOT NULL,
-         half_visible_ms IS NOT NULL)
-GROUP BY app_session_id, request_id, row_id, video_id
-HAVING countIf(type = 'impression') > 0;
+    tile_request AS request_id,
+    tile_row AS row_id,
+    tile_video AS video_id,
+    shown_seq, shown_id, shown_row, shown_rank, shown_mono, counted, dwell
+FROM (
+    SELECT
+        app_session_id,
+        assumeNotNull(request_id) AS tile_request,
+        assumeNotNull(row_id) AS tile_row,
+        assumeNotNull(video_id) AS tile_video,
+        minIf(seq, type = 'impression') AS shown_seq,
+        argMinIf(assumeNotNull(impression_id), seq, type = 'impression') AS shown_id,
+        argMinIf(assumeNotNull(row_index), seq, type = 'impression') AS shown_row,
+        argMinIf(assumeNotNull(rank), seq, type = 'impression') AS shown_rank,
+        argMinIf(mono_ms, seq, type = 'impression') AS shown_mono,
+        argMinIf(selected, seq, type = 'impression')
+            AND ({video_id:Nullable(String)} IS NULL
+                 OR tile_video = {video_id:Nullable(String)}) AS counted,
+        sumIf(coalesce(half_visible_ms, 0), type = 'tile_visibility'
+              AND (app_session_id, seq) NOT IN browse_repeats) AS dwell
+    FROM kept
+    WHERE type IN ('impression', 'tile_visibility')
+      AND props_ok = 1
+      AND play_session_id IS NULL
+      AND request_id IS NOT NULL AND row_id IS NOT NULL AND video_id IS NOT NULL
+      AND if(type = 'impression',
+             impression_id IS NOT NULL AND row_index IS NOT NULL AND rank IS NOT NULL,
+             half_visible_ms IS NOT NULL)
+    GROUP BY app_session_id, tile_request, tile_row, tile_video
+    HAVING countIf(type = 'impression') > 0
+);
 
 -- The feed_served events, each once (a repeat is the same event again).
 CREATE TEMPORARY TABLE browse_feeds ENGINE = Memory AS
@@ -153,23 +164,23 @@ GROUP BY app_session_id, request_id, row_id;
 -- Each impression taken: the first play_request (seq order) of its launch naming it through
 -- its play session's first play_request, 0..30 min after it; the last impression (seq
 -- order) holding an impression_id is the one it names.
+CREATE TEMPORARY TABLE browse_requests ENGINE = Memory AS
+WITH kept AS (@kept)
+SELECT app_session_id, play_session_id, seq, mono_ms, impression_id
+FROM kept
+WHERE type = 'play_request' AND props_ok = 1 AND play_session_id IS NOT NULL;
+
 CREATE TEMPORARY TABLE browse_taken ENGINE = Memory AS
 WITH
-    kept AS (@kept),
-    requests AS (
-        SELECT app_session_id, play_session_id, seq, mono_ms, impression_id
-        FROM kept
-        WHERE type = 'play_request' AND props_ok = 1 AND play_session_id IS NOT NULL
-    ),
     plays AS (
         SELECT r.app_session_id AS app_session_id, r.play_session_id AS play_session_id,
                r.seq AS seq, r.mono_ms AS mono_ms, s.first_impression_id AS impression_id
-        FROM requests AS r
+        FROM browse_requests AS r
         INNER JOIN (
             SELECT app_session_id, play_session_id,
                    if(minIf(seq, impression_id IS NOT NULL) = min(seq),
                       argMin(impression_id, seq), NULL) AS first_impression_id
-            FROM requests
+            FROM browse_requests
             GROUP BY app_session_id, play_session_id
             HAVING first_impression_id IS NOT NULL
         ) AS s USING (app_session_id, play_session_id)
