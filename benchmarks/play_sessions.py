@@ -28,9 +28,10 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from telemetry.report.fold import Fold  # noqa: E402
+
 from benchmarks.results_file import save_results  # noqa: E402
 from telemetry.contracts.clickhouse import Warehouse  # noqa: E402
-from telemetry.report.fold import Fold  # noqa: E402
 from telemetry.report.queries import Filters  # noqa: E402
 from telemetry.report.session_sql import play_sessions, play_sessions_sql  # noqa: E402
 from telemetry.warehouse.schema import statements  # noqa: E402

@@ -23,7 +23,7 @@ from telemetry.report.engine import open_engine
 from telemetry.report.experiments import build_experiments
 from telemetry.report.features import count_features
 from telemetry.report.logged import logs_from_rows
-from telemetry.report.metrics import Funnel, Report, qoe, quality, titles
+from telemetry.report.metrics import Report, qoe, quality, titles
 from telemetry.report.queries import Drop, Filters
 from telemetry.report.session_sql import SessionRows, play_sessions
 

@@ -9,57 +9,18 @@ picture had to grow to fit its video area (`min(window_width / width, window_hei
 above 1), *downscaled* when it had to shrink, *native* otherwise; heartbeats without both sizes
 are not classified.
 
-Pure code; any thread (the report's fold runs it per session).
+`sql/play_sessions.sql` measures each session; this module sums the sessions' figures.
+Pure code; any thread.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Final
+from dataclasses import dataclass
+from typing import Final
 
 _SAME_SCALE: Final = 0.01  # within 1 % of the video area's size: shown at its own size
 MS_PER_HOUR: Final = 3_600_000
-
-
-@dataclass(slots=True)
-class RenditionLog:
-    """One session's rendition changes and heartbeat scaling, fed in seq order."""
-
-    changes: list[tuple[float, int]] = field(default_factory=list)  # (mono ms, height)
-    switches: int = 0
-    scaling: Counter[str] = field(default_factory=Counter)  # heartbeat played ms by kind
-
-    def first_frame(self, at: float, props: dict[str, Any]) -> None:
-        height = _size(props.get("height"))
-        if height is not None:
-            self.changes.append((at, height))
-
-    def track_change(self, mono: float, props: dict[str, Any]) -> None:
-        height = _size(props.get("height"))
-        if props.get("kind") != "video" or height is None or not self.changes:
-            return  # not a picture change, or before the first frame (no rendition yet)
-        if props.get("from_track") != props.get("to_track"):
-            self.switches += 1
-            self.changes.append((mono, height))
-
-    def heartbeat(self, props: dict[str, Any]) -> None:
-        kind = _scaling(props)
-        played = props.get("played_ms")
-        if kind is not None and isinstance(played, int | float) and played > 0:
-            self.scaling[kind] += int(played)
-
-    def playing_by_height(
-        self, end: float, playing_in: Callable[[float, float], float]
-    ) -> dict[int, int]:
-        """Playing ms per height, `playing_in(a, b)` being the playing ms within [a, b)."""
-        found: Counter[int] = Counter()
-        bounds = [at for at, _ in self.changes[1:]] + [end]
-        for (start, height), stop in zip(self.changes, bounds, strict=False):
-            if stop > start:
-                found[height] += round(playing_in(start, stop))
-        return {height: ms for height, ms in sorted(found.items()) if ms > 0}
 
 
 @dataclass(slots=True)
@@ -91,27 +52,3 @@ def aggregate(
         upscaled_share=kinds["upscaled"] / classified if classified else None,
         downscaled_share=kinds["downscaled"] / classified if classified else None,
     )
-
-
-def _scaling(props: dict[str, Any]) -> str | None:
-    sizes = [
-        _size(props.get(name)) for name in ("width", "height", "window_width", "window_height")
-    ]
-    width, height, window_width, window_height = sizes
-    if width is None or height is None or window_width is None or window_height is None:
-        return None
-    scale = min(window_width / width, window_height / height)
-    if scale > 1 + _SAME_SCALE:
-        return "upscaled"
-    if scale < 1 - _SAME_SCALE:
-        return "downscaled"
-    return "native"
-
-
-def _size(value: object) -> int | None:
-    """A positive pixel size (JSON cannot tell 2 from 2.0, so an integral float counts too)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    if value <= 0 or value != int(value):
-        return None
-    return int(value)
