@@ -24,6 +24,9 @@ CONTEXTS = {
 }
 UP = {"width": 1280, "height": 720, "window_width": 1920, "window_height": 1080}
 DOWN = {"width": 1920, "height": 1080, "window_width": 960, "window_height": 540}
+NATIVE = {"width": 1280, "height": 720, "window_width": 1285, "window_height": 725}  # within 1 %
+TRACKS_1_2 = {"from_track": 1, "to_track": 2}
+TRACKS_2_2 = {"from_track": 2, "to_track": 2}
 
 
 def launch_events() -> list[Stored]:
@@ -97,6 +100,27 @@ def launch_events() -> list[Stored]:
         (L1, "f", "heartbeat", 205300, {"position_ms": 5000}),
         (L1, "f", "heartbeat", 215300, []),
         (L1, "f", "volume_change", 230000, {"volume": 5}),
+        # g: the last non-zero duration; seek_ends whose start was lost; a rebuffer_end without
+        # a start is no stall; video switches; native scaling, played ms truncated; a boolean
+        # position is no position; a repeat; a stall and a pause still open at the end
+        (L1, "g", "play_request", 300000, {"video_id": "v1"}),
+        (L1, "g", "player_ready", 300050, {"duration_ms": 50000}),
+        (L1, "g", "player_ready", 300060, {"duration_ms": 0}),
+        (L1, "g", "player_ready", 300070, {"duration_ms": 60000.0}),
+        (L1, "g", "first_frame", 300300, {"startup_ms": 200, "height": 480}),
+        (L1, "g", "heartbeat", 304200, {"position_ms": 4000.0, "played_ms": 1500.7, **NATIVE}),
+        (L1, "g", "heartbeat", 305200, {"position_ms": True, "played_ms": 1000}),
+        (L1, "g", "track_change", 306200, {"kind": "video", "height": 720, **TRACKS_1_2}),
+        (L1, "g", "track_change", 307000, {"kind": "video", "height": 1080, **TRACKS_2_2}),
+        (L1, "g", "track_change", 307500, {"kind": "audio", "height": 1080, **TRACKS_1_2}),
+        (L1, "g", "seek_end", 308200, {"to_ms": 20000, "seek_latency_ms": 400}),
+        (L1, "g", "seek_end", 309000, {"to_ms": 25000}),
+        (L1, "g", "heartbeat", 314000, {"position_ms": 30000}),
+        (L1, "g", "heartbeat", 314000, {"position_ms": 30000}),
+        (L1, "g", "rebuffer_end", 315000, {"position_ms": 30000}),
+        (L1, "g", "rebuffer_start", 316000, {"position_ms": 30000}),
+        (L1, "g", "pause", 317000, {"position_ms": 30500}),
+        (L1, "g", "volume_change", 320000, {"volume": 5}),
         # later launches: crash-recovered ends
         (L2, "e", "session_end", 10, {"reason": "crash"}),  # e was unended: crash
         (L2, "a", "session_end", 20, {"reason": "crash"}),  # a had ended: a repeated end
@@ -239,7 +263,24 @@ def test_copies_repeats_and_events_without_figures(everything: SessionRows) -> N
     f = by_id(everything)["f"]
     assert (f["app_version"], f["os"]) == ("1.1", "windows")  # the first copy's context
     assert (f["startup_phase_ms"], f["playing_ms"], f["content_watched_ms"]) == (300, 29700, 5000)
-    assert [s.play_session_id for s in everything.sessions] == ["a", "b", "c", "d", "e", "f"]
+    assert [s.play_session_id for s in everything.sessions] == ["a", "b", "c", "d", "e", "f", "g"]
+
+
+def test_lost_starts_switches_scaling_and_what_is_still_open_at_the_end(
+    everything: SessionRows,
+) -> None:
+    g = by_id(everything)["g"]
+    assert g["duration_ms"] == 60000
+    # lost starts: 307800-308200 from the latency sent, then 0 ms; both counted
+    assert (g["seek_count"], g["seek_latencies_ms"], g["seek_ms"]) == (2, [400, 0], 400)
+    # the rebuffer_end without a start is no stall; the one open since 316000 is (1000 ms,
+    # then paused: the pause open since 317000 outranks it to the end at 320000)
+    assert (g["stall_count"], g["rebuffer_ms"], g["paused_ms"]) == (1, 1000, 3000)
+    assert (g["startup_phase_ms"], g["playing_ms"], g["watch_ms"]) == (200, 15400, 17000)
+    assert g["rendition_switches"] == 1  # the same track again and an audio change are not
+    assert g["rendition_ms"] == {480: 6000, 720: 9400}
+    assert g["scaling_ms"] == {"native": 1500}
+    assert g["content_watched_ms"] == 9500  # 0-4000, 25000-30000, 30000-30500
 
 
 @pytest.mark.parametrize(
@@ -248,7 +289,7 @@ def test_copies_repeats_and_events_without_figures(everything: SessionRows) -> N
         (Filters(video_id="v2"), ["f"]),
         (Filters(video_id="v3"), ["d", "e"]),
         (Filters(app_version="1.1"), ["f"]),
-        (Filters(os="linux"), ["a", "b", "c", "e"]),
+        (Filters(os="linux"), ["a", "b", "c", "e", "g"]),
         (Filters(app_version="1.0", os="windows"), []),
         (Filters(since=WALL + 50000, until=WALL + 110000), ["c", "d"]),
         (Filters(since=WALL + 110000, video_id="v3"), ["e"]),

@@ -484,5 +484,6 @@ WHERE selected
    OR (builder AND NOT has_request AND late_rank = 1 AND (ended_anywhere OR NOT unended_anywhere))
 ORDER BY row_kind, started_at, play_session_id, app_session_id
 -- Memory: the sessions aggregated launch by launch in the table's order, and small blocks of
--- sessions through the array stages (their intermediate arrays are alive together per block).
-SETTINGS optimize_aggregation_in_order = 1, max_block_size = 4096
+-- sessions through the array stages (their intermediate arrays are alive together per block);
+-- no JIT: it compiles little of this query and costs more than it saves.
+SETTINGS optimize_aggregation_in_order = 1, max_block_size = 4096, compile_expressions = 0
