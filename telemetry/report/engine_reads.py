@@ -1,7 +1,8 @@
 """The events the report's Python passes still read, from the engine tables: the batch
 contexts, the feature events (`features.py`) and the feeds, impressions and plays of launches
 that served an experiment's variant (`logged.py`, `experiments.py`). Each event once: the first
-copy of each (app_session_id, seq), as the figures' SQL keeps it.
+copy of each (app_session_id, seq) by (received_at, key_id, event_id), as the figures' SQL
+keeps it.
 
 Call from the one thread that owns the `Warehouse`.
 """
@@ -16,13 +17,10 @@ from telemetry.report.features import FEATURE_EVENTS, FeatureRow
 from telemetry.report.logged import TYPES, LogRow
 from telemetry.report.queries import Context, parse_context
 
-# The first copy of each event: `facts` is ordered by (app_session_id, seq, key_id, event_id).
-_FIRST_COPY: Final = (
-    " ORDER BY app_session_id, seq, received_at, key_id, event_id LIMIT 1 BY app_session_id, seq"
-)
 _FEATURES_SQL: Final = (
     "SELECT app_session_id, type, mono_ms, corrected_time, context_hash, play_session_id, raw"
-    " FROM facts WHERE type IN {types:Array(String)}" + _FIRST_COPY
+    " FROM facts WHERE type IN {types:Array(String)}"
+    " ORDER BY app_session_id, seq, received_at, key_id, event_id LIMIT 1 BY app_session_id, seq"
 )
 # Launches that served a variant, and the later launches that ended their play sessions.
 _EXPERIMENTS_SQL: Final = (
@@ -33,8 +31,8 @@ _EXPERIMENTS_SQL: Final = (
     " SELECT type, device_id, app_session_id, mono_ms, play_session_id, corrected_time, raw"
     " FROM (SELECT * FROM facts WHERE type IN {types:Array(String)}"
     " AND (app_session_id IN launches OR (type = 'session_end' AND play_session_id IN plays))"
-    + _FIRST_COPY
-    + ") ORDER BY received_at, app_session_id, seq"
+    " ORDER BY app_session_id, seq, received_at, key_id, event_id LIMIT 1 BY app_session_id, seq"
+    ") ORDER BY received_at, app_session_id, seq"
 )
 
 
@@ -63,4 +61,5 @@ def experiment_rows(engine: Warehouse) -> Iterator[LogRow]:
     for kind, device, launch, mono, session, corrected, raw in engine.rows(
         _EXPERIMENTS_SQL, {"types": list(TYPES)}
     ):
-        yield (kind, device, launch, mono, session, corrected, raw)
+        row: LogRow = (kind, device, launch, mono, session, corrected, raw)
+        yield row
