@@ -536,6 +536,58 @@ def test_forks_in_the_middle_of_commits_and_sends_lose_no_event_of_the_child(
     assert [event for event in children if event not in collector.stored] == []
 
 
+def test_forks_while_the_parent_reads_and_sends_lose_no_event_of_the_child(
+    make_client: MakeClient, collector: ScriptedCollector
+) -> None:
+    # A parent thread inside SQLite at a fork, outside any transaction (the privacy window
+    # opening a connection and reading, the sender reading a batch), holds SQLite mutexes the
+    # child inherits held: process-wide ones and those of the outbox file, which the child's
+    # new connections share. Without the fork gate the child's writer waits on them for good.
+    client = make_client(flush_interval=60.0)
+    stop = threading.Event()
+
+    def read() -> None:
+        while not stop.is_set():
+            client.outbox.counts_by_status()
+
+    def commit_and_send() -> None:
+        while not stop.is_set():
+            client.track("pause", VALID["pause"])
+            client.flush(5.0)
+
+    busy = [
+        threading.Thread(target=work, name=f"busy-{work.__name__}")
+        for work in (read, commit_and_send)
+    ]
+    for thread in busy:
+        thread.start()
+    children: list[str] = []
+    try:
+        for _ in range(15):
+            read_end, write_end = os.pipe()
+            pid = os.fork()
+            if pid == 0:
+                code = 1
+                try:
+                    event_id = client.track("ended", VALID["ended"])
+                    client.close(timeout=3.0)
+                    os.write(write_end, event_id.encode())
+                    code = 0
+                finally:
+                    os._exit(code)
+            os.close(write_end)
+            _, status = os.waitpid(pid, 0)
+            children.append(os.read(read_end, 100).decode())
+            os.close(read_end)
+            assert os.waitstatus_to_exitcode(status) == 0
+    finally:
+        stop.set()
+        for thread in busy:
+            thread.join()
+    assert client.flush(20.0)
+    assert [event for event in children if event not in collector.stored] == []
+
+
 def test_commit_listeners_get_the_ids_once_they_are_in_the_outbox(
     make_client: MakeClient, collector: ScriptedCollector
 ) -> None:
