@@ -501,6 +501,10 @@ def test_forks_in_the_middle_of_commits_and_sends_lose_no_event_of_the_child(
     # ever finish: the child's writer then waits on a lock nobody holds and its events are lost.
     # Forks here land at random moments of a parent committing and sending all the time.
     client = make_client(flush_interval=60.0)
+    # The parent takes the sender lock before the first fork: the children only commit (a
+    # child that took it first would lock the parent out for a flush interval).
+    client.track("pause", VALID["pause"])
+    assert client.flush(5.0)
     stop = threading.Event()
 
     def commit_and_send() -> None:
@@ -544,6 +548,10 @@ def test_forks_while_the_parent_reads_and_sends_lose_no_event_of_the_child(
     # child inherits held: process-wide ones and those of the outbox file, which the child's
     # new connections share. Without the fork gate the child's writer waits on them for good.
     client = make_client(flush_interval=60.0)
+    # The parent takes the sender lock before the first fork: the children only commit (a
+    # child that took it first would lock the parent out for a flush interval).
+    client.track("pause", VALID["pause"])
+    assert client.flush(5.0)
     stop = threading.Event()
 
     def read() -> None:
