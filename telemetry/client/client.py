@@ -38,7 +38,10 @@ Public API (any thread unless noted):
 
 Threads: see above. After `os.fork()` the child gets a fresh app session, fresh threads (if
 the parent had started them) and does not inherit the parent's sender lock. A fork waits (up to
-`FORK_WAIT_S`) for an outbox transaction in progress, so none is ever copied into the child.
+`fork_gate.FORK_WAIT_S`, 2 s) for every SQLite call of the client under way on any thread
+(writer, sender, privacy reader) and keeps new ones waiting until it is done, so no SQLite
+mutex, lock or transaction of the parent is ever copied into the child (see
+`telemetry.client.fork_gate`). The child never closes what it inherited of the parent's outbox.
 """
 
 from __future__ import annotations
@@ -99,8 +102,6 @@ _SEQ_BYTES: Final = 28
 # An event's envelope around its properties, with room to spare: what a feed split into
 # parts leaves for each part's properties.
 _ENVELOPE_BYTES: Final = 512
-# How long a fork waits for an outbox transaction in progress (one commit is milliseconds).
-FORK_WAIT_S: Final = 2.0
 # In a forked child: the parent's outbox objects, kept from being collected (see
 # `_restart_after_fork`) for as long as the child lives.
 _INHERITED: list[object] = []
@@ -169,14 +170,9 @@ class TelemetryClient:
         self._commit_listeners: tuple[Callable[[list[str]], None], ...] = ()
         self._started = False
         self._closed = False
-        self._writes_held = False  # by a fork in progress, from `before` to `after_in_parent`
         self._fresh_process_state()
         ref = weakref.ref(self)
-        os.register_at_fork(
-            before=lambda: _before_fork(ref),
-            after_in_parent=lambda: _after_fork_in_parent(ref),
-            after_in_child=lambda: _after_fork(ref),
-        )
+        os.register_at_fork(after_in_child=lambda: _after_fork(ref))
 
     def _fresh_process_state(self) -> None:
         """Everything that belongs to one process: ids, queue, locks, workers."""
@@ -452,16 +448,6 @@ class TelemetryClient:
         with self._lock:
             self._commit_listeners = (*self._commit_listeners, callback)
 
-    def _hold_writes_for_fork(self) -> None:
-        self._writes_held = self._file.hold_writes(FORK_WAIT_S)
-        if not self._writes_held:
-            _log.warning("forking inside an outbox transaction: the child may not record")
-
-    def _release_writes_after_fork(self) -> None:
-        if self._writes_held:
-            self._writes_held = False
-            self._file.release_writes()
-
     def _restart_after_fork(self) -> None:
         # The parent's threads do not exist here and its locks may have been held at the fork.
         self._sender_lock.release()
@@ -488,18 +474,6 @@ class TelemetryClient:
 
     def _on_purged(self) -> None:
         self._board.update(pending=0, dead_letter=0)
-
-
-def _before_fork(ref: Callable[[], TelemetryClient | None]) -> None:
-    client = ref()
-    if client is not None:
-        client._hold_writes_for_fork()
-
-
-def _after_fork_in_parent(ref: Callable[[], TelemetryClient | None]) -> None:
-    client = ref()
-    if client is not None:
-        client._release_writes_after_fork()
 
 
 def _after_fork(ref: Callable[[], TelemetryClient | None]) -> None:

@@ -6,6 +6,9 @@ privacy window's read-only views are `outbox_reader`.
 
 Threads: an `Outbox` belongs to the one thread that opened it: the writer thread and the sender
 thread each hold their own, and serialise their write transactions on the lock they share.
+Every public method that touches the connection runs inside the fork gate
+(`telemetry.client.fork_gate`) and finishes its statements and transaction before returning,
+so a fork never copies a SQLite call or transaction of this process into the child.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Final
 
 import orjson
 
+from telemetry.client.fork_gate import gated_call
 from telemetry.client.outbox_schema import ACCEPTED, DEAD_LETTER, DELIVERED, DUPLICATE
 from telemetry.contracts.events import Priority
 
@@ -112,6 +116,7 @@ class Outbox:
         self._seen = seen or PendingSeen()
         self._context_ids: dict[bytes, int] = {}
 
+    @gated_call
     def close(self) -> None:
         self._conn.close()
 
@@ -132,6 +137,7 @@ class Outbox:
 
     # Writer side
 
+    @gated_call
     def append(
         self,
         events: Sequence[QueuedEvent],
@@ -162,6 +168,7 @@ class Outbox:
             self._add_drops({**drops, "outbox_full": drops.get("outbox_full", 0) + evicted})
         return evicted
 
+    @gated_call
     def record_drops(self, drops: Mapping[str, int]) -> None:
         """Count events lost outside a commit of events (a damaged file)."""
         with self._transaction():
@@ -178,6 +185,7 @@ class Outbox:
         self._conn.execute(insert_events, values)
         self._conn.execute(insert_bodies, bodies)
 
+    @gated_call
     def expire(self, max_age: float, history_max_age: float) -> int:
         """Drop events older than `max_age` seconds (reason `expired`) and forget history rows
         acknowledged more than `history_max_age` seconds ago. Returns the events dropped."""
@@ -200,6 +208,7 @@ class Outbox:
             conn.execute("DELETE FROM history WHERE acked_ms < ?", (history_cutoff,))
         return expired
 
+    @gated_call
     def purge(self) -> None:
         """Delete every local event (pending and history), dead letter and drop count, and
         shrink the files so the deleted data does not linger in free pages or the WAL."""
@@ -212,6 +221,7 @@ class Outbox:
             self._conn.execute("VACUUM")
             self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
+    @gated_call
     def shrink_if_sparse(self) -> bool:
         """Compact the file (and truncate the WAL) when most of it is free pages, as after a
         long offline backlog was delivered: deleted pages are reused but never returned.
@@ -299,20 +309,24 @@ class Outbox:
 
     # Sender side
 
+    @gated_call
     def totals(self) -> tuple[int, int]:
         """(rows, bytes) of events waiting to be sent."""
         rows, size = self._conn.execute("SELECT rows, bytes FROM stats WHERE id = 0").fetchone()
         self._seen.rows = int(rows)
         return int(rows), int(size)
 
+    @gated_call
     def last_seq(self) -> int:
         """The highest seq ever given to an event (0 for a new outbox)."""
         row = self._conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
         return 0 if row is None else int(row[0])
 
+    @gated_call
     def dead_letter_count(self) -> int:
         return int(self._conn.execute("SELECT COUNT(*) FROM dead_letter").fetchone()[0])
 
+    @gated_call
     def read_batch(
         self,
         max_events: int,
@@ -373,6 +387,7 @@ class Outbox:
         )
         return batch, last_seq
 
+    @gated_call
     def acknowledge(
         self,
         batch: Batch,
@@ -414,6 +429,7 @@ class Outbox:
             )
             conn.execute("DELETE FROM drops WHERE count <= 0")
 
+    @gated_call
     def dead_letter(
         self, batch: Batch, status: int, code: str, message: str, *, history_rows: int
     ) -> None:

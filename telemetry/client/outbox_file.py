@@ -8,6 +8,8 @@ Corruption (`SQLITE_CORRUPT`, `SQLITE_NOTADB`) or a file from a newer schema is 
 never a crash loop. `OutboxFile` coordinates that between the threads holding connections.
 
 Threads: an `OutboxFile` may be used from any thread (its own lock guards the generation).
+Opening, checking and moving the file aside run inside the fork gate
+(`telemetry.client.fork_gate`), like every other SQLite call of the client.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import Final
 
+from telemetry.client.fork_gate import gated_call
 from telemetry.client.outbox import Outbox, PendingSeen
 from telemetry.client.outbox_schema import UnusableOutboxError, migrate
 from telemetry.client.wal_check import wal_check
@@ -73,6 +76,7 @@ class OutboxFile:
         self._lost: dict[str, int] = {}  # to record in the fresh file
         self._wal_checked = False
 
+    @gated_call
     def connect(self) -> Outbox:
         with self._lock:
             if not self._wal_checked:
@@ -93,17 +97,6 @@ class OutboxFile:
                     _log.error("could not count the events lost with the old outbox: %s", exc)
             return outbox
 
-    def hold_writes(self, timeout: float) -> bool:
-        """Wait for this process's write transaction in progress, if any, and keep new ones
-        from starting until `release_writes()`. Around `os.fork()`: a fork inside a transaction
-        copies SQLite's lock state into the child, owned there by a connection no thread will
-        ever finish, and the child's writer would wait on it for good. False on timeout (a disk
-        that stuck a transaction): then nothing is held."""
-        return self._write_lock.acquire(timeout=timeout)
-
-    def release_writes(self) -> None:
-        self._write_lock.release()
-
     def fresh(self, outbox: Outbox) -> Outbox:
         """`outbox` itself, or a new connection if the file was replaced since it was opened."""
         if outbox.generation == self._generation:
@@ -111,6 +104,7 @@ class OutboxFile:
         outbox.close()
         return self.connect()
 
+    @gated_call
     def recover(self, outbox: Outbox, exc: BaseException, *, delivered: int = 0) -> Outbox:
         """Move the corrupt file aside (once, whichever thread noticed first) and reconnect.
         `delivered`: pending rows the collector is known to have (not counted as lost)."""
@@ -171,7 +165,7 @@ class OutboxFile:
 
     def _open(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        # Its reads and migrations are transactions too: none may be under way at a fork.
+        # A migration is a write transaction: serialised with the others.
         with self._write_lock:
             conn = sqlite3.connect(self.path, timeout=5.0, isolation_level=None)
             try:

@@ -3,7 +3,8 @@
 read-only connection. An absent or damaged outbox reads as empty; an event whose stored body no
 longer parses is listed marked `unreadable`.
 
-Threads: any thread may call.
+Threads: any thread may call. Each view runs inside the fork gate
+(`telemetry.client.fork_gate`): a fork waits for it to finish.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Final, ParamSpec, TypeVar, cast
 
 import orjson
 
+from telemetry.client.fork_gate import gated
 from telemetry.client.outbox_file import is_corruption
 from telemetry.client.outbox_schema import DEAD_LETTER, SCHEMA_VERSION
 
@@ -100,11 +102,12 @@ class OutboxReader:
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection | None]:
+        """The view's connection; the view's whole body runs inside the fork gate."""
         if not self._path.exists():
             yield None
             return
         uri = f"{self._path.resolve().as_uri()}?mode=ro"
-        with closing(sqlite3.connect(uri, uri=True, timeout=5.0)) as conn:
+        with gated(), closing(sqlite3.connect(uri, uri=True, timeout=5.0)) as conn:
             # The writer creates the tables and sets user_version in one transaction: version 0
             # is a file that exists but whose schema is not committed yet, i.e. still empty. An
             # older version is a file the writer has not upgraded yet (it does so when it opens

@@ -493,6 +493,56 @@ def test_forked_child_restarts_the_writer_with_a_fresh_session(
     assert max(collector.copies.values()) == 1
 
 
+def _fork_while_busy(client: TelemetryClient, forks: int, *, read_too: bool) -> list[str]:
+    """Fork `forks` times while the parent commits and sends all the time (and, `read_too`,
+    reads the outbox as the privacy window does); each child records one event and closes.
+    Returns the children's event ids."""
+    # The parent takes the sender lock before the first fork: the children only commit (a
+    # child that took it first would lock the parent out for a flush interval).
+    client.track("pause", VALID["pause"])
+    assert client.flush(5.0)
+    stop = threading.Event()
+
+    def commit_and_send() -> None:
+        while not stop.is_set():
+            client.track("pause", VALID["pause"])
+            client.flush(5.0)
+
+    def read() -> None:
+        while not stop.is_set():
+            client.outbox.counts_by_status()
+
+    busy = [threading.Thread(target=commit_and_send, name="busy-commit-and-send")]
+    if read_too:
+        busy.append(threading.Thread(target=read, name="busy-read"))
+    for thread in busy:
+        thread.start()
+    children: list[str] = []
+    try:
+        for _ in range(forks):
+            read_end, write_end = os.pipe()
+            pid = os.fork()
+            if pid == 0:
+                code = 1
+                try:
+                    event_id = client.track("ended", VALID["ended"])
+                    client.close(timeout=3.0)
+                    os.write(write_end, event_id.encode())
+                    code = 0
+                finally:
+                    os._exit(code)
+            os.close(write_end)
+            _, status = os.waitpid(pid, 0)
+            children.append(os.read(read_end, 100).decode())
+            os.close(read_end)
+            assert os.waitstatus_to_exitcode(status) == 0
+    finally:
+        stop.set()
+        for thread in busy:
+            thread.join()
+    return children
+
+
 def test_forks_in_the_middle_of_commits_and_sends_lose_no_event_of_the_child(
     make_client: MakeClient, collector: ScriptedCollector
 ) -> None:
@@ -501,37 +551,20 @@ def test_forks_in_the_middle_of_commits_and_sends_lose_no_event_of_the_child(
     # ever finish: the child's writer then waits on a lock nobody holds and its events are lost.
     # Forks here land at random moments of a parent committing and sending all the time.
     client = make_client(flush_interval=60.0)
-    stop = threading.Event()
+    children = _fork_while_busy(client, 25, read_too=False)
+    assert client.flush(20.0)
+    assert [event for event in children if event not in collector.stored] == []
 
-    def commit_and_send() -> None:
-        while not stop.is_set():
-            client.track("pause", VALID["pause"])
-            client.flush(5.0)
 
-    busy = threading.Thread(target=commit_and_send, name="busy-parent")
-    busy.start()
-    children: list[str] = []
-    try:
-        for _ in range(25):
-            read, write = os.pipe()
-            pid = os.fork()
-            if pid == 0:
-                code = 1
-                try:
-                    event_id = client.track("ended", VALID["ended"])
-                    client.close(timeout=3.0)
-                    os.write(write, event_id.encode())
-                    code = 0
-                finally:
-                    os._exit(code)
-            os.close(write)
-            _, status = os.waitpid(pid, 0)
-            children.append(os.read(read, 100).decode())
-            os.close(read)
-            assert os.waitstatus_to_exitcode(status) == 0
-    finally:
-        stop.set()
-        busy.join()
+def test_forks_while_the_parent_reads_and_sends_lose_no_event_of_the_child(
+    make_client: MakeClient, collector: ScriptedCollector
+) -> None:
+    # A parent thread inside SQLite at a fork, outside any transaction (the privacy window
+    # opening a connection and reading, the sender reading a batch), holds SQLite mutexes the
+    # child inherits held: process-wide ones and those of the outbox file, which the child's
+    # new connections share. Without the fork gate the child's writer waits on them for good.
+    client = make_client(flush_interval=60.0)
+    children = _fork_while_busy(client, 15, read_too=True)
     assert client.flush(20.0)
     assert [event for event in children if event not in collector.stored] == []
 
