@@ -43,10 +43,10 @@ def tree_rss_kb(pid: int) -> int:
     return total
 
 
-def run_measured(command: list[str]) -> Finished:
-    """Run `command` from the repository, sampling its tree's RSS every 50 ms."""
+def run_measured(command: list[str], cwd: Path = REPO) -> Finished:
+    """Run `command` from `cwd` (the repository), sampling its tree's RSS every 50 ms."""
     started = time.perf_counter()
-    child = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    child = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     peak = 0
     done = threading.Event()
 

@@ -1,6 +1,6 @@
 """The play sessions' figures in SQL (`telemetry/report/sql/play_sessions.sql`) on synthetic
-`facts` tables of 1 M and 10 M events in chdb, beside the report's Python fold (`Fold`, the
-per-event code the SQL replaces) over the same rows' `raw` on the smallest table.
+`facts` tables of 1 M and 10 M events in chdb. (The whole report beside the Python fold it
+replaced, on real stores, is benchmarks/report.py.)
 
     .venv/bin/python benchmarks/play_sessions.py [--events 1000000 10000000] [--dir /tmp/x]
 
@@ -28,7 +28,6 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from telemetry.report.fold import Fold  # noqa: E402
 
 from benchmarks.results_file import save_results  # noqa: E402
 from telemetry.contracts.clickhouse import Warehouse  # noqa: E402
@@ -202,33 +201,10 @@ def _cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def measure_fold(warehouse: Warehouse) -> dict[str, Any]:
-    """The Python peer: every copy read in (app_session_id, seq) order, first copy kept."""
-    started = time.perf_counter()
-    fold = Fold(Filters(), {})
-    rows = warehouse.rows(
-        "SELECT type, app_session_id, seq, mono_ms, time, corrected_time, device_id,"
-        " NULL, play_session_id, raw FROM facts"
-        " ORDER BY app_session_id, seq, received_at, key_id, event_id"
-    )
-
-    def first_copies() -> Any:
-        previous: tuple[str, int] | None = None
-        for row in rows:
-            if (row[1], row[2]) != previous:
-                previous = (row[1], row[2])
-                yield tuple(row)
-
-    fold.feed(first_copies())
-    return {"fold_seconds": round(time.perf_counter() - started, 2),
-            "sessions": len(fold.partial.sessions)}  # fmt: skip
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, nargs="+", default=[1_000_000, 10_000_000])
     parser.add_argument("--dir", type=Path, default=None)
-    parser.add_argument("--no-fold", action="store_true", help="skip the Python peer")
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure is not None:
@@ -243,8 +219,6 @@ def main() -> None:
             build(warehouse, events)
             run: dict[str, Any] = {"events": events}
             run["build_seconds"] = round(time.perf_counter() - started, 1)
-            if not args.no_fold and events == min(args.events):
-                run["peer"] = measure_fold(warehouse)
             warehouse.close()
             run.update(measure_sql(root))
             print(run, flush=True)

@@ -13,8 +13,10 @@ jump around the table as they do on a real store. A store is reused if it alread
 (delete it or pass a fresh --dir to regenerate).
 
 Then it runs `reelscope-report` (default text output) as a child process, sampling the resident
-memory of it and its worker processes every 50 ms: peak RSS is the largest sum seen. Writes JSON
-to benchmarks/results/.
+memory of its process tree every 50 ms: twice, first with no mirror (the chdb mirror is built,
+then the SQL runs) and then with the mirror up to date; and, beside it, the report as of
+`--baseline` (the Python fold the SQL replaced, read from git). Writes JSON to
+benchmarks/results/.
 """
 
 from __future__ import annotations
@@ -22,8 +24,11 @@ from __future__ import annotations
 import argparse
 import hashlib
 import random
+import shutil
 import sqlite3
+import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -46,6 +51,8 @@ TITLES = [f"title-{n:04d}" for n in range(2000)]
 ROWS, RANKS = 10, 15
 CONCURRENT = 300  # launches in flight: their batches interleave in the table
 BATCH = 25
+# The last commit whose report folded every event in Python (issue 19's baseline).
+BASELINE = "8631ed1"
 
 
 class Launch:
@@ -300,8 +307,18 @@ def insert_rows(db: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> int:
     return inserted
 
 
-def run_report(path: Path, extra: list[str]) -> dict[str, Any]:
-    run = run_measured([sys.executable, "-m", "telemetry.report.cli", "--db", str(path), *extra])
+def baseline_tree(commit: str, into: Path) -> Path:
+    """The `telemetry` package as of `commit` (the Python fold the SQL replaced), from git."""
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", commit, "telemetry"], check=True, capture_output=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into
+
+
+def run_report(path: Path, extra: list[str], cwd: Path = REPO) -> dict[str, Any]:
+    command = [sys.executable, "-m", "telemetry.report.cli", "--db", str(path), *extra]
+    run = run_measured(command, cwd=cwd)
     if run.returncode != 0:
         raise SystemExit(f"report failed: {run.err.decode()}")
     return {
@@ -316,7 +333,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, nargs="+", default=[1_000_000, 10_000_000])
     parser.add_argument("--dir", type=Path, default=Path("/tmp/reelscope-report-bench"))
-    parser.add_argument("--jobs", type=int, help="passed to reelscope-report")
+    parser.add_argument(
+        "--baseline", default=BASELINE, help="commit whose Python fold runs beside (or 'none')"
+    )
     arguments = parser.parse_args()
     arguments.dir.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {"cpus": __import__("os").cpu_count(), "runs": []}
@@ -327,10 +346,18 @@ def main() -> None:
             print(f"generating ~{target:,} events into {path} ...", flush=True)
             generation = generate(path, target)
             print(f"  {generation}", flush=True)
-        extra = ["--jobs", str(arguments.jobs)] if arguments.jobs else []
-        report = run_report(path, extra)
+        shutil.rmtree(path.with_name(path.name + ".engine"), ignore_errors=True)
+        cold = run_report(path, [])  # the mirror built first
+        report = run_report(path, [])  # the mirror up to date
         run = {"events": target, "store_bytes": path.stat().st_size, "generation": generation,
+               "cold_wall_s": cold["wall_s"], "cold_peak_rss_mb": cold["peak_rss_mb"],
                **{k: v for k, v in report.items() if k != "head"}}  # fmt: skip
+        if arguments.baseline != "none":
+            with tempfile.TemporaryDirectory() as old:
+                fold = run_report(path, [], cwd=baseline_tree(arguments.baseline, Path(old)))
+            run["python_fold"] = {"commit": arguments.baseline, "wall_s": fold["wall_s"],
+                                  "peak_rss_mb": fold["peak_rss_mb"]}  # fmt: skip
+            print(f"  Python fold ({arguments.baseline}): {fold['wall_s']} s", flush=True)
         results["runs"].append(run)
         print(report["head"])
         print(f"{target:>12,} events: report {report['wall_s']} s, peak RSS "
