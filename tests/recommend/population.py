@@ -59,6 +59,7 @@ class Viewer:
     favourite: str
     taste: dict[str, float]
     mono: int = 0
+    launches: int = 0  # every launch has its own app_session_id, as the app's do
 
 
 @dataclass
@@ -109,9 +110,9 @@ class Population:
         # the simulation's time.
         running.session.trust_env = False
         served = []
-        for round_ in range(feeds_per_viewer):
+        for _ in range(feeds_per_viewer):
             for viewer in self.viewers:
-                feed, events = self._browse(running, viewer, round_)
+                feed, events = self._browse(running, viewer)
                 served.append(feed)
                 for chunk in _chunks(events, 500):
                     answer = running.post(batch(chunk))
@@ -120,7 +121,7 @@ class Population:
         return served
 
     def _browse(
-        self, running: Running, viewer: Viewer, round_: int
+        self, running: Running, viewer: Viewer
     ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         answer = running.session.get(
             f"{running.url}/v1/feed",
@@ -130,7 +131,8 @@ class Population:
         )
         assert answer.status_code == 200, answer.text
         feed = answer.json()
-        launch = Launch(viewer, f"{viewer.device_id}-launch-{round_}")
+        launch = Launch(viewer, f"{viewer.device_id}-launch-{viewer.launches}")
+        viewer.launches += 1
         launch.track(
             "feed_served",
             {

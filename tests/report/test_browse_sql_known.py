@@ -1,6 +1,6 @@
 """Known answers of the browse SQL (`telemetry/report/browse_sql.py`), one rule per test:
 hand-made launches stored as `facts`/`served_rows` rows in chdb, the figures written out.
-These stay when the Python fold is gone (test_browse_sql.py compares with it meanwhile)."""
+The Python fold they once were checked against is gone; these rules are the reference."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 
 from telemetry.contracts.clickhouse import Warehouse
 from telemetry.report.browse_sql import BrowseRows, browse_figures
-from telemetry.report.metrics import LineFigures, RowReach
+from telemetry.report.metrics import LineFigures, RowReach, titles
 from telemetry.report.queries import Filters
 
 from .facts_rows import Stored, engine_tables, insert
@@ -247,7 +247,8 @@ def test_expected_plays_from_the_global_take_rate_per_cell(warehouse: Warehouse)
     got = figures(warehouse, a.events)
     v0, v1 = got.titles["v0"], got.titles["v1"]
     assert (v0.impressions, v0.attributed_plays, v0.expected_plays) == (2, 2, 0.25 + 1.0)
-    assert v0.position_corrected_take_rate == 2 / 1.25
+    by_title = {t.video_id: t for t in titles([], got.titles)}
+    assert by_title["v0"].position_corrected_take_rate == 2 / 1.25
     assert (v1.attributed_plays, v1.expected_plays) == (1, 1.25)
     assert got.browse.take_rate == 3 / 6
 
