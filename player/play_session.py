@@ -287,9 +287,11 @@ class PlaySession:
             return Activity.STALLED
         return Activity.PLAYING
 
-    def totals(self) -> dict[str, object]:
-        """The session's totals so far (the optional part of `session_end`)."""
-        times = self._times_at(self._clock())
+    def totals(self, *, at: float | None = None) -> dict[str, object]:
+        """The session's totals so far, or at `at` (the session clock): the optional part of
+        `session_end`."""
+        now = self._clock() if at is None else at
+        times = self._times_at(now)
         watch = sum(
             times[a]
             for a in (Activity.STARTUP, Activity.PLAYING, Activity.STALLED, Activity.SEEKING)
@@ -302,7 +304,7 @@ class PlaySession:
             "seek_ms": round(times[Activity.SEEKING]),
             "watch_ms": round(watch),
             "content_watched_ms": self._watched.total_ms,
-            "position_ms": self._position_estimate(self._clock()),
+            "position_ms": self._position_estimate(now),
             "duration_ms": self._duration or None,
         }
 
@@ -460,7 +462,7 @@ class PlaySession:
             # The viewer left a frozen picture: the stall lasted until they did.
             self._end_stall(now, self._last_position())
         self._credit_watched(now)
-        totals = self.totals()
+        totals = self.totals(at=now)  # the moment it closed, not a tick later
         self._closed = True
         send_end = partial(self._emit, "session_end", critical=True, reason=reason.value, **totals)
         if self._journal is None:

@@ -76,6 +76,7 @@ class Harness:
         emit: Emit | None = None,
     ) -> None:
         self.now = 0.0
+        self.tick_ms = 0.0  # > 0: every reading of the clock moves it on by this much
         self.engine = FakeEngine()
         self.pictures_fps = 0.0  # > 0: `play_steadily` moves the displayed-pictures counter too
         self.out = Recorder()
@@ -86,10 +87,15 @@ class Harness:
             readout=self.engine,
             emit=emit or self.out,  # a real client's track, or the recorder
             start_position_ms=start_position_ms,
-            clock=lambda: self.now,
+            clock=self._read_clock,
             journal=journal,  # type: ignore[arg-type]
             session_id=session_id,
         )
+
+    def _read_clock(self) -> float:
+        now = self.now
+        self.now += self.tick_ms
+        return now
 
     def event(self, kind: EngineEventKind, value: object = None, *, at: float) -> None:
         self.now = max(self.now, at)

@@ -488,6 +488,20 @@ def test_end_of_media_ends_the_session_as_completed() -> None:
     assert len(h.out.of("session_end")) == 1
 
 
+def test_the_end_totals_are_those_of_the_moment_it_closed() -> None:
+    """The clock moves between the session's own readings (a busy GUI thread): session_end
+    carries the totals at the instant it closed, the ones the session gives from then on."""
+    h = Harness()
+    h.open_and_play()
+    h.time(400, at=480)
+    h.play_steadily(480, 2000)
+    h.tick_ms = 1.0
+    h.session.end(EndReason.NAVIGATED)
+    end = h.out.one("session_end")
+    later = h.session.totals()
+    assert (end["watch_ms"], end["playing_ms"]) == (later["watch_ms"], later["playing_ms"])
+
+
 def test_a_stall_cut_short_by_a_pause_or_exit_is_closed_first() -> None:
     h = Harness()
     h.open_and_play()

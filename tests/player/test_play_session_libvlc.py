@@ -593,14 +593,18 @@ def test_hls_rendition_switches_are_track_changes_with_the_picture_libvlc_shows(
     make_rig: Callable[..., Rig], server: MediaServer, media: FixtureMedia, tmp_path: Path
 ) -> None:
     """Issue 15.4: libVLC's adaptive logic (here `rate`, which follows the measured download
-    rate) starts the ladder low, goes up on a fast server, and down again when the top
-    rendition's segments from 7 s on come at 60 KB/s (it needs 150). libVLC reuses its video
+    rate) starts the ladder low, goes up on a fast server, and down again when the segments
+    from 7 s on come at 60 KB/s for the top rendition (it needs 150) and 20 KB/s for the
+    middle one (it needs 50). libVLC reuses its video
     output, whose size then still says the first rendition. The truth is libVLC's snapshot of
     the picture shown, at its own size, taken as soon as the session reports a switch."""
     ladder = media.hls_ladder()
     server.add_folder("ladder", ladder)
-    for segment in sorted((ladder / "2").glob("s*.ts"))[7:]:
-        server.add(f"ladder/2/{segment.name}", segment, Pacing(rate=60_000))
+    # Whichever rendition the logic climbs to, it cannot keep it: under load it may stop at
+    # the middle one (50 KB/s), so that one's later segments come slower than it needs too.
+    for rendition, rate in (("1", 20_000), ("2", 60_000)):
+        for segment in sorted((ladder / rendition).glob("s*.ts"))[7:]:
+            server.add(f"ladder/{rendition}/{segment.name}", segment, Pacing(rate=rate))
     rig = make_rig(adaptive_logic="rate")
     rig.play(server.url("ladder/master.m3u8"))
     shown: list[tuple[int, int]] = []
